@@ -1,0 +1,73 @@
+/* imageset: load, validate and describe the three images sonota-c serves.
+ *
+ * Layout under the images directory (default: the source tree's static/):
+ *   <dir>/dout/image_user1-0x01000.bin   <dir>/dout/image_user2-0x81000.bin
+ *   <dir>/dio/image_user1-0x01000.bin    <dir>/dio/image_user2-0x81000.bin
+ *   <dir>/image_arduino.bin
+ * Files are read once into memory at start-up, validated (image.h) and hashed;
+ * the server then serves exactly these bytes, so the digests sent in `upgrade`
+ * always match what is delivered. No logging: errors and warnings come back as
+ * text.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "image.h"
+
+enum imageset_variant {
+	IMAGESET_DOUT = 0, /* default: best compatibility with newer Sonoffs (PROTOCOL.md §6.7) */
+	IMAGESET_DIO,
+	_IMAGESET_VARIANT_MAX,
+};
+
+enum imageset_role {
+	IMAGESET_USER1 = 0, /* image_user1-0x01000.bin, v2 */
+	IMAGESET_USER2,     /* image_user2-0x81000.bin, v2 */
+	IMAGESET_ARDUINO,   /* image_arduino.bin, v1 at 0 and at 0x1000 */
+	_IMAGESET_ROLE_MAX,
+};
+
+#define IMAGESET_WARN_MAX 8     /* warnings kept per set */
+#define IMAGESET_TEXT_MAX 256   /* length of one error or warning line */
+
+struct imageset_file {
+	const char *name;          /* served file name, e.g. "image_user1-0x01000.bin" (static) */
+	char *path;                /* where it was read from (owned) */
+	uint8_t *data;             /* the bytes served (owned) */
+	size_t size;               /* byte count of data */
+	struct image_info info;    /* parsed header, sha256 */
+	const char *known_set;     /* public set whose row matches this file's sha256, or NULL */
+};
+
+struct imageset {
+	enum imageset_variant variant;
+	struct imageset_file files[_IMAGESET_ROLE_MAX];
+	const char *known_set;     /* the public set all three files belong to, or NULL ("unknown") */
+	char warnings[IMAGESET_WARN_MAX][IMAGESET_TEXT_MAX]; /* non-fatal findings */
+	unsigned nwarnings;
+};
+
+/* Load and validate the set for variant from dir. On any failure returns -errno
+ * (-ENOENT missing file or variant directory, -EINVAL a rule broken, -EFBIG too
+ * large) with err naming the file and the rule, and leaves *ret untouched. */
+int imageset_load(struct imageset *ret, const char *dir, enum imageset_variant variant,
+		  char *err, size_t errlen);
+
+/* Look up a served file by name ("image_user1-0x01000.bin", ...); NULL if unknown. */
+const struct imageset_file *imageset_find(const struct imageset *set, const char *name);
+
+/* --check-images: print a table (file, size, format, flash mode, sha256, verdict)
+ * for every variant present in dir, and which public set each matches. Returns 0
+ * when every present variant and image_arduino.bin is valid and at least one
+ * variant exists, -EINVAL otherwise. */
+int imageset_report(FILE *out, const char *dir);
+
+const char *imageset_variant_name(enum imageset_variant v);  /* "dout", "dio" */
+int imageset_variant_parse(const char *s, enum imageset_variant *ret); /* 0 or -EINVAL */
+
+/* Free what the set owns. Safe on a zeroed struct. */
+void imageset_free(struct imageset *set);

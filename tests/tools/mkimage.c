@@ -1,0 +1,6 @@
+/* placeholder: replaced by the image generator */
+int
+main(void)
+{
+	return 1;
+}
