@@ -1,0 +1,102 @@
+/* imgsrv: the plain-HTTP image server (libmicrohttpd on its own polling thread).
+ *
+ * Serves a fixed set of in-memory files, never the filesystem:
+ *   GET|HEAD /ota/<name>      Range per range.h: 206 / 416 / 200 (PROTOCOL.md §4, §5.3)
+ *   GET|HEAD /slowota/<name>  whole file, 200, paced like SonOTA (PROTOCOL.md §3.6)
+ *   POST /dispatch/device     only with legacy_dispatch: the plain-HTTP dispatch reply (§1.3, §3.1)
+ * <name> must be byte-for-byte one of the configured names. The path is matched as it
+ * arrived, without percent-decoding (so "%2e%2e", "image%5fuser1..." never match), and
+ * the query string (the device's ?deviceid=&ts=&sign=) is cut off by MHD and ignored.
+ * Everything else is 404, including trailing slashes, "//", "/OTA/" and "/api/ws"
+ * (the legacy plain WebSocket is not served by MHD: the session state lives on the lws
+ * loop, see docs/PERFORMANCE.md "Design notes"). Another method on a file path is 405 with
+ * "Allow: GET, HEAD"; another method on /dispatch/device is 405 with "Allow: POST".
+ * Responses always carry Content-Length, never chunked encoding; HTTP/1.0 clients get
+ * an HTTP/1.0 status line and the connection is closed after the response.
+ *
+ * Threads: every MHD callback runs on MHD's thread(s); a small pacer thread resumes
+ * paced /slowota/ transfers when their next chunk is due (no sleeping, no busy loop).
+ * Nothing here logs per request. Each request that reaches the access handler pushes
+ * exactly one opening event (EVQ_HTTP_REQUEST, or EVQ_HTTP_DISPATCH for the legacy
+ * POST), throttled EVQ_HTTP_PROGRESS events for long bodies, and exactly one
+ * EVQ_HTTP_DONE from MHD's completion callback. DONE's complete is true only for a
+ * GET answered 200/206 whose every body byte was produced and which MHD reports as
+ * MHD_REQUEST_TERMINATED_COMPLETED_OK: a file counts as delivered only then. HEAD,
+ * 404, 405 and 416 answers are never complete.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evq.h"
+#include "log.h"
+
+#define IMGSRV_CONN_MAX 256      /* open connections in total: a handful of devices each
+				  * hold 1-2; leaves room for load tests without letting a
+				  * flood exhaust file descriptors */
+#define IMGSRV_PER_IP_MAX 64     /* per client address; a device needs 1-2, a benchmark from
+				  * one address needs up to 64 */
+#define IMGSRV_TIMEOUT_S 30      /* idle connection timeout; devices ask every ~0.1 s
+				  * (§4) and E2A gives up after 5 s (§5.3) */
+#define IMGSRV_THREADS 1         /* MHD polling threads (see docs/PERFORMANCE.md) */
+#define IMGSRV_BLOCK_SIZE 65536  /* bytes produced per content-reader call */
+#define IMGSRV_BUFFER_MAX 65536  /* bodies up to this size are served from the in-memory
+				  * bytes without a reader (no progress events needed) */
+#define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
+#define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
+				       * 177 bytes) */
+
+/* SonOTA's /slowota/ pacing (PROTOCOL.md §3.6). */
+#define IMGSRV_SLOW_FIRST 10          /* bytes of the first write */
+#define IMGSRV_SLOW_FIRST_PAUSE_MS 900 /* pause after it */
+#define IMGSRV_SLOW_CHUNK 1400        /* bytes per later write, below one 1460-byte MSS */
+#define IMGSRV_SLOW_PAUSE_MS 300      /* pause after each later write */
+
+struct imgsrv;
+
+/* One served file. name, data: borrowed, immutable while the server runs; data is
+ * exactly the bytes that were hashed for the `upgrade` digest. */
+struct imgsrv_file {
+	const char *name; /* e.g. "image_user1-0x01000.bin": [A-Za-z0-9._-], < EVQ_NAME_MAX */
+	const uint8_t *data;
+	size_t size;
+};
+
+/* Tuning; 0 in any field means the IMGSRV_* default. */
+struct imgsrv_limits {
+	unsigned conn_max;   /* IMGSRV_CONN_MAX */
+	unsigned per_ip_max; /* IMGSRV_PER_IP_MAX */
+	unsigned timeout_s;  /* IMGSRV_TIMEOUT_S */
+	unsigned threads;    /* IMGSRV_THREADS; > 1 uses MHD's thread pool */
+	size_t block_size;   /* IMGSRV_BLOCK_SIZE */
+	size_t buffer_max;   /* IMGSRV_BUFFER_MAX; 1 serves every body through the reader */
+};
+
+struct imgsrv_opts {
+	uint16_t port;                   /* 0: any free port, see imgsrv_bound_port() */
+	const char *bind_addr;           /* IPv4 or IPv6 literal; NULL: every IPv4 address */
+	const struct imgsrv_file *files; /* borrowed, see struct imgsrv_file */
+	size_t nfiles;                   /* 1..IMGSRV_FILES_MAX */
+	bool legacy_dispatch;            /* answer POST /dispatch/device (--legacy, port 8081) */
+	const char *dispatch_ip;         /* "IP" of that reply: an IPv4 literal (copied) */
+	uint16_t dispatch_port;          /* "port" of that reply: the WSS port */
+	struct evq *evq;                 /* where events go; borrowed, must outlive the server */
+	struct log *log;                 /* MHD's own error messages only; may be NULL */
+	struct imgsrv_limits limits;
+};
+
+/* Bind, listen and start serving. The listening socket is created here so that
+ * a busy port gives -EADDRINUSE ("port N is busy ...") and a privileged port
+ * without the right gives -EACCES ("port N needs root or CAP_NET_BIND_SERVICE");
+ * -EINVAL for bad options, -ENOMEM, or another -errno; err always names the port
+ * or the bad option. On success *ret owns the server (free with imgsrv_stop()). */
+int imgsrv_start(const struct imgsrv_opts *opts, struct imgsrv **ret, char *err, size_t errlen);
+
+/* The port actually listened on (useful after port 0). */
+uint16_t imgsrv_bound_port(const struct imgsrv *srv);
+
+/* Stop serving: resume and abort paced transfers, stop MHD (every open request
+ * gets its EVQ_HTTP_DONE with complete=false), join the threads, free. NULL-safe. */
+void imgsrv_stop(struct imgsrv *srv);
