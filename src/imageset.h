@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "image.h"
+#include "known-images.h"
 
 enum imageset_variant {
 	IMAGESET_DOUT = 0, /* default: best compatibility with newer Sonoffs (PROTOCOL.md §6.7) */
@@ -53,9 +54,27 @@ struct imageset {
 
 /* Load and validate the set for variant from dir. On any failure returns -errno
  * (-ENOENT missing file or variant directory, -EINVAL a rule broken, -EFBIG too
- * large) with err naming the file and the rule, and leaves *ret untouched. */
+ * large; also -ELOOP when a file is a symbolic link, -ENOTDIR, -EIO when a file
+ * changed while read, -ENOMEM, -ENAMETOOLONG) with err naming the file and the
+ * rule, and leaves *ret untouched. On success *ret owns paths and data: release
+ * them with imageset_free(). Files are opened O_NOFOLLOW|O_NONBLOCK, must be
+ * regular, and are refused when larger than their role allows before anything
+ * is allocated. Checks, in order: each file's image rules (image.h), user images'
+ * flash mode equals the variant's (dout: DOUT, dio: DIO), user1 != user2 (by
+ * sha256), and no file is a known public image of the other slot. Warnings go to
+ * ret->warnings as "<path>: <text>". known_set uses the compiled-in table. */
 int imageset_load(struct imageset *ret, const char *dir, enum imageset_variant variant,
 		  char *err, size_t errlen);
+
+/* Fill set->known_set and files[].known_set from table (n rows; imageset_load passes
+ * known_images). The set is named when all three sha256 rows belong to one table set
+ * (sets share files, so single files alone cannot name it); a file's known_set is then
+ * that set, else the first set listing this file name with this sha256. The returned
+ * names point into table, which must outlive set. Returns 0, or -EINVAL with err when
+ * a file's sha256 is listed under another file name (e.g. user2 bytes in user1's
+ * place), in which case set is unchanged. */
+int imageset_identify(struct imageset *set, const struct known_image *table, size_t n,
+		      char *err, size_t errlen);
 
 /* Look up a served file by name ("image_user1-0x01000.bin", ...); NULL if unknown. */
 const struct imageset_file *imageset_find(const struct imageset *set, const char *name);
@@ -65,6 +84,13 @@ const struct imageset_file *imageset_find(const struct imageset *set, const char
  * when every present variant and image_arduino.bin is valid and at least one
  * variant exists, -EINVAL otherwise. */
 int imageset_report(FILE *out, const char *dir);
+
+/* imageset_report() against another table of known sets (tests pass a synthetic one). */
+int imageset_report_table(FILE *out, const char *dir, const struct known_image *table,
+			  size_t n);
+
+/* Served file name of a role ("image_user1-0x01000.bin", ...); NULL for an invalid role. */
+const char *imageset_role_file(enum imageset_role role);
 
 const char *imageset_variant_name(enum imageset_variant v);  /* "dout", "dio" */
 int imageset_variant_parse(const char *s, enum imageset_variant *ret); /* 0 or -EINVAL */
