@@ -1,0 +1,188 @@
+/* cfg: sonota-c's configuration. One declarative option table (config.c) feeds
+ * getopt_long, --help (cfg_usage), cfg_print and the man page's test; the values
+ * land in struct cfg, which is immutable once cfg_check() has succeeded.
+ *
+ * Lifecycle: cfg_init(&c) -> cfg_parse_args(&c, argc, argv, err, errlen) ->
+ * cfg_check(&c, err, errlen) -> ... -> cfg_free(&c).
+ *
+ * This header is named cfg.h, not config.h: meson generates the build's
+ * config.h (SONOTA_VERSION, SONOTA_DEFAULT_*_DIR), and a src/config.h would
+ * shadow it for every file in src/ because quoted includes search the
+ * includer's directory first. The module's source file is config.c.
+ *
+ * Pure core: nothing here logs. Errors come back as -errno plus ONE line in
+ * err that names the option (or the environment variable). The exception is
+ * --help/--version, which print to stdout as the user asked.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes of sonota-c: the contract between main.c, --help, the man page
+ * and scripts that run sonota-c. */
+enum sonota_exit {
+	SONOTA_EXIT_OK = 0,           /* every device done */
+	SONOTA_EXIT_FAILURE = 1,      /* failure during the run: a device failed, a timeout */
+	SONOTA_EXIT_USAGE = 2,        /* bad command line (cfg_parse_args/cfg_check failed) */
+	SONOTA_EXIT_IMAGES = 3,       /* images invalid or missing */
+	SONOTA_EXIT_BIND = 4,         /* cannot bind a port, or no permission to */
+	SONOTA_EXIT_PREFLIGHT = 5,    /* pre-flight failed (the host's address checks) */
+	SONOTA_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM, as a shell reports 128 + SIGINT */
+};
+
+#define CFG_DONE 1 /* cfg_parse_args: --help or --version was printed; exit 0 */
+
+#define CFG_ENV_WIFI_PASSWORD "SONOTA_WIFI_PASSWORD" /* password source of last resort */
+
+#define CFG_SSID_MAX 32          /* IEEE 802.11 SSID length limit, in bytes */
+#define CFG_PASSWORD_MIN 8       /* WPA2 passphrase: 8..63 printable ASCII */
+#define CFG_PASSWORD_MAX 63
+#define CFG_PSK_HEX_LEN 64       /* ... or the raw PSK as exactly 64 hex digits */
+#define CFG_PATH_MAX 4095        /* PATH_MAX less the NUL: longer paths cannot be opened */
+#define CFG_COUNT_MAX 16         /* -v/-q beyond this change nothing; caps the counter */
+
+#define CFG_HTTPS_PORT_DEFAULT 8443  /* SonOTA's DEFAULT_PORT_HTTPS */
+#define CFG_HTTPS_PORT_LEGACY 443    /* with --legacy, as SonOTA */
+#define CFG_HTTP_PORT_DEFAULT 8080   /* image downloads; E2A in stage 3 hard-codes 8080 */
+#define CFG_LEGACY_PORT_DEFAULT 8081 /* SonOTA's extra plain-HTTP listener with --legacy */
+#define CFG_DONE_TIMEOUT_DEFAULT 30  /* seconds to wait for FinalStage to go away */
+#define CFG_DONE_TIMEOUT_MAX 3600
+#define CFG_MAX_DEVICES_DEFAULT 8
+#define CFG_MAX_DEVICES_MAX 64
+
+enum cfg_flash_mode {
+	CFG_FLASH_DOUT = 0, /* default: what newer Sonoffs (ESP8285, DOUT-only flash) boot */
+	CFG_FLASH_DIO,      /* for devices that need DIO user images */
+};
+
+enum cfg_password_source {
+	CFG_PASSWORD_NONE = 0, /* no password: --no-prov, or the caller must ask */
+	CFG_PASSWORD_ARG,      /* --wifi-password (visible to other users in ps) */
+	CFG_PASSWORD_FILE,     /* --wifi-password-file */
+	CFG_PASSWORD_ENV,      /* $SONOTA_WIFI_PASSWORD */
+};
+
+/* The configuration. Strings are owned (freed by cfg_free) and NULL when not
+ * given unless a default is noted. Ports may be 0 ("any free port", for tests). */
+struct cfg {
+	/* provisioning (stage 1) */
+	char *serving_host;            /* --serving-host, dotted IPv4 as given; NULL: caller chooses */
+	uint32_t serving_addr;         /* serving_host parsed, host byte order; 0 when NULL */
+	bool no_prov;                  /* --no-prov: skip stage 1, the device is on the WiFi */
+	char *wifi_ssid;               /* --wifi-ssid, 1..32 bytes */
+	char *wifi_password;           /* SECRET (never print; log_add_secret it): from the
+					* option, the file or the environment; NULL if none */
+	enum cfg_password_source wifi_password_source; /* where wifi_password came from */
+	char *wifi_password_file;      /* --wifi-password-file path (read by cfg_check) */
+	bool no_check_ip;              /* --no-check-ip, or implied by --no-prov (as SonOTA) */
+
+	/* stock OTA (stage 2) */
+	bool legacy;                   /* --legacy: HTTPS on 443, extra plain listener */
+	bool slowstream;               /* -s/--slowstream: advertise /slowota/ from the start */
+	bool no_relay_test;            /* --no-relay-test: do not toggle the relay before upgrade */
+	enum cfg_flash_mode flash_mode; /* --flash-mode: which user images to serve */
+	char *images_dir;              /* --images or --check-images=DIR; default
+					* SONOTA_DEFAULT_IMAGES_DIR */
+	bool check_images;             /* --check-images: report on the images and exit */
+	char *cert_file;               /* --cert PEM; NULL: the caller's default/generated one */
+	char *key_file;                /* --key PEM; set exactly when cert_file is */
+
+	/* output */
+	char *log_file;                /* --log-file; NULL: caller picks "sonota-<time>.log" */
+	bool no_log_file;              /* --no-log-file: no debug file at all */
+	unsigned verbose;              /* number of -v (capped at CFG_COUNT_MAX) */
+	unsigned quiet;                /* number of -q (capped at CFG_COUNT_MAX) */
+	int console_level;             /* derived: LOG_NOTICE + verbose - quiet, clamped to
+					* LOG_ERR..LOG_DEBUG (enum log_level values) */
+	bool json;                     /* --json: one JSON event per line on stdout */
+
+	/* advanced */
+	uint16_t https_port;           /* derived: --https-port, else 8443 (443 with --legacy) */
+	uint16_t http_port;            /* --http-port, default 8080 */
+	uint16_t legacy_port;          /* --legacy-port, default 8081; used only with --legacy */
+	char *bind;                    /* --bind IPv4 listen address; NULL: all addresses */
+	uint32_t bind_addr;            /* bind parsed, host byte order; 0 (any) when NULL */
+	unsigned done_timeout;         /* --done-timeout seconds, 1..3600, default 30 */
+	unsigned max_devices;          /* --max-devices 1..64, default 8 */
+
+	uint64_t given;                /* bit per option table entry seen on the command
+					* line; test with cfg_given() */
+};
+
+/* Option identifiers, in table (and --help) order. */
+enum cfg_opt {
+	CFG_OPT_SERVING_HOST,
+	CFG_OPT_NO_PROV,
+	CFG_OPT_WIFI_SSID,
+	CFG_OPT_WIFI_PASSWORD,
+	CFG_OPT_WIFI_PASSWORD_FILE,
+	CFG_OPT_NO_CHECK_IP,
+	CFG_OPT_LEGACY,
+	CFG_OPT_SLOWSTREAM,
+	CFG_OPT_NO_RELAY_TEST,
+	CFG_OPT_FLASH_MODE,
+	CFG_OPT_IMAGES,
+	CFG_OPT_CHECK_IMAGES,
+	CFG_OPT_CERT,
+	CFG_OPT_KEY,
+	CFG_OPT_LOG_FILE,
+	CFG_OPT_NO_LOG_FILE,
+	CFG_OPT_VERBOSE,
+	CFG_OPT_QUIET,
+	CFG_OPT_JSON,
+	CFG_OPT_HELP,
+	CFG_OPT_VERSION,
+	CFG_OPT_HTTPS_PORT, /* advanced from here on */
+	CFG_OPT_HTTP_PORT,
+	CFG_OPT_LEGACY_PORT,
+	CFG_OPT_BIND,
+	CFG_OPT_DONE_TIMEOUT,
+	CFG_OPT_MAX_DEVICES,
+	_CFG_OPT_MAX,
+};
+
+/* Set every field to its default. Never fails; cfg_free() is due afterwards. */
+void cfg_init(struct cfg *c);
+
+/* Parse argv (argv[0] is the program name). Resets getopt (optind = 0) first,
+ * so it can run repeatedly; getopt_long may permute argv. Values are checked
+ * one by one; cross-field rules wait for cfg_check(). Returns 0 to run on,
+ * CFG_DONE when --help or --version was printed to stdout (the caller exits 0),
+ * -EINVAL with one line in err naming the option, or -ENOMEM. */
+int cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Apply the cross-field rules and derive values (https_port, console_level,
+ * no_check_ip). Reads --wifi-password-file (refused unless a regular file
+ * that neither group nor others can access, or a pipe) and, when no password
+ * option is given and --no-prov is not, $SONOTA_WIFI_PASSWORD. Returns 0, or
+ * -errno with one line in err naming the option. Afterwards c is read-only. */
+int cfg_check(struct cfg *c, char *err, size_t errlen);
+
+/* Free the strings (the password zeroed first). Safe after a failed parse or
+ * on a zeroed struct; leaves c zeroed. */
+void cfg_free(struct cfg *c);
+
+/* Was this option on the command line? */
+bool cfg_given(const struct cfg *c, enum cfg_opt opt);
+
+/* Print the configuration, one "name value" line per option, for the log or
+ * the console. The WiFi password is shown as "***" (never its length). */
+void cfg_print(const struct cfg *c, FILE *f);
+
+/* Print the --help text (generated from the option table): intro, options,
+ * advanced options, environment, exit codes, examples. */
+void cfg_usage(FILE *f);
+
+/* Print the --version text: sonota-c's version and those of libwebsockets,
+ * mbed TLS and libmicrohttpd as linked. */
+void cfg_version(FILE *f);
+
+/* Long name (without "--") of table entry opt, or NULL when out of range; lets
+ * tests check that the man page lists every option. */
+const char *cfg_option_name(unsigned opt);
+
+/* Name of a flash mode ("dout", "dio"). */
+const char *cfg_flash_mode_name(enum cfg_flash_mode m);

@@ -1,0 +1,1047 @@
+/* config: see cfg.h (the header is not named config.h; cfg.h says why).
+ *
+ * Everything about an option lives in one row of options[]: its names, the kind
+ * of value, the field it lands in, range, default and help text. getopt_long's
+ * tables, --help, cfg_print and cfg_init's defaults are all generated from it.
+ * cfg_parse_args checks each value on its own; rules between options live in
+ * cfg_check, so that the order on the command line never matters.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <libwebsockets.h>
+#include <mbedtls/version.h>
+#include <microhttpd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "util.h"
+
+enum opt_kind {
+	K_FLAG,         /* bool = true */
+	K_COUNT,        /* unsigned += 1, capped at CFG_COUNT_MAX */
+	K_STRING,       /* char *, length min..max bytes, optional validate() */
+	K_PATH,         /* char *, 1..CFG_PATH_MAX bytes */
+	K_SECRET,       /* char *, checked by validate(), freed with util_free_secret */
+	K_PORT,         /* uint16_t in min..max */
+	K_UINT,         /* unsigned in min..max */
+	K_IPV4,         /* char * (as given) + uint32_t at offset2, then validate() */
+	K_FLASH,        /* enum cfg_flash_mode by name */
+	K_CHECK_IMAGES, /* bool + optional DIR into the char * at offset2 */
+	K_HELP,
+	K_VERSION,
+};
+
+struct option_def {
+	const char *name;     /* long name without "--" */
+	char short_name;      /* 0: none */
+	enum opt_kind kind;
+	bool advanced;        /* listed under "Advanced" in --help */
+	size_t offset;        /* the field in struct cfg */
+	size_t offset2;       /* K_IPV4: the address; K_CHECK_IMAGES: the directory */
+	unsigned min, max;    /* numbers: range; K_STRING: length in bytes */
+	unsigned def;         /* numbers: default */
+	const char *def_str;  /* K_PATH: default applied by cfg_check when not given */
+	const char *def_help; /* how --help shows the default, if not def/def_str */
+	const char *metavar;  /* argument name in --help */
+	const char *help;     /* lines separated by '\n' */
+	/* Extra check of a value; writes the reason (without the option name,
+	 * and never echoing a secret) to msg. */
+	int (*validate)(const char *arg, char *msg, size_t msglen);
+};
+
+static int validate_serving_host(const char *arg, char *msg, size_t msglen);
+static int validate_ssid(const char *arg, char *msg, size_t msglen);
+static int validate_password(const char *arg, char *msg, size_t msglen);
+
+#define F(field) offsetof(struct cfg, field)
+
+static const struct option_def options[_CFG_OPT_MAX] = {
+	[CFG_OPT_SERVING_HOST] = {
+		"serving-host", 0, K_IPV4, false, F(serving_host), F(serving_addr),
+		.metavar = "IP", .validate = validate_serving_host,
+		.help = "this host's address on the home WiFi, which\n"
+			"the device must reach in stage 2 (required\n"
+			"with --no-prov)",
+	},
+	[CFG_OPT_NO_PROV] = {
+		"no-prov", 0, K_FLAG, false, F(no_prov), 0,
+		.help = "skip provisioning: the device is already on\n"
+			"the home WiFi (implies --no-check-ip)",
+	},
+	[CFG_OPT_WIFI_SSID] = {
+		"wifi-ssid", 0, K_STRING, false, F(wifi_ssid), 0, 1, CFG_SSID_MAX,
+		.metavar = "SSID", .validate = validate_ssid,
+		.help = "home WiFi network the device is to join\n"
+			"(1-32 bytes)",
+	},
+	[CFG_OPT_WIFI_PASSWORD] = {
+		"wifi-password", 0, K_SECRET, false, F(wifi_password), 0,
+		.metavar = "PASS", .validate = validate_password,
+		.help = "its WPA2 password: 8-63 printable ASCII\n"
+			"characters or 64 hex digits; other users can\n"
+			"see it in ps, so prefer --wifi-password-file\n"
+			"or $" CFG_ENV_WIFI_PASSWORD,
+	},
+	[CFG_OPT_WIFI_PASSWORD_FILE] = {
+		"wifi-password-file", 0, K_PATH, false, F(wifi_password_file), 0,
+		.metavar = "FILE",
+		.help = "read the password from the first line of\n"
+			"FILE: a pipe, or a file that group and others\n"
+			"cannot access (chmod 600)",
+	},
+	[CFG_OPT_NO_CHECK_IP] = {
+		"no-check-ip", 0, K_FLAG, false, F(no_check_ip), 0,
+		.help = "do not wait for the device's network\n"
+			"(10.10.7.x) in stage 1 nor for the serving\n"
+			"host's address in stage 2",
+	},
+	[CFG_OPT_LEGACY] = {
+		"legacy", 0, K_FLAG, false, F(legacy), 0,
+		.help = "HTTPS/WSS on port 443 (needs root) instead of\n"
+			"8443, plus a plain-HTTP listener on\n"
+			"--legacy-port for old firmware",
+	},
+	[CFG_OPT_SLOWSTREAM] = {
+		"slowstream", 's', K_FLAG, false, F(slowstream), 0,
+		.help = "advertise the slow image URLs (/slowota/)\n"
+			"from the start",
+	},
+	[CFG_OPT_NO_RELAY_TEST] = {
+		"no-relay-test", 0, K_FLAG, false, F(no_relay_test), 0,
+		.help = "do not toggle the device's relay before the\n"
+			"upgrade",
+	},
+	[CFG_OPT_FLASH_MODE] = {
+		"flash-mode", 0, K_FLASH, false, F(flash_mode), 0, .def = CFG_FLASH_DOUT,
+		.metavar = "MODE", .def_help = "dout",
+		.help = "flash mode of the images to serve: dout or dio",
+	},
+	[CFG_OPT_IMAGES] = {
+		"images", 0, K_PATH, false, F(images_dir), 0, .def_str = SONOTA_DEFAULT_IMAGES_DIR,
+		.metavar = "DIR",
+		.help = "directory that holds the firmware images",
+	},
+	[CFG_OPT_CHECK_IMAGES] = {
+		"check-images", 0, K_CHECK_IMAGES, false, F(check_images), F(images_dir),
+		.metavar = "[=DIR]",
+		.help = "check the images (in DIR, else --images),\n"
+			"print a report and exit",
+	},
+	[CFG_OPT_CERT] = {
+		"cert", 0, K_PATH, false, F(cert_file), 0, .metavar = "FILE",
+		.help = "TLS certificate (PEM) for HTTPS/WSS; needs --key",
+	},
+	[CFG_OPT_KEY] = {
+		"key", 0, K_PATH, false, F(key_file), 0, .metavar = "FILE",
+		.help = "private key (PEM) of --cert",
+	},
+	[CFG_OPT_LOG_FILE] = {
+		"log-file", 0, K_PATH, false, F(log_file), 0, .metavar = "FILE",
+		.def_help = "sonota-<unix time>.log",
+		.help = "debug log with every detail (mode 0600)",
+	},
+	[CFG_OPT_NO_LOG_FILE] = {
+		"no-log-file", 0, K_FLAG, false, F(no_log_file), 0,
+		.help = "write no debug log",
+	},
+	[CFG_OPT_VERBOSE] = {
+		"verbose", 'v', K_COUNT, false, F(verbose), 0,
+		.help = "more console output (-vv: debug)",
+	},
+	[CFG_OPT_QUIET] = {
+		"quiet", 'q', K_COUNT, false, F(quiet), 0,
+		.help = "less console output (-q: warnings and errors,\n"
+			"-qq: errors only)",
+	},
+	[CFG_OPT_JSON] = {
+		"json", 0, K_FLAG, false, F(json), 0,
+		.help = "print one JSON event per line on stdout",
+	},
+	[CFG_OPT_HELP] = {
+		"help", 'h', K_HELP, false, 0, 0,
+		.help = "show this help and exit",
+	},
+	[CFG_OPT_VERSION] = {
+		"version", 'V', K_VERSION, false, 0, 0,
+		.help = "show the versions of sonota-c and its\n"
+			"libraries and exit",
+	},
+	[CFG_OPT_HTTPS_PORT] = {
+		"https-port", 0, K_PORT, true, F(https_port), 0, 0, UINT16_MAX,
+		CFG_HTTPS_PORT_DEFAULT, .def_help = "8443; 443 with --legacy",
+		.metavar = "PORT",
+		.help = "HTTPS/WSS port advertised to the device\n"
+			"(0: any free port)",
+	},
+	[CFG_OPT_HTTP_PORT] = {
+		"http-port", 0, K_PORT, true, F(http_port), 0, 0, UINT16_MAX,
+		CFG_HTTP_PORT_DEFAULT, .metavar = "PORT",
+		.help = "plain-HTTP image port; the stage 3 firmware\n"
+			"always downloads from 8080",
+	},
+	[CFG_OPT_LEGACY_PORT] = {
+		"legacy-port", 0, K_PORT, true, F(legacy_port), 0, 0, UINT16_MAX,
+		CFG_LEGACY_PORT_DEFAULT, .metavar = "PORT",
+		.help = "plain-HTTP port of --legacy",
+	},
+	[CFG_OPT_BIND] = {
+		"bind", 0, K_IPV4, true, F(bind), F(bind_addr), .metavar = "ADDR",
+		.def_help = "all addresses",
+		.help = "listen on this IPv4 address only (stage 3\n"
+			"needs the listeners on 192.168.4.2 too)",
+	},
+	[CFG_OPT_DONE_TIMEOUT] = {
+		"done-timeout", 0, K_UINT, true, F(done_timeout), 0, 1, CFG_DONE_TIMEOUT_MAX,
+		CFG_DONE_TIMEOUT_DEFAULT, .metavar = "SECS",
+		.help = "after the final image was delivered, how\n"
+			"long to wait for the FinalStage network to go\n"
+			"away before exiting",
+	},
+	[CFG_OPT_MAX_DEVICES] = {
+		"max-devices", 0, K_UINT, true, F(max_devices), 0, 1, CFG_MAX_DEVICES_MAX,
+		CFG_MAX_DEVICES_DEFAULT, .metavar = "N",
+		.help = "devices served at the same time (1-64)",
+	},
+};
+
+#undef F
+
+/* Bit of struct cfg's given beyond the table: --check-images came with =DIR. */
+#define GIVEN_CHECK_IMAGES_DIR _CFG_OPT_MAX
+_Static_assert(_CFG_OPT_MAX < 63, "struct cfg's given has a bit per option and one more");
+
+/* getopt_long's val for an option without a short name: beyond any char. */
+#define LONG_ONLY_BASE 256
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A user-supplied string fit to quote in an error: at most 64 bytes, control
+ * bytes as '?', "..." when cut. */
+static const char *
+quote(const char *s, char *buf, size_t len)
+{
+	size_t i, max = len > 4 ? len - 4 : 0;
+
+	for (i = 0; s[i] && i < max; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	if (s[i]) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+#define QUOTE_MAX 68 /* 64 bytes of the value plus "..." and the NUL */
+
+static bool
+is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* --serving-host must be an address a device on the home WiFi can reach, and
+ * none of the two networks the device itself creates (PROTOCOL.md §1.2: with
+ * such a home LAN the stages cannot be told apart, SonOTA #28). */
+static int
+validate_serving_host(const char *arg, char *msg, size_t msglen)
+{
+	static const struct {
+		uint32_t net, mask;
+		const char *why;
+	} refused[] = {
+		{ 0x00000000, 0xff000000, "is not a host address (0.0.0.0/8)" },
+		{ 0x7f000000, 0xff000000, "is a loopback address the device cannot reach" },
+		{ 0xe0000000, 0xf0000000, "is a multicast address" },
+		{ 0xf0000000, 0xf0000000, "is a reserved or broadcast address" },
+		{ 0x0a0a0700, 0xffffff00, "is in 10.10.7.0/24, the device's own network in "
+					  "stage 1; give this host's address on the home WiFi" },
+		{ 0xc0a80400, 0xffffff00, "is in 192.168.4.0/24, the FinalStage network of "
+					  "stage 3; a home WiFi on that network is not supported" },
+	};
+	uint32_t a;
+
+	if (util_parse_ipv4(arg, &a) < 0)
+		return -EINVAL; /* cannot happen: parsed before */
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if ((a & refused[i].mask) == refused[i].net) {
+			snprintf(msg, msglen, "%s", refused[i].why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+validate_ssid(const char *arg, char *msg, size_t msglen)
+{
+	for (const char *p = arg; *p; p++) {
+		if (is_ctl((unsigned char)*p)) {
+			snprintf(msg, msglen, "contains a control character");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* WPA2-PSK (IEEE 802.11i): a passphrase of 8..63 printable ASCII characters,
+ * or the 256-bit PSK itself as 64 hex digits. The message never shows the
+ * password nor its length. */
+static int
+validate_password(const char *arg, char *msg, size_t msglen)
+{
+	size_t n = strlen(arg);
+	bool printable = true, hex = true;
+
+	for (const char *p = arg; *p; p++) {
+		if (*p < 0x20 || *p > 0x7e)
+			printable = false;
+		if (!strchr("0123456789abcdefABCDEF", *p))
+			hex = false;
+	}
+	if ((n >= CFG_PASSWORD_MIN && n <= CFG_PASSWORD_MAX && printable) ||
+	    (n == CFG_PSK_HEX_LEN && hex))
+		return 0;
+	if (n == 0)
+		snprintf(msg, msglen, "the password is empty");
+	else
+		snprintf(msg, msglen, "a WPA2 password is 8 to 63 printable ASCII characters, "
+				      "or 64 hex digits");
+	return -EINVAL;
+}
+
+#define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
+#define CFIELD(c, off, type) ((const type *)(const void *)((const char *)(c) + (off)))
+
+static void
+free_string(struct cfg *c, unsigned id, size_t off)
+{
+	char **p = FIELD(c, off, char *);
+
+	if (options[id].kind == K_SECRET)
+		util_free_secret(*p);
+	else
+		free(*p);
+	*p = NULL;
+}
+
+void
+cfg_init(struct cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
+		const struct option_def *o = &options[i];
+
+		switch (o->kind) {
+		case K_PORT:
+			*FIELD(c, o->offset, uint16_t) = (uint16_t)o->def;
+			break;
+		case K_UINT:
+			*FIELD(c, o->offset, unsigned) = o->def;
+			break;
+		case K_FLASH:
+			*FIELD(c, o->offset, enum cfg_flash_mode) = (enum cfg_flash_mode)o->def;
+			break;
+		default:
+			/* Strings stay NULL until cfg_check (so that this cannot
+			 * fail); flags and counters are zero. */
+			break;
+		}
+	}
+	c->console_level = LOG_NOTICE;
+}
+
+void
+cfg_free(struct cfg *c)
+{
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
+		switch (options[i].kind) {
+		case K_STRING:
+		case K_PATH:
+		case K_SECRET:
+		case K_IPV4:
+			free_string(c, i, options[i].offset);
+			break;
+		default:
+			break;
+		}
+	}
+	/* A password read from the file or the environment sits in the same
+	 * field, freed above as the K_SECRET's. */
+	memset(c, 0, sizeof(*c));
+}
+
+bool
+cfg_given(const struct cfg *c, enum cfg_opt opt)
+{
+	return (unsigned)opt < _CFG_OPT_MAX && (c->given >> opt & 1);
+}
+
+const char *
+cfg_option_name(unsigned opt)
+{
+	return opt < _CFG_OPT_MAX ? options[opt].name : NULL;
+}
+
+const char *
+cfg_flash_mode_name(enum cfg_flash_mode m)
+{
+	return m == CFG_FLASH_DIO ? "dio" : "dout";
+}
+
+/* Replace a string field with a copy of arg. */
+static int
+set_string(struct cfg *c, unsigned id, size_t off, const char *arg, char *err, size_t errlen)
+{
+	char *copy = strdup(arg);
+
+	if (!copy) {
+		seterr(err, errlen, "--%s: out of memory", options[id].name);
+		return -ENOMEM;
+	}
+	free_string(c, id, off);
+	*FIELD(c, off, char *) = copy;
+	return 0;
+}
+
+static int
+number_error(unsigned id, const char *arg, int r, char *err, size_t errlen)
+{
+	const struct option_def *o = &options[id];
+	char q[QUOTE_MAX];
+
+	if (r == -ERANGE)
+		seterr(err, errlen, "--%s: %s is out of range %u..%u", o->name,
+		       quote(arg, q, sizeof(q)), o->min, o->max);
+	else
+		seterr(err, errlen, "--%s: \"%s\" is not a number (decimal, no sign)", o->name,
+		       quote(arg, q, sizeof(q)));
+	return -EINVAL;
+}
+
+/* Store one option's value. Returns 0, CFG_DONE or -errno with err set. */
+static int
+apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
+{
+	const struct option_def *o = &options[id];
+	char q[QUOTE_MAX], msg[160];
+	size_t len;
+	int r;
+
+	c->given |= UINT64_C(1) << id;
+	switch (o->kind) {
+	case K_FLAG:
+		*FIELD(c, o->offset, bool) = true;
+		return 0;
+	case K_COUNT: {
+		unsigned *n = FIELD(c, o->offset, unsigned);
+
+		if (*n < CFG_COUNT_MAX)
+			(*n)++;
+		return 0;
+	}
+	case K_HELP:
+		cfg_usage(stdout);
+		return CFG_DONE;
+	case K_VERSION:
+		cfg_version(stdout);
+		return CFG_DONE;
+	case K_STRING:
+		len = strlen(arg);
+		if (len < o->min || len > o->max) {
+			seterr(err, errlen, "--%s: \"%s\" must be %u to %u bytes long", o->name,
+			       quote(arg, q, sizeof(q)), o->min, o->max);
+			return -EINVAL;
+		}
+		break;
+	case K_PATH:
+		len = strlen(arg);
+		if (len == 0 || len > CFG_PATH_MAX) {
+			seterr(err, errlen, "--%s: %s", o->name,
+			       len ? "the path is too long" : "the path is empty");
+			return -EINVAL;
+		}
+		return set_string(c, id, o->offset, arg, err, errlen);
+	case K_SECRET:
+		break;
+	case K_PORT: {
+		uint16_t v;
+
+		r = util_parse_u16(arg, (uint16_t)o->min, (uint16_t)o->max, &v);
+		if (r < 0)
+			return number_error(id, arg, r, err, errlen);
+		*FIELD(c, o->offset, uint16_t) = v;
+		return 0;
+	}
+	case K_UINT: {
+		unsigned v;
+
+		r = util_parse_uint(arg, o->min, o->max, &v);
+		if (r < 0)
+			return number_error(id, arg, r, err, errlen);
+		*FIELD(c, o->offset, unsigned) = v;
+		return 0;
+	}
+	case K_IPV4: {
+		uint32_t a;
+
+		if (util_parse_ipv4(arg, &a) < 0) {
+			seterr(err, errlen, "--%s: \"%s\" is not a dotted IPv4 address like "
+					    "192.168.1.5", o->name, quote(arg, q, sizeof(q)));
+			return -EINVAL;
+		}
+		if (o->validate && o->validate(arg, msg, sizeof(msg)) < 0) {
+			seterr(err, errlen, "--%s: %s %s", o->name, quote(arg, q, sizeof(q)), msg);
+			return -EINVAL;
+		}
+		r = set_string(c, id, o->offset, arg, err, errlen);
+		if (r < 0)
+			return r;
+		*FIELD(c, o->offset2, uint32_t) = a;
+		return 0;
+	}
+	case K_FLASH:
+		if (strcasecmp(arg, "dout") == 0) {
+			*FIELD(c, o->offset, enum cfg_flash_mode) = CFG_FLASH_DOUT;
+		} else if (strcasecmp(arg, "dio") == 0) {
+			*FIELD(c, o->offset, enum cfg_flash_mode) = CFG_FLASH_DIO;
+		} else {
+			seterr(err, errlen, "--%s: \"%s\" is neither \"dout\" nor \"dio\"", o->name,
+			       quote(arg, q, sizeof(q)));
+			return -EINVAL;
+		}
+		return 0;
+	case K_CHECK_IMAGES:
+		*FIELD(c, o->offset, bool) = true;
+		if (!arg)
+			return 0;
+		if (*arg == '\0' || strlen(arg) > CFG_PATH_MAX) {
+			seterr(err, errlen, "--%s: %s", o->name,
+			       *arg ? "the path is too long" : "the path is empty");
+			return -EINVAL;
+		}
+		c->given |= UINT64_C(1) << GIVEN_CHECK_IMAGES_DIR;
+		return set_string(c, id, o->offset2, arg, err, errlen);
+	}
+
+	/* K_STRING and K_SECRET: the validator has the last word. */
+	if (o->validate && o->validate(arg, msg, sizeof(msg)) < 0) {
+		if (o->kind == K_SECRET)
+			seterr(err, errlen, "--%s: %s", o->name, msg);
+		else
+			seterr(err, errlen, "--%s: \"%s\" %s", o->name, quote(arg, q, sizeof(q)),
+			       msg);
+		return -EINVAL;
+	}
+	return set_string(c, id, o->offset, arg, err, errlen);
+}
+
+/* Which table entry has this getopt val? -1 when none. */
+static int
+lookup_val(int val)
+{
+	if (val >= LONG_ONLY_BASE && val < LONG_ONLY_BASE + _CFG_OPT_MAX)
+		return val - LONG_ONLY_BASE;
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++)
+		if (options[i].short_name && options[i].short_name == val)
+			return (int)i;
+	return -1;
+}
+
+/* getopt_long said '?': an unknown or ambiguous option, or an argument given
+ * to an option that takes none. Never echo what follows '=': it may be a
+ * mistyped --wifi-password=... */
+static int
+unknown_option(int argc, char **argv, char *err, size_t errlen)
+{
+	const char *tok = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
+	char name[QUOTE_MAX];
+	int id = lookup_val(optopt);
+
+	if (id >= 0) {
+		seterr(err, errlen, "--%s: takes no argument", options[id].name);
+		return -EINVAL;
+	}
+	if (optopt) {
+		seterr(err, errlen, "unrecognized option \"-%c\" (see --help)",
+		       optopt > 0x20 && optopt < 0x7f ? optopt : '?');
+		return -EINVAL;
+	}
+	if (!tok)
+		tok = "?";
+	quote(tok, name, sizeof(name));
+	name[strcspn(name, "=")] = '\0';
+	seterr(err, errlen, "unrecognized or ambiguous option \"%s\" (see --help)", name);
+	return -EINVAL;
+}
+
+int
+cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
+{
+	struct option longopts[_CFG_OPT_MAX + 1];
+	char shortopts[2 + 3 * _CFG_OPT_MAX + 1];
+	size_t ns = 0;
+	int ch, r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	/* ':' first: a missing argument returns ':' rather than '?'. */
+	shortopts[ns++] = ':';
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
+		const struct option_def *o = &options[i];
+		int has_arg;
+
+		switch (o->kind) {
+		case K_FLAG:
+		case K_COUNT:
+		case K_HELP:
+		case K_VERSION:
+			has_arg = no_argument;
+			break;
+		case K_CHECK_IMAGES:
+			has_arg = optional_argument;
+			break;
+		default:
+			has_arg = required_argument;
+			break;
+		}
+		longopts[i] = (struct option){
+			.name = o->name,
+			.has_arg = has_arg,
+			.flag = NULL,
+			.val = o->short_name ? o->short_name : LONG_ONLY_BASE + (int)i,
+		};
+		if (o->short_name) {
+			shortopts[ns++] = o->short_name;
+			if (has_arg != no_argument)
+				shortopts[ns++] = ':';
+			if (has_arg == optional_argument)
+				shortopts[ns++] = ':';
+		}
+	}
+	longopts[_CFG_OPT_MAX] = (struct option){ 0 };
+	shortopts[ns] = '\0';
+
+	/* getopt keeps its state in globals: optind = 0 makes glibc start over
+	 * (and re-read POSIXLY_CORRECT), so repeated calls parse afresh. */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int id;
+
+		if (ch == '?')
+			return unknown_option(argc, argv, err, errlen);
+		id = lookup_val(ch == ':' ? optopt : ch);
+		if (id < 0) {
+			/* Cannot happen with the tables above; be safe anyway. */
+			seterr(err, errlen, "internal error: unknown option value %d", ch);
+			return -EINVAL;
+		}
+		if (ch == ':') {
+			seterr(err, errlen, "--%s: missing argument", options[id].name);
+			return -EINVAL;
+		}
+		r = apply(c, (unsigned)id, optarg, err, errlen);
+		if (r != 0)
+			return r;
+	}
+	if (optind < argc) {
+		char q[QUOTE_MAX];
+
+		seterr(err, errlen, "unexpected argument \"%s\" (sonota-c takes only options)",
+		       quote(argv[optind], q, sizeof(q)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Take the password from --wifi-password-file: the first line of a regular
+ * file that neither group nor others can access, or of a pipe. */
+static int
+read_password_file(struct cfg *c, char *err, size_t errlen)
+{
+	const char *name = options[CFG_OPT_WIFI_PASSWORD_FILE].name;
+	char q[QUOTE_MAX], msg[160], *line = NULL;
+	struct stat st;
+	int r;
+
+	quote(c->wifi_password_file, q, sizeof(q));
+	/* One byte over the longest valid password, so that an over-long line
+	 * is told apart from a valid one (-EFBIG otherwise names the limit). */
+	r = util_read_first_line(c->wifi_password_file, CFG_PSK_HEX_LEN + 1, &line, &st);
+	if (r == -EFBIG) {
+		seterr(err, errlen, "--%s: \"%s\": the first line is longer than any WPA2 "
+				    "password", name, q);
+		return -EINVAL;
+	}
+	if (r == -EINVAL) {
+		seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name, q);
+		return r;
+	}
+	if (r < 0) {
+		seterr(err, errlen, "--%s: \"%s\": %s", name, q, strerror(-r));
+		return r;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
+		seterr(err, errlen, "--%s: \"%s\" can be accessed by group or others (mode %04o); "
+				    "run chmod 600 on it", name, q, (unsigned)(st.st_mode & 07777));
+		r = -EPERM;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+		seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (validate_password(line, msg, sizeof(msg)) < 0) {
+		seterr(err, errlen, "--%s: \"%s\": %s", name, q, msg);
+		r = -EINVAL;
+		goto fail;
+	}
+	c->wifi_password = line;
+	c->wifi_password_source = CFG_PASSWORD_FILE;
+	return 0;
+fail:
+	util_free_secret(line);
+	return r;
+}
+
+static int
+check_ports(struct cfg *c, char *err, size_t errlen)
+{
+	const struct {
+		unsigned id;
+		uint16_t port;
+		bool used;
+	} p[] = {
+		{ CFG_OPT_HTTPS_PORT, c->https_port, true },
+		{ CFG_OPT_HTTP_PORT, c->http_port, true },
+		{ CFG_OPT_LEGACY_PORT, c->legacy_port, c->legacy },
+	};
+
+	/* Port 0 means "any free port": several may be 0. Name the option that
+	 * was given explicitly, the later one in the table when both were. */
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		for (size_t j = i + 1; j < sizeof(p) / sizeof(p[0]); j++) {
+			unsigned id;
+
+			if (!p[i].used || !p[j].used || p[i].port == 0 || p[i].port != p[j].port)
+				continue;
+			id = cfg_given(c, p[j].id) || !cfg_given(c, p[i].id) ? p[j].id : p[i].id;
+			seterr(err, errlen, "--%s: port %u is taken by --%s", options[id].name,
+			       p[i].port, options[id == p[j].id ? p[i].id : p[j].id].name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+cfg_check(struct cfg *c, char *err, size_t errlen)
+{
+	const char *env;
+	char msg[160];
+	int level, r;
+
+	if (err && errlen)
+		err[0] = '\0';
+
+	/* Derived values first: --check-images needs the directory too. */
+	if (!c->images_dir) {
+		c->images_dir = strdup(options[CFG_OPT_IMAGES].def_str);
+		if (!c->images_dir) {
+			seterr(err, errlen, "--images: out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (!cfg_given(c, CFG_OPT_HTTPS_PORT))
+		c->https_port = c->legacy ? CFG_HTTPS_PORT_LEGACY : CFG_HTTPS_PORT_DEFAULT;
+	if (c->no_prov)
+		c->no_check_ip = true;
+	level = LOG_NOTICE + (int)c->verbose - (int)c->quiet;
+	c->console_level = level < LOG_ERR ? LOG_ERR : level > LOG_DEBUG ? LOG_DEBUG : level;
+
+	if (cfg_given(c, CFG_OPT_IMAGES) && (c->given >> GIVEN_CHECK_IMAGES_DIR & 1)) {
+		seterr(err, errlen, "--check-images: give the directory either here (=DIR) or "
+				    "with --images, not both");
+		return -EINVAL;
+	}
+	if (c->cert_file && !c->key_file) {
+		seterr(err, errlen, "--cert: needs --key (the certificate's private key)");
+		return -EINVAL;
+	}
+	if (c->key_file && !c->cert_file) {
+		seterr(err, errlen, "--key: needs --cert");
+		return -EINVAL;
+	}
+	if (c->log_file && c->no_log_file) {
+		seterr(err, errlen, "--log-file: cannot be used with --no-log-file");
+		return -EINVAL;
+	}
+	if (c->legacy && cfg_given(c, CFG_OPT_HTTPS_PORT) &&
+	    c->https_port != CFG_HTTPS_PORT_LEGACY) {
+		seterr(err, errlen, "--https-port: --legacy means HTTPS on port 443, not %u; "
+				    "drop one of the two", c->https_port);
+		return -EINVAL;
+	}
+	if (cfg_given(c, CFG_OPT_LEGACY_PORT) && !c->legacy) {
+		seterr(err, errlen, "--legacy-port: only used with --legacy");
+		return -EINVAL;
+	}
+	r = check_ports(c, err, errlen);
+	if (r < 0)
+		return r;
+
+	/* A report on the images needs none of the WiFi settings. */
+	if (c->check_images)
+		return 0;
+
+	if (c->no_prov) {
+		static const unsigned wifi[] = {
+			CFG_OPT_WIFI_SSID, CFG_OPT_WIFI_PASSWORD, CFG_OPT_WIFI_PASSWORD_FILE,
+		};
+
+		for (size_t i = 0; i < sizeof(wifi) / sizeof(wifi[0]); i++) {
+			if (cfg_given(c, wifi[i])) {
+				seterr(err, errlen, "--%s: cannot be used with --no-prov (which "
+						    "skips giving the device the WiFi settings)",
+				       options[wifi[i]].name);
+				return -EINVAL;
+			}
+		}
+		if (!c->serving_host) {
+			seterr(err, errlen, "--no-prov: needs --serving-host (the address the "
+					    "device must reach)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+
+	if (c->wifi_password && c->wifi_password_file) {
+		seterr(err, errlen, "--wifi-password-file: cannot be used with --wifi-password");
+		return -EINVAL;
+	}
+	if (c->wifi_password) {
+		c->wifi_password_source = CFG_PASSWORD_ARG;
+	} else if (c->wifi_password_file) {
+		r = read_password_file(c, err, errlen);
+		if (r < 0)
+			return r;
+	} else if ((env = getenv(CFG_ENV_WIFI_PASSWORD)) && *env) {
+		if (validate_password(env, msg, sizeof(msg)) < 0) {
+			seterr(err, errlen, "%s: %s", CFG_ENV_WIFI_PASSWORD, msg);
+			return -EINVAL;
+		}
+		c->wifi_password = strdup(env);
+		if (!c->wifi_password) {
+			seterr(err, errlen, "%s: out of memory", CFG_ENV_WIFI_PASSWORD);
+			return -ENOMEM;
+		}
+		c->wifi_password_source = CFG_PASSWORD_ENV;
+	}
+
+	if (c->wifi_ssid && !c->wifi_password) {
+		seterr(err, errlen, "--wifi-ssid: needs a password: --wifi-password, "
+				    "--wifi-password-file or $%s", CFG_ENV_WIFI_PASSWORD);
+		return -EINVAL;
+	}
+	/* The environment is ambient: it may hold a password for a later prompt
+	 * of the SSID, but an explicit password without the SSID is a mistake. */
+	if (!c->wifi_ssid && (c->wifi_password_source == CFG_PASSWORD_ARG ||
+			      c->wifi_password_source == CFG_PASSWORD_FILE)) {
+		seterr(err, errlen, "--%s: needs --wifi-ssid",
+		       options[c->wifi_password_source == CFG_PASSWORD_ARG
+				       ? CFG_OPT_WIFI_PASSWORD
+				       : CFG_OPT_WIFI_PASSWORD_FILE].name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static const char *
+password_source_name(enum cfg_password_source s)
+{
+	switch (s) {
+	case CFG_PASSWORD_ARG: return "from --wifi-password";
+	case CFG_PASSWORD_FILE: return "from --wifi-password-file";
+	case CFG_PASSWORD_ENV: return "from $" CFG_ENV_WIFI_PASSWORD;
+	case CFG_PASSWORD_NONE: break;
+	}
+	return "";
+}
+
+void
+cfg_print(const struct cfg *c, FILE *f)
+{
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
+		const struct option_def *o = &options[i];
+		const char *s;
+
+		switch (o->kind) {
+		case K_HELP:
+		case K_VERSION:
+			continue;
+		case K_FLAG:
+		case K_CHECK_IMAGES:
+			fprintf(f, "%-20s %s\n", o->name, *CFIELD(c, o->offset, bool) ? "yes" : "no");
+			break;
+		case K_COUNT:
+			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, unsigned));
+			break;
+		case K_PORT:
+			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, uint16_t));
+			break;
+		case K_UINT:
+			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, unsigned));
+			break;
+		case K_FLASH:
+			fprintf(f, "%-20s %s\n", o->name,
+				cfg_flash_mode_name(*CFIELD(c, o->offset, enum cfg_flash_mode)));
+			break;
+		case K_SECRET:
+			/* Never the value, never its length. */
+			if (c->wifi_password)
+				fprintf(f, "%-20s *** (%s)\n", o->name,
+					password_source_name(c->wifi_password_source));
+			else
+				fprintf(f, "%-20s (none)\n", o->name);
+			break;
+		case K_STRING:
+		case K_PATH:
+		case K_IPV4:
+			s = *CFIELD(c, o->offset, char *);
+			if (s)
+				fprintf(f, "%-20s \"%s\"\n", o->name, s);
+			else
+				fprintf(f, "%-20s (%s)\n", o->name, o->def_help ? o->def_help
+						 : o->def_str ? o->def_str : "none");
+			break;
+		}
+	}
+	fprintf(f, "%-20s %s\n", "console-level", c->console_level <= LOG_ERR ? "error"
+			       : c->console_level == LOG_WARN ? "warning"
+			       : c->console_level == LOG_NOTICE ? "notice"
+			       : c->console_level == LOG_INFO ? "info" : "debug");
+}
+
+/* One option's lines in --help: "  -v, --verbose" then the help text from
+ * column 30, continuation lines aligned, the default last. */
+static void
+usage_option(FILE *f, const struct option_def *o)
+{
+	char head[64], def[64] = "";
+	const char *p = o->help;
+	int n;
+
+	n = snprintf(head, sizeof(head), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+		     o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+		     o->metavar && o->metavar[0] != '[' ? " " : "", o->metavar ? o->metavar : "");
+	if (o->def_help)
+		snprintf(def, sizeof(def), " (default: %s)", o->def_help);
+	else if (o->def_str)
+		snprintf(def, sizeof(def), " (default: %s)", o->def_str);
+	else if (o->kind == K_PORT || o->kind == K_UINT)
+		snprintf(def, sizeof(def), " (default: %u)", o->def);
+
+	fputs(head, f);
+	if (n >= 29)
+		fprintf(f, "\n%29s", "");
+	else
+		fprintf(f, "%*s", 29 - n, "");
+	for (;;) {
+		const char *nl = strchr(p, '\n');
+
+		if (!nl)
+			break;
+		fprintf(f, " %.*s\n%29s", (int)(nl - p), p, "");
+		p = nl + 1;
+	}
+	/* Put the default on its own line when it would pass 80 columns. */
+	if (30 + strlen(p) + strlen(def) > 80 && def[0])
+		fprintf(f, " %s\n%29s%s\n", p, "", def);
+	else
+		fprintf(f, " %s%s\n", p, def);
+}
+
+void
+cfg_usage(FILE *f)
+{
+	fputs("Usage: sonota-c [OPTION]...\n"
+	      "Take ITEAD Sonoff devices off their stock eWeLink firmware over WiFi and leave\n"
+	      "them running open firmware (a re-implementation of SonOTA).\n"
+	      "\n"
+	      "Stage 1 gives the device (in pairing mode, network ITEAD-xxxxxxxxxx) your home\n"
+	      "WiFi and this host as its server; in stage 2 the stock firmware downloads the\n"
+	      "intermediate firmware from this host; in stage 3 join the FinalStage network\n"
+	      "and the final image is delivered.\n"
+	      "\n"
+	      "Options:\n", f);
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++)
+		if (!options[i].advanced)
+			usage_option(f, &options[i]);
+	fputs("\nAdvanced:\n", f);
+	for (unsigned i = 0; i < _CFG_OPT_MAX; i++)
+		if (options[i].advanced)
+			usage_option(f, &options[i]);
+	fprintf(f, "\n"
+		"Environment:\n"
+		"  %-27s the WiFi password when neither --wifi-password nor\n"
+		"  %-27s --wifi-password-file is given\n"
+		"\n"
+		"Exit codes:\n"
+		"  %3d  success: every device done\n"
+		"  %3d  failure during the run (a device failed, a timeout)\n"
+		"  %3d  usage error\n"
+		"  %3d  images invalid or missing\n"
+		"  %3d  cannot bind a port, or no permission to\n"
+		"  %3d  pre-flight failed (address checks)\n"
+		"  %3d  interrupted\n"
+		"\n"
+		"Examples:\n"
+		"  sonota-c --serving-host 192.168.1.5\n"
+		"  sonota-c --no-prov --serving-host 192.168.1.5\n"
+		"  sonota-c --serving-host 192.168.1.5 --wifi-ssid Home --wifi-password-file pw\n"
+		"  sonota-c --check-images=/path/to/images\n",
+		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
+		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT,
+		SONOTA_EXIT_INTERRUPTED);
+}
+
+void
+cfg_version(FILE *f)
+{
+	char mbed[32]; /* mbedtls_version_get_string_full() needs at least 18 bytes */
+
+	const char *lws = lws_get_library_version();
+	int lws_len = (int)strlen(lws);
+
+	/* lws appends "-<git hash>", which is empty in a release build. */
+	while (lws_len > 0 && (lws[lws_len - 1] == '-' || lws[lws_len - 1] == ' '))
+		lws_len--;
+	mbedtls_version_get_string_full(mbed);
+	fprintf(f, "sonota-c %s\n"
+		"libwebsockets %.*s\n"
+		"%s\n"
+		"libmicrohttpd %s\n",
+		SONOTA_VERSION, lws_len, lws, mbed, MHD_get_version());
+}
