@@ -54,7 +54,7 @@ run(const char *arg, ...)
 }
 
 /* Run a shell command line (for sha256sum, cp, ln, mkfifo, rm). */
-static int
+static int __attribute__((format(printf, 1, 2)))
 sh(const char *fmt, ...)
 {
 	char cmd[2048];
