@@ -1,11 +1,77 @@
-/* sonota-c entry point (placeholder while the modules land). */
+/* sonota-c: take an ITEAD Sonoff off its stock firmware over WiFi.
+ *
+ * The table of contents: options -> logger -> context (images, pre-flight,
+ * certificate, listeners, address events) -> the loop -> teardown in reverse.
+ * Exit codes: enum sonota_exit in cfg.h (also in --help and docs/sonota-c.1).
+ */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "imageset.h"
+#include "log.h"
+#include "sonota.h"
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "sonota-c %s: not built yet\n", SONOTA_VERSION);
-	return 1;
+	struct cfg cfg;
+	struct log log = { 0 };
+	struct sonota s;
+	char err[512] = "";
+	char path[64];
+	int code;
+
+	cfg_init(&cfg);
+	int r = cfg_parse_args(&cfg, argc, argv, err, sizeof(err));
+	if (r == 0)
+		r = cfg_check(&cfg, err, sizeof(err));
+	if (r == CFG_DONE) {
+		cfg_free(&cfg);
+		return SONOTA_EXIT_OK;
+	}
+	if (r < 0) {
+		fprintf(stderr, "sonota-c: %s\nTry 'sonota-c --help'.\n", err);
+		cfg_free(&cfg);
+		return SONOTA_EXIT_USAGE;
+	}
+
+	if (cfg.check_images) {
+		code = imageset_report(stdout, cfg.images_dir) == 0 ? SONOTA_EXIT_OK
+								    : SONOTA_EXIT_IMAGES;
+		cfg_free(&cfg);
+		return code;
+	}
+
+	const char *log_path = NULL;
+	if (!cfg.no_log_file) {
+		log_path = cfg.log_file;
+		if (!log_path) {
+			log_default_path(path, sizeof(path));
+			log_path = path;
+		}
+	}
+	r = log_open(&log, log_path, cfg.console_level);
+	if (r < 0) {
+		fprintf(stderr, "sonota-c: cannot open the log file \"%s\": %s\n", log_path,
+			strerror(-r));
+		cfg_free(&cfg);
+		return SONOTA_EXIT_FAILURE;
+	}
+	if (cfg.wifi_password)
+		log_add_secret(&log, cfg.wifi_password);
+	log_notice(&log, "sonota-c %s%s%s", SONOTA_VERSION, log_path ? ", debug log " : "",
+		   log_path ? log_path : "");
+
+	code = sonota_init(&s, &cfg, &log);
+	if (code == 0)
+		code = sonota_run(&s);
+	sonota_fini(&s);
+	log_notice(&log, "exit %d", code);
+	log_close(&log);
+	cfg_free(&cfg);
+	return code;
 }

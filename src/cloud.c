@@ -1,0 +1,271 @@
+/* cloud: see cloud.h. Runs on the lws loop thread only. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cloud.h"
+#include "proto.h"
+#include "session.h"
+#include "sonota.h"
+
+/* One websocket connection of a device. */
+struct cloud_conn {
+	struct session_conn sc; /* its dialogue state */
+	struct wss_conn *wc;    /* its transport */
+	char peer[EVQ_PEER_MAX];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A random (version 4) UUID: the server apikey issued to a connection. */
+static int
+uuid4(char out[37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		 b[14], b[15]);
+	return 0;
+}
+
+static char *
+on_dispatch(void *arg, const char *peer, const char *body, size_t len)
+{
+	struct sonota *s = arg;
+	struct proto_dispatch d;
+	int r = proto_parse_dispatch(body, len, &d);
+
+	if (d.apikey[0])
+		log_add_secret(s->log, d.apikey);
+	if (r < 0)
+		log_warn(s->log, "dispatch from %s: body is not a JSON object (%s), answering anyway",
+			 peer, strerror(-r));
+	else
+		log_notice(s->log, "device %s (%s, firmware %s) at %s called the emulated cloud",
+			   d.deviceid[0] ? d.deviceid : "?", d.model[0] ? d.model : "model ?",
+			   d.rom_version[0] ? d.rom_version : "?", peer);
+	if (d.deviceid[0])
+		sonota_peer_bind(s, peer, d.deviceid);
+	ui_json(&s->ui, "dispatch", "peer", peer, "deviceid", d.deviceid, "model", d.model,
+		"romVersion", d.rom_version, NULL);
+	sonota_event(s, STAGE_EV_DEVICE_SEEN);
+	return proto_build_dispatch_reply(s->pre.serving_host, s->cfg->https_port);
+}
+
+static void *
+on_open(void *arg, struct wss_conn *c, const char *peer)
+{
+	struct sonota *s = arg;
+	struct cloud_conn *cc = calloc(1, sizeof(*cc));
+	if (!cc)
+		return NULL;
+	session_conn_init(&cc->sc);
+	cc->wc = c;
+	snprintf(cc->peer, sizeof(cc->peer), "%s", peer);
+	log_info(s->log, "websocket from %s opened", peer);
+	return cc;
+}
+
+static void
+handle_events(struct sonota *s, struct cloud_conn *cc, const struct session_out *out)
+{
+	for (unsigned i = 0; i < out->nevents; i++) {
+		const struct session_event *e = &out->events[i];
+		const char *id = e->deviceid[0] ? e->deviceid : "?";
+		switch (e->type) {
+		case SESSION_EV_REGISTERED:
+			log_notice(s->log, "device %s (%s, firmware %s) registered from %s%s%s",
+				   id, e->model[0] ? e->model : "model ?",
+				   e->rom_version[0] ? e->rom_version : "?", cc->peer,
+				   e->text[0] ? ": " : "", e->text);
+			sonota_peer_bind(s, cc->peer, e->deviceid);
+			ui_json(&s->ui, "registered", "deviceid", e->deviceid, "model", e->model,
+				"romVersion", e->rom_version, "peer", cc->peer, NULL);
+			sonota_event(s, STAGE_EV_DEVICE_SEEN);
+			break;
+		case SESSION_EV_UNREGISTERED:
+			log_warn(s->log, "device %s at %s sent \"%s\" before register (device "
+					 "quirk), answering anyway", id, cc->peer, e->text);
+			break;
+		case SESSION_EV_RELAY_TEST:
+			log_notice(s->log, "device %s: relay test (4 toggles, ending %s as reported)",
+				   id, e->sw == PROTO_SWITCH_ON ? "on" : "off");
+			break;
+		case SESSION_EV_RELAY_TEST_SKIPPED:
+			log_info(s->log, "device %s: no relay test: %s", id, e->text);
+			break;
+		case SESSION_EV_RELAY_ACK:
+			log_debug(s->log, "device %s acked relay %s with %d", id,
+				  e->sw == PROTO_SWITCH_ON ? "on" : "off", e->error);
+			break;
+		case SESSION_EV_UPGRADE_SENT:
+			log_notice(s->log, "device %s: upgrade sent (%s, attempt %u): %s, %s", id,
+				   e->slow ? "slow stream" : "full speed", e->attempt,
+				   e->url_user1, e->url_user2);
+			ui_json(&s->ui, "upgrade-sent", "deviceid", e->deviceid, "user1", e->url_user1,
+				"user2", e->url_user2, NULL);
+			break;
+		case SESSION_EV_UPGRADE_DONE:
+			log_notice(s->log, "device %s downloaded and verified the intermediate image "
+					   "(ack 0): it reboots into it now", id);
+			snprintf(s->final.deviceid, sizeof(s->final.deviceid), "%s", e->deviceid);
+			ui_json(&s->ui, "stock-done", "deviceid", e->deviceid, NULL);
+			sonota_event(s, STAGE_EV_STOCK_DONE);
+			break;
+		case SESSION_EV_UPGRADE_FAILED_404:
+			log_warn(s->log, "device %s could not download the image (error 404): old "
+					 "firmware that needs the slow stream. It gets /slowota/ URLs "
+					 "when it reconnects; power-cycle it if it has not within a "
+					 "minute", id);
+			ui_json(&s->ui, "upgrade-failed", "deviceid", e->deviceid, "error", "404", NULL);
+			break;
+		case SESSION_EV_UPGRADE_FAILED:
+			log_warn(s->log, "device %s refused the upgrade with error %d; it is offered "
+					 "again when it reconnects", id, e->error);
+			ui_json(&s->ui, "upgrade-failed", "deviceid", e->deviceid, NULL);
+			break;
+		case SESSION_EV_UNKNOWN_ACTION:
+			log_info(s->log, "device %s sent unknown action \"%s\", ignoring it", id,
+				 e->text);
+			break;
+		case SESSION_EV_MALFORMED:
+			log_warn(s->log, "websocket %s: malformed message (%s), ignoring it (device "
+					 "bug or not a device)", cc->peer, strerror(-e->error));
+			break;
+		case SESSION_EV_UNKNOWN_ACK:
+			log_info(s->log, "device %s acked sequence \"%s\" that we never sent, "
+					 "ignoring it", id, e->text);
+			break;
+		case SESSION_EV_LIMIT:
+			log_warn(s->log, "device %s refused: %d devices are tracked already", id,
+				 SESSION_MAX_DEVICES);
+			break;
+		case SESSION_EV_DEVICEID_CHANGED:
+			log_warn(s->log, "websocket %s: deviceid changed from %s to \"%s\" (device "
+					 "bug), closing", cc->peer, id, e->text);
+			break;
+		case SESSION_EV_CLOSED_BEFORE_ACK:
+			log_notice(s->log, "device %s disconnected before acknowledging its upgrade; "
+					   "it is offered again when it reconnects", id);
+			break;
+		default:
+			log_debug(s->log, "device %s: %s", id, session_event_name(e->type));
+			break;
+		}
+	}
+}
+
+static void
+on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
+{
+	struct sonota *s = arg;
+	struct cloud_conn *cc = user;
+	struct session_out out = { 0 };
+	char uuid[37];
+	char d1[65], d2[65];
+
+	log_debug(s->log, "ws %s >> %.*s", cc->peer, (int)len, buf);
+	if (uuid4(uuid) < 0) {
+		log_err(s->log, "getrandom failed, closing %s", cc->peer);
+		wss_close(c);
+		return;
+	}
+	memcpy(d1, s->digest_user1, sizeof(d1));
+	memcpy(d2, s->digest_user2, sizeof(d2));
+	if (strcmp(s->fault, "digest") == 0) {
+		/* Test-only negative control (SONOTA_TEST_FAULT=digest): a wrong digest. */
+		d1[0] = d1[0] == '0' ? '1' : '0';
+		d2[0] = d2[0] == '0' ? '1' : '0';
+	}
+	struct session_env env = {
+		.serving_host = s->pre.serving_host,
+		.http_port = s->cfg->http_port,
+		.slowstream = s->cfg->slowstream,
+		.relay_test = !s->cfg->no_relay_test,
+		.digest_user1 = d1,
+		.digest_user2 = d2,
+		.now_ms = now_ms(),
+		.fresh_uuid = uuid,
+	};
+	int r = session_on_text(&s->sessions, &cc->sc, &env, buf, len, &out);
+	const struct session_dev *dev = session_conn_device(&s->sessions, &cc->sc);
+	if (dev && cc->sc.apikey[0])
+		log_add_secret(s->log, cc->sc.apikey);
+	handle_events(s, cc, &out);
+	if (r < 0) {
+		log_err(s->log, "websocket %s: internal error %s, closing (our bug)", cc->peer,
+			strerror(-r));
+		session_out_free(&out);
+		wss_close(c);
+		return;
+	}
+	for (unsigned i = 0; i < out.ntexts; i++) {
+		log_debug(s->log, "ws %s << %s", cc->peer, out.texts[i]);
+		if (wss_send(c, out.texts[i], strlen(out.texts[i])) < 0)
+			break;
+	}
+	if (out.close)
+		wss_close(c);
+	session_out_free(&out);
+}
+
+static void
+on_close(void *arg, void *user)
+{
+	struct sonota *s = arg;
+	struct cloud_conn *cc = user;
+	struct session_out out = { 0 };
+
+	if (!cc)
+		return;
+	session_conn_close(&s->sessions, &cc->sc, &out);
+	handle_events(s, cc, &out);
+	session_out_free(&out);
+	log_info(s->log, "websocket from %s closed", cc->peer);
+	free(cc);
+}
+
+static void
+on_tls_abort(void *arg, const char *peer)
+{
+	struct sonota *s = arg;
+	unsigned i;
+
+	/* The explanation once per peer; repeats go to the debug file only. */
+	for (i = 0; i < s->naborted; i++)
+		if (strcmp(s->aborted[i], peer) == 0) {
+			log_debug(s->log, "%s dropped the TLS handshake again", peer);
+			return;
+		}
+	if (s->naborted < SONOTA_ABORT_PEERS_MAX)
+		snprintf(s->aborted[s->naborted++], EVQ_PEER_MAX, "%s", peer);
+	log_warn(s->log,
+		 "%s closed its TLS connection during or right after the handshake, before any "
+		 "request. Likely cause: its firmware (1.6+ or 2.6+) pins the eWeLink cloud "
+		 "certificate and cannot be taken over this way (see README, Troubleshooting)",
+		 peer);
+	ui_json(&s->ui, "tls-abort", "peer", peer, NULL);
+}
+
+const struct wss_ops cloud_ops = {
+	.on_dispatch = on_dispatch,
+	.on_open = on_open,
+	.on_text = on_text,
+	.on_close = on_close,
+	.on_tls_abort = on_tls_abort,
+};
