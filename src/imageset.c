@@ -422,8 +422,16 @@ report_row(FILE *out, const struct imageset_file *f, int r, bool checked, enum i
 	if (checked)
 		fprintf(out, REPORT_ROW, f->name, size, f->info.fmt == IMAGE_FMT_V2 ? "v2" : "v1",
 			image_flash_mode_name(f->info.flash_mode), f->info.sha256_hex, verdict);
-	else
+	else if (f->data) {
+		/* Invalid but read: the hash still helps to compare with a download. */
+		uint8_t sha[32];
+		char hex[65];
+
+		image_sha256(f->data, f->size, sha, hex);
+		fprintf(out, REPORT_ROW, f->name, size, "-", "-", hex, verdict);
+	} else {
 		fprintf(out, REPORT_ROW, f->name, size, "-", "-", "-", verdict);
+	}
 }
 
 static void
@@ -467,7 +475,7 @@ report_variant(FILE *out, const char *dir, enum imageset_variant v,
 		fprintf(out, "  error: %s\n", pair_err);
 		ret = -EINVAL;
 	}
-	fprintf(out, "image set: %s\n", ret == 0 && s.known_set ? s.known_set : "unknown");
+	fprintf(out, "image set: %s\n\n", ret == 0 && s.known_set ? s.known_set : "unknown");
 	imageset_free(&s);
 	return ret;
 }
