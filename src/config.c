@@ -692,8 +692,12 @@ read_password_file(struct cfg *c, char *err, size_t errlen)
 				    "password", name, q);
 		return -EINVAL;
 	}
-	if (r == -EINVAL) {
+	if (r == -EILSEQ) {
 		seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name, q);
+		return -EINVAL;
+	}
+	if (r == -EINVAL) {
+		seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
 		return r;
 	}
 	if (r < 0) {
@@ -704,11 +708,6 @@ read_password_file(struct cfg *c, char *err, size_t errlen)
 		seterr(err, errlen, "--%s: \"%s\" can be accessed by group or others (mode %04o); "
 				    "run chmod 600 on it", name, q, (unsigned)(st.st_mode & 07777));
 		r = -EPERM;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
-		seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
-		r = -EINVAL;
 		goto fail;
 	}
 	if (validate_password(line, msg, sizeof(msg)) < 0) {

@@ -183,9 +183,11 @@ util_read_first_line(const char *path, size_t max, char **ret_line, struct stat 
 	size_t cap, n = 0, linelen;
 	int fd, r;
 
-	/* O_NONBLOCK is not used: a FIFO (e.g. a shell's <(...)) must wait for
-	 * its writer. O_NOCTTY: a terminal named here must not become ours. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO without a writer must not hang; it is
+	 * cleared again below so that a pipe's reader waits for the data (a
+	 * shell's <(...) is a pipe with its writer running). O_NOCTTY: a
+	 * terminal named here must not become ours. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -194,6 +196,15 @@ util_read_first_line(const char *path, size_t max, char **ret_line, struct stat 
 	}
 	if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
+		goto out;
+	}
+	/* A terminal or a device could block for ever or never end. */
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		r = -errno;
 		goto out;
 	}
 	if (max > SIZE_MAX - 2) {
@@ -233,7 +244,7 @@ util_read_first_line(const char *path, size_t max, char **ret_line, struct stat 
 		goto out;
 	}
 	if (memchr(buf, '\0', linelen)) {
-		r = -EINVAL;
+		r = -EILSEQ;
 		goto out;
 	}
 	/* Clear whatever was read beyond the line: it may be secret too. */

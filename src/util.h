@@ -42,10 +42,12 @@ size_t util_json_escape(const char *s, char *buf, size_t len);
 
 /* Read the first line of the file at path into a new string: the bytes up to
  * the first "\n" (or the end), without the "\n" and without one "\r" before it.
- * Lines longer than max bytes give -EFBIG, a NUL byte in the line -EINVAL, a
- * directory -EISDIR; other failures -errno of open/read. ret_st (may be NULL)
- * receives the fstat of the opened file. On success *ret_line is malloc'd and
- * owned by the caller (free it with util_free_secret when it is a secret). */
+ * Only regular files and pipes are read: a directory gives -EISDIR, anything
+ * else (a terminal, a device) -EINVAL before a byte is read. A line longer than
+ * max bytes gives -EFBIG, a NUL byte in it -EILSEQ; other failures -errno of
+ * open/read. ret_st (may be NULL) receives the fstat of the opened file. On
+ * success *ret_line is malloc'd and owned by the caller (free it with
+ * util_free_secret when it is a secret). */
 int util_read_first_line(const char *path, size_t max, char **ret_line, struct stat *ret_st);
 
 /* Overwrite a NUL-terminated secret with zeros (not optimised away) and free it.

@@ -23,6 +23,7 @@ static char pwfile_open[256];    /* 0644 */
 static char pwfile_short[256];   /* 0600, too short a password */
 static char pwfile_long[256];    /* 0600, a first line longer than any password */
 static char pwfile_empty[256];   /* 0600, empty */
+static char pwfile_nul[256];     /* 0600, a NUL byte in the first line */
 
 static const char file_password[] = "from-the-file \"x\"";
 
@@ -158,6 +159,8 @@ static const struct row bad_rows[] = {
 	  "the first line is longer than any WPA2 password", NULL },
 	{ { "--wifi-ssid", "Home", "--wifi-password-file", pwfile_empty }, 2, -EINVAL,
 	  "the password is empty", NULL },
+	{ { "--wifi-ssid", "Home", "--wifi-password-file", pwfile_nul }, 2, -EINVAL,
+	  "the first line contains a NUL byte", NULL },
 	{ { "--wifi-ssid", "Home", "--wifi-password-file", "/nonexistent/pw" }, 2, -ENOENT,
 	  "--wifi-password-file: \"/nonexistent/pw\": No such file", NULL },
 	{ { "--wifi-ssid", "Home", "--wifi-password-file", "/tmp" }, 2, -EISDIR,
@@ -707,6 +710,12 @@ main(void)
 	line[100] = '\0';
 	write_file(pwfile_long, sizeof(pwfile_long), "pw-long", line, 0600);
 	write_file(pwfile_empty, sizeof(pwfile_empty), "pw-empty", "", 0600);
+	write_file(pwfile_nul, sizeof(pwfile_nul), "pw-nul", "", 0600);
+	{
+		FILE *f = fopen(pwfile_nul, "w");
+		fwrite("pass\0word1\n", 1, 11, f);
+		fclose(f);
+	}
 
 	test_bad_rows();
 	test_defaults();

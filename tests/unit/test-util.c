@@ -243,7 +243,7 @@ test_read_first_line(void)
 		{ "123456789\n", 10, 8, -EFBIG, NULL },
 		{ "123456789", 9, 8, -EFBIG, NULL },
 		{ "1234567890123\n", 14, 8, -EFBIG, NULL },
-		{ "nul\0byte\n", 9, 64, -EINVAL, NULL },
+		{ "nul\0byte\n", 9, 64, -EILSEQ, NULL },
 		{ "ok\nnul\0later\n", 13, 64, 0, "ok" },
 	};
 
@@ -269,7 +269,39 @@ test_read_first_line(void)
 	char *line = NULL;
 	CHECK_INT(util_read_first_line("/nonexistent/sonota-test", 64, &line, NULL), -ENOENT);
 	CHECK_INT(util_read_first_line("/tmp", 64, &line, NULL), -EISDIR);
+	CHECK_INT(util_read_first_line("/dev/null", 64, &line, NULL), -EINVAL);
+	CHECK_INT(util_read_first_line("/dev/zero", 64, &line, NULL), -EINVAL);
 	CHECK(line == NULL);
+
+	/* A pipe is read, and waits for its writer's data. */
+	int fds[2];
+	char path[64];
+	CHECK_INT(pipe(fds), 0);
+	CHECK_INT(write(fds[1], "piped\n", 6), 6);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+	CHECK_INT(util_read_first_line(path, 64, &line, NULL), 0);
+	CHECK_STR(line, "piped");
+	free(line);
+	/* Without a newline, the line ends when the writer closes. */
+	CHECK_INT(write(fds[1], "last", 4), 4);
+	close(fds[1]);
+	line = NULL;
+	CHECK_INT(util_read_first_line(path, 64, &line, NULL), 0);
+	CHECK_STR(line, "last");
+	free(line);
+	close(fds[0]);
+
+	/* A FIFO without a writer does not hang: it reads as empty. */
+	char fifo[] = "/tmp/sonota-test-util-fifo-XXXXXX";
+	int tfd = mkstemp(fifo);
+	close(tfd);
+	unlink(fifo);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	line = NULL;
+	CHECK_INT(util_read_first_line(fifo, 64, &line, NULL), 0);
+	CHECK_STR(line, "");
+	free(line);
+	unlink(fifo);
 }
 
 static void
