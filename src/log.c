@@ -277,7 +277,7 @@ emit(struct log *l, int level, const char *raw, size_t n)
 
 /* Format fmt after a fixed prefix into raw (LOG_RAW_MAX bytes); returns the
  * length kept. */
-static size_t
+static size_t __attribute__((format(printf, 3, 0)))
 format_raw(char *raw, const char *prefix, const char *fmt, va_list ap)
 {
 	size_t plen = strlen(prefix);

@@ -80,7 +80,7 @@ void log_route_lws(struct log *l);
 /* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER callback; cls is a struct log *.
  * Lines are prefixed "mhd: "; those about the remote peer ("closed by remote
  * peer/side") are LOG_INFO, everything else LOG_WARN. */
-void log_mhd(void *cls, const char *fmt, va_list ap);
+void log_mhd(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Flush and close the file, free the secrets. Safe on a zeroed struct. */
 void log_close(struct log *l);
