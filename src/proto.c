@@ -458,8 +458,9 @@ proto_build_upgrade(const struct proto_upgrade *u)
 	cJSON *o, *params, *list;
 	bool ok;
 
-	if (!u || !len_ok(u->url_user1, 1, PROTO_URL_MAX) || !len_ok(u->url_user2, 1, PROTO_URL_MAX) ||
-	    !digest_ok(u->digest_user1) || !digest_ok(u->digest_user2))
+	if (!u || !len_ok(u->url_user1, 1, PROTO_URL_MAX) ||
+	    !len_ok(u->url_user2, 1, PROTO_URL_MAX) || !digest_ok(u->digest_user1) ||
+	    !digest_ok(u->digest_user2))
 		return NULL;
 	model = u->model && u->model[0] ? u->model : PROTO_DEFAULT_MODEL;
 	if (!len_ok(model, 1, PROTO_MODEL_MAX))

@@ -579,7 +579,8 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 			e->prev_state = prev;
 			e->attempt = d->connections;
 			if (d->nconns > 1)
-				copy_text(e->text, sizeof(e->text), "earlier connection still open");
+				copy_text(e->text, sizeof(e->text),
+					  "earlier connection still open");
 		}
 		return 0;
 	}
@@ -629,8 +630,8 @@ session_conn_close(struct session_table *t, struct session_conn *c, struct sessi
 			const struct session_pending *p = &c->pending[i];
 			struct session_event *e;
 
-			if (p->kind != SESSION_ACK_UPGRADE || d->state != SESSION_DEV_UPGRADE_SENT ||
-			    d->await_seq != p->seq)
+			if (p->kind != SESSION_ACK_UPGRADE ||
+			    d->state != SESSION_DEV_UPGRADE_SENT || d->await_seq != p->seq)
 				continue;
 			d->state = SESSION_DEV_INTERRUPTED;
 			if (out && (e = ev_add(out, SESSION_EV_CLOSED_BEFORE_ACK, d))) {

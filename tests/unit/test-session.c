@@ -965,9 +965,8 @@ test_env_errors(void)
 	struct session_out full;
 	memset(&full, 0, sizeof(full));
 	full.ntexts = SESSION_OUT_TEXTS_MAX;
-	CHECK_INT(session_on_text(&t, &s.c, &s.env, "{\"action\":\"date\",\"deviceid\":\"1000077777\"}",
-				  strlen("{\"action\":\"date\",\"deviceid\":\"1000077777\"}"), &full),
-		  -ENOBUFS);
+	const char *date = "{\"action\":\"date\",\"deviceid\":\"1000077777\"}";
+	CHECK_INT(session_on_text(&t, &s.c, &s.env, date, strlen(date), &full), -ENOBUFS);
 	sim_done(&s);
 }
 
