@@ -106,7 +106,7 @@ json_escaped(const char *s)
 	return p;
 }
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 call_mhd(struct log *l, const char *fmt, ...)
 {
 	va_list ap;
