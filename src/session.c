@@ -125,7 +125,18 @@ session_conn_device(const struct session_table *t, const struct session_conn *c)
 	return conn_dev((struct session_table *)t, c);
 }
 
-/* Find the device, or make room for it. NULL when the table is full of devices
+/* An offline device whose record carries nothing needed later: never sent an
+ * upgrade (new, registered) or finished (upgraded). Devices that failed (a 404 sets
+ * slow) or were interrupted are kept, so their next connection is handled right. */
+static bool
+forgettable(const struct session_dev *d)
+{
+	return d->nconns == 0 && !d->slow &&
+	       (d->state == SESSION_DEV_NEW || d->state == SESSION_DEV_REGISTERED ||
+		d->state == SESSION_DEV_UPGRADED);
+}
+
+/* Find the device, or make room for it by forgetting the oldest forgettable one. NULL when the table is full of devices
  * that must be kept. */
 static struct session_dev *
 dev_get(struct session_table *t, const char *deviceid)
@@ -140,10 +151,7 @@ dev_get(struct session_table *t, const char *deviceid)
 			victim = d;
 			break;
 		}
-		/* Forget the oldest offline device that finished; nothing about it is
-		 * needed again (a device that failed keeps its slow flag). */
-		if (d->nconns == 0 && d->state == SESSION_DEV_UPGRADED &&
-		    (!victim || d->id < victim->id))
+		if (forgettable(d) && (!victim || d->id < victim->id))
 			victim = d;
 	}
 	if (!victim)

@@ -32,9 +32,10 @@
 
 /* Devices remembered at once. SonOTA handles one; a user flashing a handful of
  * plugs at a time needs a few. 64 bounds the memory a flood of made-up deviceids
- * can take (about 200 B each). When full, an offline device that finished
- * (SESSION_DEV_UPGRADED) is forgotten to make room; otherwise a new device is
- * refused (SESSION_EV_LIMIT) and its connection must be closed. */
+ * can take (about 200 B each). When full, the oldest offline device with nothing
+ * worth keeping (new, registered without an upgrade sent, or upgraded; never one
+ * marked slow) is forgotten to make room; otherwise a new device is refused
+ * (SESSION_EV_LIMIT) and its connection must be closed. */
 #define SESSION_MAX_DEVICES 64
 
 /* Server commands awaiting an ack on one connection: 4 relay toggles + 1 upgrade

@@ -906,6 +906,25 @@ test_device_limit(void)
 	CHECK(session_find(&t, ids[7]) == NULL);
 	CHECK(session_find(&t, ids[SESSION_MAX_DEVICES]) != NULL);
 	CHECK(session_find(&t, ids[3]) != NULL && session_find(&t, ids[3])->slow);
+
+	/* interrupted (upgrade unacked) is kept; registered without an upgrade is not */
+	static struct sim y;
+	snprintf(ids[SESSION_MAX_DEVICES + 1], sizeof(ids[0]), "20000%05d", SESSION_MAX_DEVICES + 1);
+	sim_connect(&y, ids[SESSION_MAX_DEVICES + 1], "key");
+	sim_action(&t, &s[10], "update", "{\"switch\":\"on\"}");
+	session_conn_close(&t, &s[10].c, NULL);
+	CHECK_INT(session_find(&t, ids[10])->state, SESSION_DEV_INTERRUPTED);
+	sim_register(&t, &y, "ITA-GZ1-GL", "1.5.5");
+	CHECK(event(&y, SESSION_EV_LIMIT) != NULL);
+	session_conn_close(&t, &s[20].c, NULL);
+	session_conn_close(&t, &s[30].c, NULL);
+	session_conn_init(&y.c);
+	CHECK_INT(sim_register(&t, &y, "ITA-GZ1-GL", "1.5.5"), 0);
+	CHECK(event(&y, SESSION_EV_REGISTERED) != NULL);
+	CHECK(session_find(&t, ids[20]) == NULL); /* the older of the two */
+	CHECK(session_find(&t, ids[30]) != NULL);
+	CHECK(session_find(&t, ids[10]) != NULL);
+	sim_done(&y);
 	for (int k = 0; k <= SESSION_MAX_DEVICES; k++)
 		sim_done(&s[k]);
 }
