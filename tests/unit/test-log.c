@@ -412,6 +412,40 @@ test_file_safety(void)
 	      strcmp(def + strlen(def) - 4, ".log") == 0);
 }
 
+static void
+test_lws_levels(void)
+{
+	struct capture c;
+	char *file;
+
+	/* Console at NOTICE: lws NOTICE is not even asked for (it is noisy under
+	 * mbedTLS); USER lands at INFO, which the file keeps. */
+	capture_open(&c, "lws-notice.log", LOG_NOTICE);
+	log_route_lws(&c.log);
+	lwsl_notice("lws notice one\n");
+	lwsl_user("lws user one\n");
+	lwsl_warn("lws warn one\n");
+	capture_close(&c, &file);
+	CHECK_STR(c.con_buf, "warning: lws: lws warn one\n");
+	CHECK(strstr(file, "notice one") == NULL);
+	CHECK(strstr(file, " INFO: lws: lws user one\n") != NULL);
+	free(file);
+	free(c.con_buf);
+
+	/* -vv: NOTICE comes in, at DEBUG. */
+	capture_open(&c, "lws-debug.log", LOG_DEBUG);
+	log_route_lws(&c.log);
+	lwsl_notice("lws notice two\n");
+	capture_close(&c, &file);
+	CHECK_STR(c.con_buf, "debug: lws: lws notice two\n");
+	free(file);
+	free(c.con_buf);
+
+	/* After log_close, lws lines are dropped, not written to a dead log
+	 * (ASan would see the use after close). */
+	lwsl_err("after close\n");
+}
+
 #define THREAD_LINES 2000
 
 static void *
@@ -467,6 +501,7 @@ main(void)
 	test_levels_and_format();
 	test_long_lines();
 	test_file_safety();
+	test_lws_levels();
 	test_threads();
 
 	char cmd[300];
