@@ -84,7 +84,7 @@ sess_send(struct sess *s, char *json, const char *what)
 
 	if (!json)
 		return dev_fail(d, DEV_EXIT_PROTOCOL, "out of memory building %s", what);
-	dev_dbg(d, ">> %s", json);
+	dev_dbg_json(d, ">>", json);
 	r = ws_send(&s->ws, 1, json, strlen(json));
 	free(json);
 	if (r < 0 && !d->failed)
@@ -286,13 +286,18 @@ static int
 sess_message(struct sess *s)
 {
 	struct devsim *d = s->d;
-	const char *raw = s->ws.msg;
+	char raw[160];			/* the message as shown in failure reasons */
 	const cJSON *action;
 	cJSON *o;
+	size_t n;
 	int r;
 
-	dev_dbg(d, "<< %s", raw);
-	o = cJSON_Parse(raw);
+	dev_dbg_json(d, "<<", s->ws.msg);
+	n = strnlen(s->ws.msg, sizeof(raw) - 1);	/* truncated on purpose */
+	memcpy(raw, s->ws.msg, n);
+	raw[n] = '\0';
+	dev_mask_apikeys(raw);
+	o = cJSON_Parse(s->ws.msg);
 	if (!o || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return dev_fail(d, DEV_EXIT_PROTOCOL, "server sent a text frame that is not a JSON "
@@ -536,7 +541,7 @@ cloud_dispatch(struct devsim *d, struct conn *c, char *ip, size_t ipcap, uint16_
 		r = d->failed ? r : SESS_RECONNECT;
 		goto out;
 	}
-	dev_dbg(d, "POST /dispatch/device %s", body);
+	dev_dbg_json(d, "POST /dispatch/device", body);
 	hl = conn_read_head(c, HTTP_HEAD_MAX, CLOUD_IO_TIMEOUT_MS);
 	if (hl <= 0) {
 		r = d->failed ? hl : dev_fail(d, DEV_EXIT_PROTOCOL, "dispatch: no valid response "

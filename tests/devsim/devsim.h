@@ -101,6 +101,10 @@ struct devsim {
 void dev_log(struct devsim *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like dev_log, only with --verbose. */
 void dev_dbg(struct devsim *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Overwrite every "apikey":"<value>" value in s with '*' (secrets are never logged). */
+void dev_mask_apikeys(char *s);
+/* With --verbose, log a JSON message with every apikey value masked. */
+void dev_dbg_json(struct devsim *d, const char *dir, const char *json);
 /* Record a failure (only the first one counts) and log it; returns -EPROTO for chaining. */
 int dev_fail(struct devsim *d, enum dev_exit code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
