@@ -59,6 +59,7 @@ conn_wait_fds(struct devsim *d, struct pollfd *pfd, int n, int timeout_ms)
 {
 	int64_t end = timeout_ms < 0 ? INT64_MAX : conn_now_ms() + timeout_ms;
 
+	/* poll() at least once, also for timeout_ms == 0 (a non-blocking check) */
 	for (;;) {
 		int64_t now = conn_now_ms();
 		int64_t lim = end < d->deadline_ms ? end : d->deadline_ms;
@@ -69,9 +70,7 @@ conn_wait_fds(struct devsim *d, struct pollfd *pfd, int n, int timeout_ms)
 				 d->timeout_s, d->phase);
 			return -ETIMEDOUT;
 		}
-		if (now >= end)
-			return 0;
-		r = poll(pfd, (nfds_t)n, (int)(lim - now));
+		r = poll(pfd, (nfds_t)n, lim > now ? (int)(lim - now) : 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -79,6 +78,8 @@ conn_wait_fds(struct devsim *d, struct pollfd *pfd, int n, int timeout_ms)
 		}
 		if (r > 0)
 			return r;
+		if (conn_now_ms() >= end)
+			return 0;
 	}
 }
 

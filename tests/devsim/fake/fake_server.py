@@ -46,6 +46,14 @@ FAULTS = [
     "final-no-cl",       # FinalStage: no Content-Length
     "user-qio",          # the E2A user images are QIO (mode byte 0)
     "fast-slowota",      # /slowota/ streams at full speed (no pacing)
+    "close-each",        # /ota/ closes after every 206 (no Connection: close header)
+    "no-upgrade",        # never sends the upgrade command
+    "tls12-gcm-only",    # TLS 1.2 with ECDHE-GCM suites only (what a modern default offers)
+    "ws-fragmented",     # every server message in 3 fragments, a ping in between (valid)
+    "ws-oversized",      # a 5000-byte text message
+    "ws-binary",         # the upgrade in a binary frame
+    "ws-close-first",    # first WebSocket: close frame instead of the upgrade (valid)
+    "busy-ws",           # during the download: a relay update and a ping on the WebSocket
 ]
 
 IMAGES = ["image_user1-0x01000.bin", "image_user2-0x81000.bin", "image_arduino.bin"]
@@ -68,6 +76,9 @@ class State:
                 data = data[:2] + b"\x00" + data[3:]
             self.files[name] = data
         self.slow = False           # SonOTA: global flag set by an ack 404
+        self.ws_sessions = 0
+        self.current = None         # (WsConn, apikey, deviceid) of the latest session
+        self.busy_done = False
         self.lock = threading.Lock()
         self.last_seq = 0
         self.ports = {}
@@ -153,10 +164,25 @@ class WsConn:
         with self.lock:
             self.sock.sendall(ws_frame(op, payload, self.st.fault == "masked-frames"))
 
-    def send_json(self, obj):
+    def send_json(self, obj, op=1):
         s = json.dumps(obj, separators=(",", ":"))
         log(">>", s[:200])
-        self.send(1, s.encode())
+        if self.st.fault == "ws-fragmented":
+            # RFC 6455 fragmentation with a control frame interleaved (valid)
+            b = s.encode()
+            parts = [b[:len(b) // 3], b[len(b) // 3:2 * len(b) // 3], b[2 * len(b) // 3:]]
+            with self.lock:
+                self.sock.sendall(struct.pack("!BB", 0x01, len(parts[0])) + parts[0]
+                                  if len(parts[0]) < 126 else
+                                  struct.pack("!BBH", 0x01, 126, len(parts[0])) + parts[0])
+                self.sock.sendall(ws_frame(9, b"frag"))
+                for i, p in enumerate(parts[1:]):
+                    b0 = 0x80 if i == 1 else 0x00
+                    hdr = (struct.pack("!BB", b0, len(p)) if len(p) < 126 else
+                           struct.pack("!BBH", b0, 126, len(p)))
+                    self.sock.sendall(hdr + p)
+            return
+        self.send(op, s.encode())
 
 
 def utc_date(fault):
@@ -188,6 +214,10 @@ def ws_session(sock, rest, st):
     key = str(uuid.uuid4())
     model = "ITA-GZ1-GL"
     upgrade_seq = None
+    with st.lock:
+        st.ws_sessions += 1
+        first_session = st.ws_sessions == 1
+    ping_sent = None
     while True:
         try:
             op, data = ws.recv()
@@ -197,6 +227,10 @@ def ws_session(sock, rest, st):
         if op == 9:
             if st.fault != "no-pong":
                 ws.send(10, data)
+            continue
+        if op == 10:
+            log("pong ok" if data == ping_sent else
+                "pong ok (fragment ping)" if data == b"frag" else "pong WRONG %r" % data)
             continue
         if op == 8:
             try:
@@ -214,6 +248,12 @@ def ws_session(sock, rest, st):
             model = msg.get("model", model)
             ws.send_json({"error": 0, "deviceid": dev, "apikey": key,
                           "config": {"hb": 1, "hbInterval": 145}})
+            ping_sent = b"srv-ping"
+            ws.send(9, ping_sent)      # like third-party servers (§3.2)
+            if st.fault == "ws-oversized":
+                ws.send_json({"action": "update", "deviceid": dev, "apikey": key,
+                              "userAgent": "app", "sequence": st.next_seq(), "ts": 0,
+                              "params": {"switch": "on", "pad": "x" * 5000}})
         elif action == "date":
             ws.send_json({"error": 0, "deviceid": dev, "apikey": key,
                           "date": utc_date(st.fault)})
@@ -226,12 +266,18 @@ def ws_session(sock, rest, st):
                 ws.send_json({"action": "update", "deviceid": dev, "apikey": key,
                               "userAgent": "app", "sequence": seq, "ts": 0,
                               "params": {"switch": sw}, "from": "app"})
+            st.current = (ws, key, dev)
+            if st.fault == "no-upgrade" or (st.fault == "ws-close-first" and first_session):
+                continue
             up = upgrade_msg(st, msg, key, model)
             upgrade_seq = up["sequence"]
-            ws.send_json(up)
+            ws.send_json(up, 2 if st.fault == "ws-binary" else 1)
         elif action == "query":
             ws.send_json({"error": 0, "deviceid": dev, "apikey": key, "params": 0})
+            if st.fault == "ws-close-first" and first_session:
+                ws.send(8, struct.pack("!H", 1000))
         elif action is None and "sequence" in msg:
+            log("ack error %s for sequence %s" % (msg.get("error"), msg["sequence"]))
             if msg["sequence"] == upgrade_seq:
                 log("upgrade ack error", msg.get("error"))
                 if msg.get("error") == 404:
@@ -273,7 +319,8 @@ def tls_conn(sock, st):
 
 def serve_tls(lsock, ctx, st):
     while True:
-        c, _ = lsock.accept()
+        c, peer = lsock.accept()
+        log("tls: connection from", peer[0])
 
         def run(c=c):
             try:
@@ -324,6 +371,16 @@ def ota_conn(sock, st):
                     time.sleep(0.3)
                 continue
             answers += 1
+            if st.fault == "busy-ws" and not st.busy_done and st.current:
+                st.busy_done = True
+                ws, key, dev = st.current
+                seq = st.next_seq()
+                log("busy-ws: relay update %s during the download" % seq)
+                ws.send_json({"action": "update", "deviceid": dev, "apikey": key,
+                              "userAgent": "app", "sequence": seq, "ts": 0,
+                              "params": {"switch": "on"}, "from": "app"})
+                ws.send(9, b"srv-ping")
+                time.sleep(0.3)        # the device must service the WebSocket meanwhile
             if rng is None:
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(data)
                              + data)
@@ -348,6 +405,9 @@ def ota_conn(sock, st):
                 sock.sendall(hdr.encode() + b"Transfer-Encoding: chunked\r\n\r\n" +
                              b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
                 continue
+            if st.fault == "close-each":
+                sock.sendall(hdr.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                return
             if st.fault == "extra-bytes" and answers == 3:
                 body += b"\x00"
                 hdr += "Content-Length: %d\r\n\r\n" % (len(body) - 1)
@@ -395,7 +455,8 @@ def final_conn(sock, st):
 
 def serve_plain(lsock, fn, st):
     while True:
-        c, _ = lsock.accept()
+        c, peer = lsock.accept()
+        log("%s: connection from %s" % (fn.__name__, peer[0]))
         c.settimeout(60)
         threading.Thread(target=fn, args=(c, st), daemon=True).start()
 
@@ -422,6 +483,9 @@ def main():
     ctx.minimum_version = ssl.TLSVersion.TLSv1
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers("AES128-SHA:AES256-SHA:@SECLEVEL=0")
+    if args.fault == "tls12-gcm-only":
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384")
     ctx.load_cert_chain(args.cert, args.key)
 
     ls = {name: listen() for name in ("tls", "http", "final")}

@@ -24,7 +24,29 @@ CASES = {
     # positive controls
     "ok-user1": ("none", "basic-user1", "sta", 0, r"RESULT ok$",
                  {"log": [r"TLSv1\.1, TLS-RSA-WITH-AES-(128|256)-CBC-SHA",
-                          r"final flash holds exactly"]}),
+                          r"final flash holds exactly", r"fake: pong ok"]}),
+    "ok-bind": ("none", "basic-user1", "sta", 0, r"RESULT ok$",
+                {"args": ["--bind", "127.0.0.2"],
+                 "log": [r"fake: tls: connection from 127\.0\.0\.2",
+                         r"fake: ota_conn: connection from 127\.0\.0\.2"]}),
+    "ok-hook-events": ("none", "basic-user2", "ap", 0, r"RESULT ok$",
+                       {"ap": ["valid"], "hook": "",
+                        "events": ["ap-up", "ap-down", "sta-up", "sta-down",
+                                   "finalstage-up", "finalstage-down",
+                                   "finalstage-up", "finalstage-down"]}),
+    "ok-ota-close-each": ("close-each", "basic-user1", "sta", 0, r"RESULT ok$",
+                          {"log": [r"5 requests, 5 connection\(s\)"]}),
+    "ok-ws-fragmented": ("ws-fragmented", "basic-user1", "sta", 0, r"RESULT ok$",
+                         {"log": [r"fake: pong ok", r"ping from the server|upgrade \("]}),
+    "ok-busy-ws": ("busy-ws", "basic-user1", "sta", 0, r"RESULT ok$",
+                   {"log": [r"relay update 3 \(sequence \d+\): on",
+                            r"fake: ack error 0 for sequence",
+                            r"fake: busy-ws: relay update"]}),
+    "ok-pings-during-slow-download": ("none", "pow-old-norange", "sta", 0, r"RESULT ok$",
+                                      {"set": ["hb_interval=1"]}),
+    "ok-ws-close-first": ("ws-close-first", "basic-user1", "sta", 0, r"RESULT ok$",
+                          {"log": [r"WebSocket close frame from the server \(code 1000\)",
+                                   r"reconnecting \(connection 2\)"]}),
     "ok-user2": ("none", "basic-user2", "sta", 0, r"RESULT ok$",
                  {"log": [r"fetching user1\.bin", r"Upgrade ROM mode MODE_FLASH_ROM2",
                           r"Upgrade ROM mode MODE_FLASH_ROM1"]}),
@@ -71,7 +93,22 @@ CASES = {
                      r"fail protocol: no pong to the ping", {"set": ["hb_interval=1"]}),
     "fail-masked-frames": ("masked-frames", "basic-user1", "sta", 17,
                            r"fail protocol: WebSocket violation by the server: masked", {}),
+    "fail-ws-oversized": ("ws-oversized", "basic-user1", "sta", 17,
+                          r"fail protocol: WebSocket violation by the server: message larger "
+                          r"than 4096 bytes", {}),
+    "fail-ws-binary": ("ws-binary", "basic-user1", "sta", 17,
+                       r"fail protocol: WebSocket violation by the server: binary frame", {}),
+    # overall bound: exit 16; hook: exit 18
+    "fail-timeout-no-upgrade": ("no-upgrade", "basic-user1", "sta", 16,
+                                r"fail timeout: overall timeout of 3 s exceeded while "
+                                r"connected, waiting for the upgrade command",
+                                {"args": ["--timeout", "3"]}),
+    "fail-hook": ("none", "basic-user1", "sta", 18,
+                  r"fail hook: hook \"\S+ sta-up 1000abcd01\" failed \(exit 3\)",
+                  {"hook": "sta-up"}),
     # TLS: exit 11
+    "fail-tls-mismatch": ("tls12-gcm-only", "basic-user1", "sta", 11,
+                          r"fail tls: TLS handshake failed 3 times \(firmware 1\.5\.5\)", {}),
     "fail-pinned": ("none", "pinned-1.6", "sta", 11,
                     r"fail tls: pinned certificate rejected 3 times", {}),
     # E2A: exit 14
@@ -134,6 +171,9 @@ def arduino_image(tweak=None, size=40960):
     return bytes(data)
 
 
+PRINT_LOCK = threading.Lock()
+
+
 class Lines:
     """Collects a pipe's lines in a thread, echoing them for the test log."""
 
@@ -147,7 +187,8 @@ class Lines:
     def run(self, pipe):
         for raw in pipe:
             line = raw.decode(errors="replace").rstrip("\n")
-            print(self.prefix + line, flush=True)
+            with PRINT_LOCK:
+                print(self.prefix + line, flush=True)
             self.all.append(line)
             self.q.put(line)
         self.q.put(None)
@@ -266,12 +307,13 @@ def main():
             with open(model_path, "w") as f:
                 f.write(text + "\n".join(extra["set"]) + "\n")
 
+        fake_lines = None
         fake = subprocess.Popen([sys.executable, a.fake, "--cert", a.cert, "--key", a.key,
                                  "--dir", tmp, "--fault", fault],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         dev = None
         try:
-            Lines(fake.stderr, "  ")
+            fake_lines = Lines(fake.stderr, "  ")
             line = fake.stdout.readline().decode()
             m = re.match(r"PORTS tls=(\d+) http=(\d+) final=(\d+)", line)
             if not m:
@@ -285,6 +327,14 @@ def main():
                 cmd += ["--server", "127.0.0.1:%d" % tls]
             if start == "ap":
                 cmd += ["--ap-addr", "127.0.0.1", "--ap-port", "0"]
+            events = os.path.join(tmp, "events")
+            if "hook" in extra:
+                hook = os.path.join(tmp, "hook.sh")
+                with open(hook, "w") as f:
+                    f.write('#!/bin/sh\necho "$1 $2" >> %s\n[ "$1" = "%s" ] && exit 3\n'
+                            'exit 0\n' % (events, extra["hook"]))
+                os.chmod(hook, 0o755)
+                cmd += ["--hook", hook]
             cmd += extra.get("args", [])
             print("runner: case %s: fault %s: %s" % (a.case, fault, " ".join(cmd)), flush=True)
             dev = subprocess.Popen(cmd, stderr=subprocess.PIPE)
@@ -304,6 +354,8 @@ def main():
                 dev.kill()
             fake.kill()
             fake.wait()
+            if fake_lines:
+                fake_lines.t.join(timeout=5)
         result = [l for l in lines.all if l.startswith("devsim: RESULT")]
         last = lines.all[-1] if lines.all else ""
         print("runner: exit code %d (expected %d)" % (code, want_code))
@@ -312,8 +364,15 @@ def main():
         if not result or last != result[-1] or not re.search(want_re, last):
             print("runner: last line %r does not match %r" % (last, want_re))
             ok = False
+        if "events" in extra:
+            with open(events) as f:
+                got = [l.split() for l in f.read().splitlines()]
+            want = [[e, DEVICEID] for e in extra["events"]]
+            if got != want:
+                print("runner: hook events %r, expected %r" % (got, want))
+                ok = False
         for pat in extra.get("log", []):
-            if not any(re.search(pat, l) for l in lines.all):
+            if not any(re.search(pat, l) for l in lines.all + fake_lines.all):
                 print("runner: no log line matches %r" % pat)
                 ok = False
         print("runner: case %s %s" % (a.case, "PASSED" if ok else "FAILED"))
