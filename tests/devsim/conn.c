@@ -309,8 +309,16 @@ conn_tls_connect(struct conn *c, const char *host, uint16_t port, const char *bi
 		}
 		goto fail;
 	}
-	dev_log(d, "TLS to %s: %s, %s (no SNI)", c->peer, tls_version_name(c->ssl.minor_ver),
-		mbedtls_ssl_get_ciphersuite(&c->ssl));
+	{
+		const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+		size_t chain = 0, n = 0;
+
+		for (; crt && crt->raw.len; crt = crt->next, n++)
+			chain += crt->raw.len;
+		dev_log(d, "TLS to %s: %s, %s (no SNI), server certificate chain: %zu cert(s), "
+			"%zu bytes", c->peer, tls_version_name(c->ssl.minor_ver),
+			mbedtls_ssl_get_ciphersuite(&c->ssl), n, chain);
+	}
 	if (c->ssl.minor_ver > d->model.tls_max_minor || c->ssl.minor_ver < 1) {
 		/* mbedTLS enforces this itself; a second guard costs nothing */
 		dev_log(d, "TLS to %s: server negotiated a version outside 1.0..%s", c->peer,

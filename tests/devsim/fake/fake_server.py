@@ -44,6 +44,7 @@ FAULTS = [
     "final-extra",       # FinalStage: bytes beyond Content-Length
     "final-short",       # FinalStage: close after half the body
     "final-no-cl",       # FinalStage: no Content-Length
+    "final-stall",       # FinalStage: half the body, then silence (connection kept open)
     "user-qio",          # the E2A user images are QIO (mode byte 0)
     "fast-slowota",      # /slowota/ streams at full speed (no pacing)
     "close-each",        # /ota/ closes after every 206 (no Connection: close header)
@@ -445,6 +446,10 @@ def final_conn(sock, st):
         hdr = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
         if st.fault != "final-no-cl":
             hdr += "Content-Length: %d\r\n" % cl
+        if st.fault == "final-stall":
+            sock.sendall(hdr.encode() + b"Connection: close\r\n\r\n" + data[:len(data) // 2])
+            time.sleep(15)
+            return
         sock.sendall(hdr.encode() + b"Connection: close\r\n\r\n" + body)
         time.sleep(0.2)
     except OSError as e:

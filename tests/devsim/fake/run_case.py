@@ -121,6 +121,9 @@ CASES = {
     "fail-final-short": ("final-short", "basic-user1", "sta", 14,
                          r"fail e2a: the server closed the connection after \d+ of \d+ "
                          r"bytes", {}),
+    "fail-final-stall": ("final-stall", "basic-user1", "e2a", 14,
+                         r"fail e2a: stream stalled for 10 s at 20480 of 40960 bytes: E2A "
+                         r"\(no read timeout\) would hang forever", {"args": ["--e2a-rom", "2"]}),
     "fail-final-no-cl": ("final-no-cl", "basic-user1", "sta", 14,
                          r"fail e2a: Retry counter exceeded .*no Content-Length", {}),
     "fail-mode-unknown": ("none", "final-drop50", "sta", 14,
