@@ -1,0 +1,476 @@
+#!/bin/bash
+# e2e.sh SCENARIO: one end-to-end scenario of sonota-c against tests/devsim, inside two
+# network namespaces made for this run (tests/e2e/lib.sh; topology in docs/testing.md).
+#
+# Exit: 0 pass, 1 fail (with the tails of every log), 77 skipped (not root, or a binary is
+# missing). Every scenario is bounded well below 60 s and leaves no namespace or process.
+#
+# Environment (meson passes all of it; see tests/e2e/meson.build):
+#   SONOTA_BIN DEVSIM_BIN MKIMAGE_BIN   the binaries
+#   DEVSIM_MODELS                       tests/devsim/models; tests/e2e/models is searched too
+#   E2E_CERT E2E_KEY                    a throw-away TLS certificate for sonota-c
+#   E2E_LOGDIR                          logs go to $E2E_LOGDIR/<scenario>.logs/ (kept)
+#   E2E_KEEP=1                          keep the work dir (images, hook script) too
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest
+takeover-user1 takeover-user2 resume-e2a final-drop50 ap-timeout"
+
+usage()
+{
+	echo "usage: $0 SCENARIO   (one of: $(echo $SCENARIOS))" >&2
+	exit 2
+}
+
+SCENARIO="${1:-}"
+[ -n "$SCENARIO" ] || usage
+case " $(echo $SCENARIOS) " in
+*" $SCENARIO "*) ;;
+*) usage ;;
+esac
+
+for v in SONOTA_BIN DEVSIM_BIN MKIMAGE_BIN; do
+	if [ -z "${!v:-}" ] || [ ! -x "${!v}" ]; then
+		echo "e2e: SKIP: $v is not set to an executable ('${!v:-}'); run through" \
+			"'meson test --suite e2e'" >&2
+		exit 77
+	fi
+done
+DEVSIM_MODELS="${DEVSIM_MODELS:-$HERE/../devsim/models}"
+e2e_require_root
+
+# Time bounds (s): devsim's own --timeout < its process bound < sonota-c's < meson's 60.
+DEVSIM_TIMEOUT=40
+DEVSIM_BOUND=45
+SONOTA_BOUND=50
+BLINK_MS=300			# E2A's 10 s LED phase, shortened
+
+HOME_IP=${E2E_HOME_SRV%/*}	# the laptop's home address: --serving-host
+IMG=""				# image directory (mkimage set)
+ID1=10000e2e01			# deviceids: 10 lower-case hex chars
+
+e2e_init "$SCENARIO"
+e2e_netns_setup
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+# images [mkimage set options]: a synthetic image set in $E2E_WORK/img.
+images()
+{
+	IMG="$E2E_WORK/img"
+	"$MKIMAGE_BIN" set "$IMG" "$@" >"$E2E_LOGS/mkimage.txt" 2>&1 ||
+		e2e_fail "mkimage set $* failed: $(tail -n 3 "$E2E_LOGS/mkimage.txt")"
+}
+
+# model NAME: path of a devsim model (tests/devsim/models, then tests/e2e/models).
+model()
+{
+	local m
+	for m in "$DEVSIM_MODELS/$1.model" "$HERE/models/$1.model"; do
+		[ -r "$m" ] && { echo "$m"; return 0; }
+	done
+	e2e_fail "no devsim model '$1' in $DEVSIM_MODELS or $HERE/models"
+}
+
+# sonota_args: what every run of sonota-c gets.
+sonota_common=()
+sonota_env=()
+set_sonota_common()
+{
+	sonota_common=(--images "$IMG" --log-file "$E2E_LOGS/sonota.debug" -v --done-timeout 3)
+	if [ -n "${E2E_CERT:-}" ]; then
+		sonota_common+=(--cert "$E2E_CERT" --key "$E2E_KEY")
+	fi
+}
+
+# sonota_start ARGS...: start sonota-c in SRV (log: sonota.log) and wait for its listeners.
+sonota_start()
+{
+	set_sonota_common
+	e2e_start sonota "$NS_SRV" "$SONOTA_BOUND" -- env "${sonota_env[@]}" "$SONOTA_BIN" \
+		"${sonota_common[@]}" "$@"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^listening:' "$E2E_LOGS/sonota.log" 2>/dev/null && return 0
+		e2e_running sonota || break
+		sleep 0.1
+	done
+	if e2e_running sonota; then
+		e2e_fail "sonota-c did not print its 'listening:' line within 10 s"
+	fi
+	e2e_wait sonota
+	e2e_fail "sonota-c exited ($E2E_RC) before listening"
+}
+
+# devsim_start NAME MODEL ARGS...: start one simulated device in DEV (log: NAME.log).
+devsim_start()
+{
+	local name="$1" m
+	m=$(model "$2") || exit 1
+	shift 2
+	e2e_start "$name" "$NS_DEV" "$DEVSIM_BOUND" -- "$DEVSIM_BIN" --model "$m" \
+		--hook "$E2E_HOOK" --blink-ms "$BLINK_MS" --timeout "$DEVSIM_TIMEOUT" "$@"
+}
+
+# devsim_result NAME: its RESULT line must be the last line of its log.
+expect_result()
+{
+	local name="$1" want="$2" last
+	last=$(grep -a 'devsim: RESULT' "$E2E_LOGS/$name.log" | tail -n 1)
+	case "$last" in
+	"devsim: RESULT $want"*) e2e_log "ok: $name: $last" ;;
+	*) e2e_fail "$name: wanted 'devsim: RESULT $want...', got '${last:-no RESULT line}'" ;;
+	esac
+}
+
+# A full run from stage 2 (--no-prov) or another start; both must succeed.
+# flow_ok MODEL DEVSIM_ARGS... -- SONOTA_ARGS...
+flow_ok()
+{
+	local m="$1"
+	shift
+	local dargs=() sargs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		dargs+=("$1")
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	sargs=("$@")
+	sonota_start "${sargs[@]}"
+	devsim_start devsim "$m" --expect-final "$IMG/image_arduino.bin" "${dargs[@]}"
+	e2e_wait devsim
+	local drc=$E2E_RC
+	# sonota-c exits by itself once every device is done (--done-timeout after delivery).
+	e2e_stop sonota 15
+	local src=$E2E_RC
+	e2e_expect_exit devsim "$drc" 0
+	expect_result devsim ok
+	e2e_expect_exit sonota-c "$src" 0
+}
+
+# Lines every successful stage-2 run shows.
+expect_stock_ok()
+{
+	local id="$1"
+	e2e_expect_log sonota "device $id \\(.*\\) registered from"
+	e2e_expect_log sonota "device $id: upgrade sent"
+	e2e_expect_log sonota "device $id downloaded and verified the intermediate image \\(ack 0\\)"
+	e2e_expect_log sonota '^stage: serving → stock-done → finalstage$'
+}
+
+# The FinalStage part: N downloads of image_arduino.bin, delivered, done.
+expect_final_ok()
+{
+	e2e_expect_log sonota '^stage: [a-z-]+ → final-up → finalstage$'
+	e2e_expect_log sonota 'FinalStage: image_arduino.bin delivered in full to 192\.168\.4\.1 '
+	e2e_expect_log sonota '^stage: finalstage → final-delivered → final-delivered$'
+	e2e_expect_log sonota '^stage: final-delivered → final-down → done$'
+	e2e_expect_log sonota '^Done: the device runs the new firmware'
+	e2e_expect_log devsim 'final flash holds exactly the [0-9]+ bytes of .*image_arduino\.bin at 0x0'
+}
+
+expect_hooks()
+{
+	local want="$1" got
+	got=$(awk '{print $2}' "$E2E_LOGS/hook.log" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')
+	[ "$got" = "$want" ] || e2e_fail "hook events '$got', wanted '$want'"
+	grep -q ' FAIL$' "$E2E_LOGS/hook.log" && e2e_fail "a hook event failed (hook.log)"
+	e2e_log "ok: WiFi hops: $got"
+}
+
+no_secret_logged()
+{
+	local secret="$1" f
+	for f in "$E2E_LOGS"/sonota.log "$E2E_LOGS"/sonota.debug; do
+		[ -e "$f" ] || continue
+		if grep -aqF -- "$secret" "$f"; then
+			e2e_fail "the WiFi password appears in $(basename "$f")"
+		fi
+	done
+	e2e_log "ok: the WiFi password is in no sonota-c log"
+}
+
+# ---- scenarios --------------------------------------------------------------------------------
+
+# Stock user1 -> stock OTA fetches user2 -> FinalStage: one download of image_arduino.bin.
+s_user1()
+{
+	images
+	flow_ok basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	expect_stock_ok "$ID1"
+	e2e_expect_log devsim 'fetching user2\.bin from http://192\.168\.77\.5:8080/ota/image_user2-0x81000\.bin'
+	expect_final_ok
+	e2e_expect_log_count sonota 'FinalStage: 192\.168\.4\.1 started downloading' 1
+	e2e_expect_log_count devsim 'E2A: Flashing rom' 1
+	expect_hooks "sta-up sta-down finalstage-up finalstage-down"
+}
+
+# Stock user2 -> fetches user1 -> E2A ROM1 downloads user2 image, reboots, then arduino.
+s_user2()
+{
+	images
+	flow_ok basic-user2 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	expect_stock_ok "$ID1"
+	e2e_expect_log devsim 'fetching user1\.bin from http://192\.168\.77\.5:8080/ota/image_user1-0x01000\.bin'
+	e2e_expect_log_count sonota '^http 192\.168\.4\.1: GET /ota/image_user2-0x81000\.bin: 200, ([0-9]+)/\1 bytes, complete$' 1
+	e2e_expect_log sonota '^FinalStage: image_user2-0x81000\.bin delivered in full; the device reboots'
+	e2e_expect_log_count sonota '^http 192\.168\.4\.1: GET /ota/image_arduino\.bin: 200, ([0-9]+)/\1 bytes, complete$' 1
+	expect_final_ok
+	e2e_expect_log_count devsim 'E2A: Flashing rom' 2
+	expect_hooks "sta-up sta-down finalstage-up finalstage-down finalstage-up finalstage-down"
+}
+
+# A chip that only runs DIO images (devsim: flash_modes=dio): every image it boots must be
+# DIO, so sonota-c has to serve the dio variant (--flash-mode dio); the DOUT user images of
+# the default would leave it unbootable (devsim exit 15).
+s_dio()
+{
+	images
+	"$MKIMAGE_BIN" arduino --mode dio -o "$IMG/image_arduino.bin" >>"$E2E_LOGS/mkimage.txt" 2>&1 ||
+		e2e_fail "mkimage arduino --mode dio failed"
+	flow_ok dio-only --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP" --flash-mode dio
+	e2e_expect_log sonota '^images: dio variant'
+	expect_stock_ok "$ID1"
+	expect_final_ok
+	local want
+	want=$(sha256sum "$IMG/dio/image_user2-0x81000.bin" | cut -d' ' -f1)
+	e2e_expect_log sonota "images: image_user2-0x81000\\.bin [0-9]+ bytes sha256 $want"
+}
+
+# --legacy: HTTPS/WSS on 443 plus a plain-HTTP listener on 8081.
+s_legacy()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP" --legacy
+	local ports
+	ports=$(ip netns exec "$NS_SRV" ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' |
+		sort -un | tr '\n' ' ')
+	local p
+	for p in 443 8080 8081; do
+		case " $ports " in
+		*" $p "*) ;;
+		*) e2e_fail "with --legacy SRV listens on '$ports', wanted 443, 8080 and 8081" ;;
+		esac
+	done
+	e2e_log "ok: SRV listens on $ports"
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:443" \
+		--expect-final "$IMG/image_arduino.bin"
+	e2e_wait devsim
+	local drc=$E2E_RC
+	e2e_stop sonota 15
+	local src=$E2E_RC
+	e2e_expect_exit devsim "$drc" 0
+	expect_result devsim ok
+	e2e_expect_exit sonota-c "$src" 0
+	e2e_expect_log devsim 'TLS to 192\.168\.77\.5:443: '
+	expect_stock_ok "$ID1"
+	expect_final_ok
+}
+
+# Old firmware without Range: full-speed GET -> ack 404 -> slow stream on reconnect -> success.
+s_oldfw()
+{
+	# Small user images: /slowota/ paces ~4.7 KB/s (PROTOCOL.md §3.6).
+	images --size-user 16384
+	flow_ok pow-old-norange --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	e2e_expect_log sonota "device $ID1: upgrade sent \\(full speed, attempt 1\\)"
+	e2e_expect_log sonota "device $ID1: upgrade sent \\(.*slow.*\\).*/slowota/"
+	e2e_expect_log devsim 'ack 404'
+	e2e_expect_log sonota "device $ID1 downloaded and verified the intermediate image \\(ack 0\\)"
+	expect_final_ok
+}
+
+# Certificate-pinning firmware: no upgrade possible; ONE line naming the peer and the cause.
+s_pinned()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	devsim_start devsim pinned-1.6 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		--expect-final "$IMG/image_arduino.bin"
+	e2e_wait devsim
+	local drc=$E2E_RC
+	e2e_stop sonota 2
+	local src=$E2E_RC
+	e2e_expect_exit devsim "$drc" 11
+	expect_result devsim 'fail tls'
+	# Still serving when stopped: SIGTERM -> 130 (interrupted).
+	e2e_expect_exit sonota-c "$src" 130
+	e2e_expect_log_count sonota '192\.168\.77\.50 closed its TLS connection during or right after the handshake.*Likely cause: .*pins' 1
+	e2e_expect_log_count sonota 'pins' 1
+	e2e_expect_nolog sonota 'upgrade sent'
+}
+
+# Five devices at once in stage 2 (--stop-after stock), each on its own home address.
+s_five()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	local i id ip ids=()
+	for i in 1 2 3 4 5; do
+		id=10000e2e0$i
+		ids+=("$id")
+		ip=$(e2e_dev_home_addr "$id") || e2e_fail "no home address for $id"
+		devsim_start "devsim-$i" basic-user1 --deviceid "$id" --start sta \
+			--server "$HOME_IP:8443" --bind "$ip" --stop-after stock
+	done
+	local bad=''
+	for i in 1 2 3 4 5; do
+		e2e_wait "devsim-$i"
+		[ "$E2E_RC" = 0 ] || bad="$bad devsim-$i:$E2E_RC"
+	done
+	# All five reached ack 0; sonota-c now waits for FinalStage: stop it.
+	e2e_stop sonota 1
+	local src=$E2E_RC
+	[ -z "$bad" ] || e2e_fail "devices failed:$bad"
+	e2e_log "ok: all 5 devsim exited 0"
+	for i in 1 2 3 4 5; do
+		expect_result "devsim-$i" ok
+		e2e_expect_log "devsim-$i" 'stock OTA done'
+	done
+	for id in "${ids[@]}"; do
+		ip=$(e2e_dev_home_addr "$id")
+		e2e_expect_log sonota "device $id \\(.*\\) registered from (::ffff:)?${ip//./\\.}\$"
+		e2e_expect_log_count sonota "device $id downloaded and verified the intermediate image \\(ack 0\\)" 1
+	done
+	e2e_expect_log_count sonota 'downloaded and verified the intermediate image \(ack 0\)' 5
+	e2e_expect_exit sonota-c "$src" 130
+}
+
+# The device loses WiFi at 50 % of its stock download and retries -> success.
+s_drop50()
+{
+	images
+	flow_ok drop50 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	e2e_expect_log_count sonota "device $ID1: upgrade sent" 2
+	expect_stock_ok "$ID1"
+	expect_final_ok
+	expect_hooks "sta-up sta-down sta-up sta-down finalstage-up finalstage-down"
+}
+
+# A corrupted image is refused at start: non-zero exit naming file and rule, no port opened.
+s_corrupt()
+{
+	local c file case rule
+	for c in "dout/image_user2-0x81000.bin bad-checksum checksum" \
+		"image_arduino.bin arduino-truncated app-truncated"; do
+		read -r file case rule <<<"$c"
+		images
+		"$MKIMAGE_BIN" break "$case" "$IMG/$file" "$IMG/$file.bad" >>"$E2E_LOGS/mkimage.txt" 2>&1 ||
+			e2e_fail "mkimage break $case failed"
+		mv "$IMG/$file.bad" "$IMG/$file"
+		set_sonota_common
+		e2e_start sonota "$NS_SRV" 10 -- "$SONOTA_BIN" "${sonota_common[@]}" \
+			--no-prov --serving-host "$HOME_IP"
+		e2e_wait sonota
+		e2e_expect_exit "sonota-c ($case)" "$E2E_RC" 3
+		e2e_expect_log sonota "^error: images: .*/${file//./\\.}: $rule: "
+		e2e_expect_nolog sonota '^listening:'
+		mv "$E2E_LOGS/sonota.log" "$E2E_LOGS/sonota-$case.log"
+		rm -rf "$IMG"
+	done
+}
+
+# Negative control: a server that sends a wrong digest must make the user1 flow FAIL with
+# devsim exit 13. This test passes only when that failure is observed.
+s_negative-digest()
+{
+	images
+	sonota_env=(SONOTA_TEST_FAULT=digest)
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		--expect-final "$IMG/image_arduino.bin"
+	e2e_wait devsim
+	local drc=$E2E_RC
+	e2e_stop sonota 1
+	local src=$E2E_RC
+	e2e_expect_exit devsim "$drc" 13
+	expect_result devsim 'fail download'
+	e2e_expect_log devsim 'RESULT fail download: .*(SHA-256|digest)'
+	[ "$src" != 0 ] || e2e_fail "sonota-c exited 0 although the device failed"
+	e2e_expect_nolog sonota '^stage: serving → stock-done'
+	e2e_log "ok: the flow failed as it must (devsim 13, sonota-c $src)"
+}
+
+# Full takeover from stage 1: the device's pairing AP, provisioning, then as above.
+takeover()
+{
+	local m="$1" hooks="$2" pw="e2e-secret-$RANDOM$RANDOM"
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD="$pw")
+	flow_ok "$m" --deviceid "$ID1" --start ap --ssid-check e2e-home \
+		-- --serving-host "$HOME_IP" --wifi-ssid e2e-home
+	e2e_expect_log devsim 'POST /ap'
+	expect_stock_ok "$ID1"
+	expect_final_ok
+	expect_hooks "$hooks"
+	no_secret_logged "$pw"
+}
+s_takeover-user1()
+{
+	takeover basic-user1 "ap-up ap-down sta-up sta-down finalstage-up finalstage-down"
+}
+s_takeover-user2()
+{
+	takeover basic-user2 \
+		"ap-up ap-down sta-up sta-down finalstage-up finalstage-down finalstage-up finalstage-down"
+}
+
+# --no-prov resumed at FinalStage: the stock OTA happened in an earlier run.
+s_resume-e2a()
+{
+	images
+	flow_ok basic-user1 --deviceid "$ID1" --start e2a --e2a-rom 2 \
+		-- --no-prov --serving-host "$HOME_IP"
+	expect_final_ok
+	expect_hooks "finalstage-up finalstage-down"
+}
+
+# FinalStage drops halfway through image_arduino.bin; E2A retries; counted only when whole.
+s_final-drop50()
+{
+	images
+	flow_ok final-drop50 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	expect_stock_ok "$ID1"
+	expect_final_ok
+	e2e_expect_log_count sonota 'FinalStage: image_arduino.bin delivered in full' 1
+	e2e_expect_log_count devsim 'E2A: Flashing rom' 2
+}
+
+# The pairing AP closes before sonota-c can provision it: sonota-c must say so, not hang.
+s_ap-timeout()
+{
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD=e2e-password)
+	sonota_start --serving-host "$HOME_IP" --wifi-ssid e2e-home
+	# The device's HTTP server is not on port 80, so provisioning cannot succeed.
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start ap --ap-port 81 --ap-timeout 4 \
+		--expect-final "$IMG/image_arduino.bin"
+	e2e_wait devsim
+	local drc=$E2E_RC
+	e2e_expect_exit devsim "$drc" 10
+	expect_result devsim 'fail ap-timeout'
+	# sonota-c must notice that the device network went away, say so, and wait for the
+	# next try (within 5 s of the AP closing).
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^stage: provisioning → ap-down → wait-ap$' 5 ||
+		e2e_fail "sonota-c did not leave provisioning within 5 s of the AP closing"
+	e2e_expect_log sonota "The device's WiFi went away before it was provisioned"
+	e2e_expect_log sonota '^GET /device attempt 1 of [0-9]+: '
+	# ...and must still react at once (not hang): SIGTERM -> 130 (interrupted).
+	e2e_stop sonota 0
+	e2e_expect_exit sonota-c "$E2E_RC" 130
+	e2e_expect_log sonota '^stage: wait-ap → interrupt → failed$'
+}
+
+"s_$SCENARIO"
+e2e_netns_cleanup
+e2e_root_clean --final || e2e_fail "the root namespace is not clean after the run"
+e2e_pass
