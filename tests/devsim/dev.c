@@ -15,6 +15,9 @@
 #include "devsim.h"
 
 #define DEV_HOOK_POLL_MS 10		/* waitpid() poll period while a hook runs */
+/* A hook always gets at least this long, even past the overall deadline: the cleanup
+ * events (ap-down, sta-down, finalstage-down) run after failures, timeouts included. */
+#define DEV_HOOK_GRACE_MS 10000
 
 void
 dev_random(void *buf, size_t len)
@@ -114,10 +117,15 @@ int
 dev_hook(struct devsim *d, const char *event)
 {
 	char cmd[4096];
+	int64_t end;
 	pid_t pid;
 	int status;
 
 	dev_log(d, "wifi event %s", event);
+	if (!strcmp(event, "sta-up"))
+		d->sta_up = true;
+	else if (!strcmp(event, "sta-down"))
+		d->sta_up = false;
 	if (!d->hook)
 		return 0;
 	/* `CMD <event> <deviceid>`: CMD may itself carry arguments */
@@ -129,6 +137,9 @@ dev_hook(struct devsim *d, const char *event)
 		execl("/bin/sh", "sh", "-c", cmd, "sh", event, d->deviceid, (char *)NULL);
 		_exit(127);
 	}
+	end = conn_now_ms() + DEV_HOOK_GRACE_MS;
+	if (end < d->deadline_ms)
+		end = d->deadline_ms;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 
@@ -136,11 +147,11 @@ dev_hook(struct devsim *d, const char *event)
 			break;
 		if (w < 0 && errno != EINTR)
 			return dev_fail(d, DEV_EXIT_HOOK, "waitpid: %s", strerror(errno));
-		if (conn_now_ms() >= d->deadline_ms) {
+		if (conn_now_ms() >= end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			return dev_fail(d, DEV_EXIT_TIMEOUT, "overall timeout of %d s exceeded in the "
-					"hook for %s", d->timeout_s, event);
+			return dev_fail(d, DEV_EXIT_TIMEOUT, "the hook for %s did not finish (overall "
+					"timeout %d s)", event, d->timeout_s);
 		}
 		usleep(DEV_HOOK_POLL_MS * 1000);
 	}

@@ -328,8 +328,11 @@ dev_life(struct devsim *d)
 		if (r < 0)
 			return r;
 		r = cloud_run(d);
-		if (r < 0)
+		if (r < 0) {
+			if (d->sta_up)
+				dev_hook(d, "sta-down");	/* process exit: let the driver clean up */
 			return r;
+		}
 		if (d->stop_after_stock) {
 			dev_log(d, "stock OTA done (--stop-after stock)");
 			return 0;

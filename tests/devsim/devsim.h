@@ -72,6 +72,7 @@ struct devsim {
 	struct model model;		/* quirks of this device (model.h) */
 	struct flash flash;		/* the 1 MB SPI flash (flash.h) */
 	int boot_slot;			/* 1|2: slot the Espressif bootloader boots */
+	bool sta_up;			/* on the home WiFi (sta-up ran, sta-down not yet) */
 
 	char apikey[DEV_UUID_LEN + 1];	/* device's own key (GET /device, register) */
 	int64_t start_ms;		/* monotonic start, for `ts` (seconds since boot) */

@@ -102,7 +102,8 @@ CASES = {
     "fail-timeout-no-upgrade": ("no-upgrade", "basic-user1", "sta", 16,
                                 r"fail timeout: overall timeout of 3 s exceeded while "
                                 r"connected, waiting for the upgrade command",
-                                {"args": ["--timeout", "3"]}),
+                                {"args": ["--timeout", "3"], "hook": "", "hook_sleep": 0.5,
+                                 "events": ["sta-up", "sta-down"]}),
     "fail-hook": ("none", "basic-user1", "sta", 18,
                   r"fail hook: hook \"\S+ sta-up 1000abcd01\" failed \(exit 3\)",
                   {"hook": "sta-up"}),
@@ -334,8 +335,9 @@ def main():
             if "hook" in extra:
                 hook = os.path.join(tmp, "hook.sh")
                 with open(hook, "w") as f:
-                    f.write('#!/bin/sh\necho "$1 $2" >> %s\n[ "$1" = "%s" ] && exit 3\n'
-                            'exit 0\n' % (events, extra["hook"]))
+                    f.write('#!/bin/sh\nsleep %s\necho "$1 $2" >> %s\n'
+                            '[ "$1" = "%s" ] && exit 3\nexit 0\n'
+                            % (extra.get("hook_sleep", 0), events, extra["hook"]))
                 os.chmod(hook, 0o755)
                 cmd += ["--hook", hook]
             cmd += extra.get("args", [])
