@@ -179,7 +179,14 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 	char uuid[37];
 	char d1[65], d2[65];
 
-	log_debug(s->log, "ws %s >> %.*s", cc->peer, (int)len, buf);
+	/* Register the device's key as a secret before the frame can reach the log:
+	 * a device that skipped dispatch shows it first in register. */
+	if (log_enabled(s->log, LOG_DEBUG)) {
+		struct proto_msg m;
+		if (proto_parse_device(buf, len, &m) == 0 && m.apikey[0])
+			log_add_secret(s->log, m.apikey);
+		log_debug(s->log, "ws %s >> %.*s", cc->peer, (int)len, buf);
+	}
 	if (uuid4(uuid) < 0) {
 		log_err(s->log, "getrandom failed, closing %s", cc->peer);
 		wss_close(c);

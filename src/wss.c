@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,25 @@ struct wss_vhd {
 	 * handshake is gone before lws lets us ask getpeername(). */
 	struct wss_peer_slot peers[WSS_MAX_CONNECTIONS];
 };
+
+/* Peer addresses as the image server reports them: the listener is dual-stack, so
+ * IPv4 clients come as "::ffff:a.b.c.d"; keep the plain "a.b.c.d". */
+static void
+peer_normalise(char *peer)
+{
+	static const char mapped[] = "::ffff:";
+	size_t n = sizeof(mapped) - 1;
+	if (strncasecmp(peer, mapped, n) == 0 && strchr(peer + n, '.'))
+		memmove(peer, peer + n, strlen(peer + n) + 1);
+}
+
+static void
+peer_get(struct lws *wsi, char *out, size_t len)
+{
+	out[0] = '\0';
+	lws_get_peer_simple(wsi, out, len);
+	peer_normalise(out);
+}
 
 static struct wss_peer_slot *
 peer_slot(struct wss_vhd *vhd, int fd)
@@ -256,7 +276,9 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			return 1;
 		}
 		slot->fd = fd;
+		slot->peer[0] = '\0';
 		lws_get_peer_simple_fd(fd, slot->peer, sizeof(slot->peer));
+		peer_normalise(slot->peer);
 		return 0;
 	}
 
@@ -269,7 +291,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			return 0;
 		peer_take(vhd, (int)lws_get_socket_fd(wsi), a->peer, sizeof(a->peer));
 		if (!a->peer[0])
-			lws_get_peer_simple(wsi, a->peer, sizeof(a->peer));
+			peer_get(wsi, a->peer, sizeof(a->peer));
 		lws_set_opaque_user_data(wsi, a);
 		return 0;
 	}
@@ -296,7 +318,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		memset(c, 0, sizeof(*c));
 		c->wsi = wsi;
 		c->vhd = vhd;
-		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+		peer_get(wsi, c->peer, sizeof(c->peer));
 		const char *path = in;
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 		if (post && path && strcmp(path, "/dispatch/device") == 0) {
@@ -377,7 +399,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		c->wsi = wsi;
 		c->vhd = vhd;
 		c->is_ws = true;
-		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+		peer_get(wsi, c->peer, sizeof(c->peer));
 		c->user = vhd->ops->on_open ? vhd->ops->on_open(vhd->arg, c, c->peer) : NULL;
 		if (!c->user) {
 			c->is_ws = false;
