@@ -52,6 +52,12 @@ say_instruction(struct sonota *s)
 			       "The device joins it by itself.", ssid, s->pre.serving_host);
 		break;
 	case STAGE_SERVING:
+		if (s->devices_seen) {
+			ui_say(&s->ui, "Serving the emulated cloud (%u device%s seen). Keep this "
+				       "computer on \"%s\".", s->devices_seen,
+			       s->devices_seen == 1 ? "" : "s", ssid);
+			break;
+		}
 		ui_say(&s->ui, "Waiting for the device to call %s:%u (it does within a minute of "
 			       "joining \"%s\"). Keep this computer on that network.",
 		       s->pre.serving_host, s->cfg->https_port, ssid);
@@ -245,6 +251,8 @@ sonota_event(struct sonota *s, enum stage_ev ev)
 	enum stage before = s->sm.cur;
 	if (stage_is_final(before))
 		return; /* the loop is ending: late events are moot */
+	if (ev == STAGE_EV_DEVICE_SEEN)
+		s->devices_seen++;
 	if (stage_event(&s->sm, ev) < 0) {
 		log_debug(s->log, "stage: event %s ignored in %s", stage_ev_name(ev),
 			  stage_name(before));

@@ -87,6 +87,7 @@ struct sonota {
 	struct sonota_final final;
 	char aborted[SONOTA_ABORT_PEERS_MAX][EVQ_PEER_MAX]; /* peers told about pinning */
 	unsigned naborted;
+	unsigned devices_seen;             /* device-seen events (dispatch, register) */
 	int64_t stage_since_ms;            /* monotonic time the current stage began */
 	int64_t stage_ms[_STAGE_MAX];      /* time spent per stage */
 	int64_t start_ms;                  /* monotonic start */
