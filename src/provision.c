@@ -401,6 +401,9 @@ get_ended(struct prov *p)
 			return;
 		}
 		r = proto_parse_device_info(p->body, p->body_len, &info);
+		/* the reply holds the device's apikey, a secret we do not use */
+		explicit_bzero(p->rx, sizeof(p->rx));
+		explicit_bzero(p->body, sizeof(p->body));
 		if (r < 0) {
 			log_err(p->log, "GET /device: the reply is not a device description (%s); "
 					"not sending the WiFi credentials to whatever answers at %s",
@@ -411,7 +414,7 @@ get_ended(struct prov *p)
 			finish(p, PROV_BAD_REPLY);
 			return;
 		}
-		explicit_bzero(info.apikey, sizeof(info.apikey)); /* a secret we do not use */
+		explicit_bzero(info.apikey, sizeof(info.apikey));
 		util_strlcpy(p->deviceid, info.deviceid, sizeof(p->deviceid));
 		log_notice(p->log, "device \"%s\" answered at %s:%u (accept \"%s\")", p->deviceid,
 			   p->addr, p->port, info.accept);
