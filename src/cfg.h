@@ -51,7 +51,7 @@ enum sonota_exit {
 #define CFG_DONE_TIMEOUT_DEFAULT 30  /* seconds to wait for FinalStage to go away */
 #define CFG_DONE_TIMEOUT_MAX 3600
 #define CFG_MAX_DEVICES_DEFAULT 8
-#define CFG_MAX_DEVICES_MAX 64
+#define CFG_MAX_DEVICES_MAX 256 /* = SESSION_MAX_DEVICES */
 
 enum cfg_flash_mode {
 	CFG_FLASH_DOUT = 0, /* default: what newer Sonoffs (ESP8285, DOUT-only flash) boot */

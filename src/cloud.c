@@ -64,7 +64,7 @@ on_dispatch(void *arg, const char *peer, const char *body, size_t len)
 	ui_json(&s->ui, "dispatch", "peer", peer, "deviceid", d.deviceid, "model", d.model,
 		"romVersion", d.rom_version, NULL);
 	sonota_event(s, STAGE_EV_DEVICE_SEEN);
-	return proto_build_dispatch_reply(s->pre.serving_host, s->cfg->https_port);
+	return proto_build_dispatch_reply(s->pre.serving_host, s->https_port);
 }
 
 static void *
@@ -81,6 +81,16 @@ on_open(void *arg, struct wss_conn *c, const char *peer)
 	return cc;
 }
 
+/* Devices with an open connection now. */
+static unsigned
+devices_online(const struct sonota *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
+		n += s->sessions.devs[i].used && s->sessions.devs[i].nconns > 0;
+	return n;
+}
+
 static void
 handle_events(struct sonota *s, struct cloud_conn *cc, const struct session_out *out)
 {
@@ -89,6 +99,13 @@ handle_events(struct sonota *s, struct cloud_conn *cc, const struct session_out 
 		const char *id = e->deviceid[0] ? e->deviceid : "?";
 		switch (e->type) {
 		case SESSION_EV_REGISTERED:
+			if (devices_online(s) > s->cfg->max_devices) {
+				log_warn(s->log, "device %s refused: %u devices are served already "
+						 "(--max-devices); it can try again later", id,
+					 s->cfg->max_devices);
+				wss_close(cc->wc);
+				break;
+			}
 			log_notice(s->log, "device %s (%s, firmware %s) registered from %s%s%s",
 				   id, e->model[0] ? e->model : "model ?",
 				   e->rom_version[0] ? e->rom_version : "?", cc->peer,
@@ -201,7 +218,7 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 	}
 	struct session_env env = {
 		.serving_host = s->pre.serving_host,
-		.http_port = s->cfg->http_port,
+		.http_port = s->http_port,
 		.slowstream = s->cfg->slowstream,
 		.relay_test = !s->cfg->no_relay_test,
 		.digest_user1 = d1,

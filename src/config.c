@@ -208,7 +208,7 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 	[CFG_OPT_MAX_DEVICES] = {
 		"max-devices", 0, K_UINT, true, F(max_devices), 0, 1, CFG_MAX_DEVICES_MAX,
 		CFG_MAX_DEVICES_DEFAULT, .metavar = "N",
-		.help = "devices served at the same time (1-64)",
+		.help = "devices served at the same time (1-256)",
 	},
 };
 

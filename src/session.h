@@ -31,12 +31,13 @@
 #include "proto.h"
 
 /* Devices remembered at once. SonOTA handles one; a user flashing a handful of
- * plugs at a time needs a few. 64 bounds the memory a flood of made-up deviceids
- * can take (about 200 B each). When full, the oldest offline device with nothing
+ * plugs at a time needs a few; the benchmark holds 200 at once. 256 bounds the memory
+ * a flood of made-up deviceids
+ * can take (about 250 B each). When full, the oldest offline device with nothing
  * worth keeping (new, registered without an upgrade sent, or upgraded; never one
  * marked slow) is forgotten to make room; otherwise a new device is refused
  * (SESSION_EV_LIMIT) and its connection must be closed. */
-#define SESSION_MAX_DEVICES 64
+#define SESSION_MAX_DEVICES 256
 
 /* Server commands awaiting an ack on one connection: 4 relay toggles + 1 upgrade
  * are the most one connection ever sends. */

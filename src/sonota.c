@@ -60,7 +60,7 @@ say_instruction(struct sonota *s)
 		}
 		ui_say(&s->ui, "Waiting for the device to call %s:%u (it does within a minute of "
 			       "joining \"%s\"). Keep this computer on that network.",
-		       s->pre.serving_host, s->cfg->https_port, ssid);
+		       s->pre.serving_host, s->https_port, ssid);
 		break;
 	case STAGE_FINALSTAGE:
 		if (s->have_final)
@@ -73,7 +73,7 @@ say_instruction(struct sonota *s)
 				       "once it appears (10-20 s after the device reboots). Make sure "
 				       "nothing else (a phone...) joins it first: this computer must "
 				       "get 192.168.4.2, and no firewall may block port %u.",
-			       s->cfg->http_port);
+			       s->http_port);
 		break;
 	case STAGE_FINAL_DELIVERED:
 		ui_say(&s->ui, "The device writes the final firmware and restarts; waiting up "
@@ -108,7 +108,7 @@ prov_begin(struct sonota *s)
 		.ssid = s->pre.ssid,
 		.password = s->pre.password,
 		.server_name = s->pre.serving_host,
-		.server_port = s->cfg->https_port,
+		.server_port = s->https_port,
 	};
 	s->prov_posted = false;
 	int r = prov_start(s->lws, s->vh_loop, &o, s->log, prov_done, s, &s->prov);
@@ -506,6 +506,8 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 		log_err(log, "HTTPS/WSS: %s", err);
 		return r == -EADDRINUSE || r == -EACCES ? SONOTA_EXIT_BIND : SONOTA_EXIT_FAILURE;
 	}
+	/* Port 0 (tests): advertise the port the kernel chose. */
+	s->https_port = (uint16_t)lws_get_vhost_listen_port(s->vh_https);
 	struct imgsrv_file files[_IMAGESET_ROLE_MAX];
 	for (int i = 0; i < _IMAGESET_ROLE_MAX; i++)
 		files[i] = (struct imgsrv_file){ .name = s->images.files[i].name,
@@ -519,20 +521,23 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 		log_err(log, "images over HTTP: %s", err);
 		return r == -EADDRINUSE || r == -EACCES ? SONOTA_EXIT_BIND : SONOTA_EXIT_FAILURE;
 	}
+	s->http_port = imgsrv_bound_port(s->http);
 	if (cfg->legacy) {
 		io.port = cfg->legacy_port;
 		io.legacy_dispatch = true;
 		io.dispatch_ip = s->pre.serving_host;
-		io.dispatch_port = cfg->https_port;
+		io.dispatch_port = s->https_port;
 		if ((r = imgsrv_start(&io, &s->http_legacy, err, sizeof(err))) < 0) {
 			log_err(log, "legacy plain HTTP: %s", err);
 			return r == -EADDRINUSE || r == -EACCES ? SONOTA_EXIT_BIND
 								 : SONOTA_EXIT_FAILURE;
 		}
 	}
-	log_notice(log, "listening: HTTPS/WSS %u, HTTP %u%s%s", cfg->https_port, cfg->http_port,
-		   cfg->legacy ? ", legacy HTTP " : "", cfg->legacy ? "8081" : "");
-	ui_json_int(&s->ui, "ready", "https_port", cfg->https_port);
+	char legacy[32] = "";
+	if (s->http_legacy)
+		snprintf(legacy, sizeof(legacy), ", legacy HTTP %u", imgsrv_bound_port(s->http_legacy));
+	log_notice(log, "listening: HTTPS/WSS %u, HTTP %u%s", s->https_port, s->http_port, legacy);
+	ui_json_int(&s->ui, "ready", "https_port", s->https_port);
 
 	/* 5. Address events (the initial dump sets have_*), and signals. */
 	if ((r = netwatch_start(s->vh_loop, on_addr, s, &s->nw)) < 0) {

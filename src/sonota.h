@@ -67,6 +67,8 @@ struct sonota {
 	struct lws_context *lws;           /* the loop */
 	struct lws_vhost *vh_loop;         /* internal: signals, netwatch, provisioning client */
 	struct lws_vhost *vh_https;        /* HTTPS + WSS (8443, or 443 with --legacy) */
+	uint16_t https_port;               /* HTTPS/WSS port bound (cfg's, or the kernel's for 0) */
+	uint16_t http_port;                /* image port bound */
 	struct lws_protocols loop_protocols[4]; /* protocol list of vh_loop, lives with it */
 	struct imgsrv *http;               /* images on 8080 */
 	struct imgsrv *http_legacy;        /* --legacy: 8081 */

@@ -110,8 +110,8 @@ static const struct row bad_rows[] = {
 	{ { "--done-timeout", "0" }, 1, -EINVAL, "--done-timeout: 0 is out of range 1..3600", NULL },
 	{ { "--done-timeout", "3601" }, 1, -EINVAL, "--done-timeout", NULL },
 	{ { "--done-timeout", "1.5" }, 1, -EINVAL, "--done-timeout", NULL },
-	{ { "--max-devices", "0" }, 1, -EINVAL, "--max-devices: 0 is out of range 1..64", NULL },
-	{ { "--max-devices", "65" }, 1, -EINVAL, "--max-devices", NULL },
+	{ { "--max-devices", "0" }, 1, -EINVAL, "--max-devices: 0 is out of range 1..256", NULL },
+	{ { "--max-devices", "257" }, 1, -EINVAL, "--max-devices", NULL },
 	{ { "--max-devices", "8x" }, 1, -EINVAL, "--max-devices", NULL },
 	/* unknown options, stray arguments, arguments to flags */
 	{ { "--bogus" }, 1, -EINVAL, "unrecognized or ambiguous option \"--bogus\"", NULL },
