@@ -342,6 +342,12 @@ on_addr(void *arg, bool added, const struct netwatch_addr *a)
 						 "delivered. Rejoin FinalStage; sonota-c keeps waiting.");
 		if (started)
 			sonota_event(s, added ? STAGE_EV_FINAL_UP : STAGE_EV_FINAL_DOWN);
+	} else if ((ntohl(a->addr.s_addr) & 0xffffff00u) == 0xc0a80400u && added &&
+		   s->sm.cur == STAGE_FINALSTAGE) {
+		/* 192.168.4.x but not .2: another client joined FinalStage first. */
+		ui_say(&s->ui, "This computer got %s on what looks like FinalStage, but the device "
+			       "only talks to 192.168.4.2: another client (a phone?) took it. Make it "
+			       "leave FinalStage and rejoin, or set 192.168.4.2 by hand.", ip);
 	} else if (s->cfg->serving_host && a->addr.s_addr == htonl(s->cfg->serving_addr)) {
 		if (s->have_home == added)
 			return;
