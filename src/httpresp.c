@@ -372,7 +372,8 @@ dechunk(const unsigned char *b, size_t len, size_t pos, bool eof, char *out, siz
 			return fail(-EINVAL, err, errlen, "invalid chunk size");
 		for (; i < le; i++)
 			if (!is_text(b[i]))
-				return fail(-EINVAL, err, errlen, "control character in a chunk extension");
+				return fail(-EINVAL, err, errlen,
+					    "control character in a chunk extension");
 		if (size == 0)
 			break;
 		if (len - pos < size) {
@@ -447,7 +448,8 @@ httpresp_body(const void *buf, size_t len, bool eof, const struct httpresp *h, c
 		return 0;
 	case HTTPRESP_FRAMING_CLOSE:
 		if (avail >= outmax)
-			return fail(-EMSGSIZE, err, errlen, "body longer than %zu bytes", outmax - 1);
+			return fail(-EMSGSIZE, err, errlen, "body longer than %zu bytes",
+				    outmax - 1);
 		if (!eof)
 			return -EAGAIN;
 		memcpy(out, b + h->header_len, avail);

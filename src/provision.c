@@ -406,7 +406,8 @@ get_ended(struct prov *p)
 		explicit_bzero(p->body, sizeof(p->body));
 		if (r < 0) {
 			log_err(p->log, "GET /device: the reply is not a device description (%s); "
-					"not sending the WiFi credentials to whatever answers at %s",
+					"not sending the WiFi credentials to whatever answers "
+					"at %s",
 				r == -E2BIG ? "a field is too long"
 				: r == -EMSGSIZE ? "too long"
 						 : "no JSON object with a valid \"deviceid\"",
@@ -475,7 +476,8 @@ post_ended(struct prov *p)
 
 	if (!p->written) {
 		if (p->post_attempts >= PROV_POST_CONNECT_ATTEMPTS) {
-			log_err(p->log, "POST /ap: %s; giving up after %u attempts (nothing was sent)",
+			log_err(p->log,
+				"POST /ap: %s; giving up after %u attempts (nothing was sent)",
 				end_text(p), p->post_attempts);
 			finish(p, PROV_DEVICE_UNREACHABLE);
 			return;

@@ -59,7 +59,8 @@ static const struct head_case head_cases[] = {
 	  1, HTTPRESP_FRAMING_CLOSE, 0, true, "", 0 },
 	{ "empty header value", OK200 "X-Empty:\r\n\r\n", 0, 200, 1, HTTPRESP_FRAMING_CLOSE,
 	  0, false, "", 0 },
-	{ "huge Content-Length is framing, not body", OK200 "Content-Length: 18446744073709551615\r\n\r\n",
+	{ "huge Content-Length is framing, not body",
+	  OK200 "Content-Length: 18446744073709551615\r\n\r\n",
 	  0, 200, 1, HTTPRESP_FRAMING_LENGTH, UINT64_MAX, false, "", 0 },
 
 	/* need more bytes */
@@ -358,8 +359,8 @@ test_bytewise(void)
 				head_done = true;
 			}
 			r = httpresp_body(in, n, false, &h, out, sizeof(out), &got, NULL, 0);
-			CHECK_MSG(n == len ? r == 0 : r == -EAGAIN, "case %zu prefix %zu: body %d", i,
-				  n, r);
+			CHECK_MSG(n == len ? r == 0 : r == -EAGAIN,
+				  "case %zu prefix %zu: body %d", i, n, r);
 		}
 		CHECK_MSG(head_done, "case %zu: head never completed", i);
 	}

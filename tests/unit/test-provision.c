@@ -224,7 +224,8 @@ fake_main(void *arg)
 static void
 fake_start(struct fake *f, enum fake_mode mode, unsigned reset_first, bool listening)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 	int one = 1;
 
