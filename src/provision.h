@@ -96,7 +96,9 @@ int prov_start(struct lws_context *cx, struct lws_vhost *vh, const struct prov_o
 
 /* Stop p if it still runs (no callback follows), zero the request buffers and
  * free it. Call it once for every successful prov_start, also after the done
- * callback (or from inside it), and before lws_context_destroy(). NULL-safe. */
+ * callback (or from inside it). Call it before lws_context_destroy(); if the
+ * context went first, the run already ended with PROV_CANCELLED and this only
+ * frees. NULL-safe. */
 void prov_cancel(struct prov *p);
 
 /* "ok", "posted-no-reply", "device-unreachable", "rejected", "bad-reply",
