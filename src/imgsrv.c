@@ -334,8 +334,8 @@ file_response(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c
 	r->off = off;
 	r->len = len;
 	if (!r->slow && len <= srv->buffer_max) {
-		/* Small bodies (the device's ~4 KB ranges) go straight from the image in
-		 * memory; no reader call, no copy. */
+		/* Straight from the image in memory: MHD send()s from it directly, with
+		 * no reader call and no copy, but also no way to see progress. */
 		r->buffered = true;
 		resp = MHD_create_response_from_buffer((size_t)len, (void *)(f->data + off),
 						       MHD_RESPMEM_PERSISTENT);
@@ -733,10 +733,10 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	unsigned threads = l->threads ? l->threads : IMGSRV_THREADS;
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, o->log, /* first, or MHD logs to stderr */
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, o->log,
 		MHD_OPTION_CONNECTION_LIMIT, l->conn_max ? l->conn_max : IMGSRV_CONN_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		l->per_ip_max ? l->per_ip_max : IMGSRV_PER_IP_MAX,

@@ -18,8 +18,9 @@
  * paced /slowota/ transfers when their next chunk is due (no sleeping, no busy loop).
  * Nothing here logs per request. Each request that reaches the access handler pushes
  * exactly one opening event (EVQ_HTTP_REQUEST, or EVQ_HTTP_DISPATCH for the legacy
- * POST), throttled EVQ_HTTP_PROGRESS events for long bodies, and exactly one
- * EVQ_HTTP_DONE from MHD's completion callback. DONE's complete is true only for a
+ * POST), throttled EVQ_HTTP_PROGRESS events for bodies produced by the content
+ * reader (every /slowota/ body; /ota/ bodies larger than limits.buffer_max, by
+ * default none), and exactly one EVQ_HTTP_DONE from MHD's completion callback. DONE's complete is true only for a
  * GET answered 200/206 whose every body byte was produced and which MHD reports as
  * MHD_REQUEST_TERMINATED_COMPLETED_OK: a file counts as delivered only then. HEAD,
  * 404, 405 and 416 answers are never complete.
@@ -42,8 +43,11 @@
 				  * (§4) and E2A gives up after 5 s (§5.3) */
 #define IMGSRV_THREADS 1         /* MHD polling threads (see docs/PERFORMANCE.md) */
 #define IMGSRV_BLOCK_SIZE 65536  /* bytes produced per content-reader call */
-#define IMGSRV_BUFFER_MAX 65536  /* bodies up to this size are served from the in-memory
-				  * bytes without a reader (no progress events needed) */
+#define IMGSRV_BUFFER_MAX SIZE_MAX /* /ota/ bodies up to this size go out straight from the
+				    * in-memory file, without a content reader and so without
+				    * progress events; bigger ones through the reader. Default:
+				    * all of them, as the reader halves whole-file throughput
+				    * (docs/PERFORMANCE.md) */
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */
@@ -71,7 +75,8 @@ struct imgsrv_limits {
 	unsigned timeout_s;  /* IMGSRV_TIMEOUT_S */
 	unsigned threads;    /* IMGSRV_THREADS; > 1 uses MHD's thread pool */
 	size_t block_size;   /* IMGSRV_BLOCK_SIZE */
-	size_t buffer_max;   /* IMGSRV_BUFFER_MAX; 1 serves every body through the reader */
+	size_t buffer_max;   /* IMGSRV_BUFFER_MAX; 1: every /ota/ body through the reader,
+			      * with progress events */
 };
 
 struct imgsrv_opts {

@@ -833,12 +833,99 @@ test_start_errors(struct imgsrv_file *files, uint16_t busy_port)
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "EACCES child: status %d", st);
 }
 
+/* Through the content reader, a long /ota/ body reports progress: growing, below
+ * the total, at most ~20 per second. */
+static void
+test_progress(uint16_t port)
+{
+	int fd = tcp_connect(port, 65536);
+	static uint8_t buf[65536];
+	size_t got = 0;
+	double t;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	forget();
+	t = now_s();
+	CHECK_INT(send_all(fd, "GET /ota/" HUGE_NAME " HTTP/1.1\r\nHost: x\r\n"
+			       "Connection: close\r\n\r\n"),
+		  0);
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		usleep(400); /* a slow reader: about 0.2 s for 16 MB */
+	}
+	t = now_s() - t;
+	close(fd);
+	CHECK(got > HUGE_SIZE);
+	CHECK_INT(wait_count(1, EVQ_HTTP_DONE, HUGE_NAME, 200, 1), 1);
+	size_t n = count(EVQ_HTTP_PROGRESS, HUGE_NAME, 200, -1);
+	CHECK_MSG(n >= 2 && n <= (size_t)(t * 20) + 2, "%zu progress events in %.3f s", n, t);
+	uint64_t prev = 0;
+	bool mono = true;
+	for (size_t i = 0; i < nevs; i++)
+		if (evs[i].type == EVQ_HTTP_PROGRESS) {
+			mono = mono && evs[i].sent > prev && evs[i].sent < HUGE_SIZE &&
+			       evs[i].total == HUGE_SIZE;
+			prev = evs[i].sent;
+		}
+	CHECK(mono);
+}
+
+#define TIMED(call)                                                                                \
+	do {                                                                                       \
+		double t_ = now_s();                                                               \
+		call;                                                                              \
+		printf("%-32s %.3f s\n", #call, now_s() - t_);                                     \
+	} while (0)
+
+/* The file tests, with /ota/ bodies from memory (default) or all through the
+ * content reader (buffer_max 1). */
+static void
+suite(struct imgsrv_file *files, size_t buffer_max)
+{
+	struct imgsrv_opts o = {
+		.bind_addr = "127.0.0.1",
+		.files = files,
+		.nfiles = 3,
+		.evq = &q,
+		.limits.buffer_max = buffer_max,
+	};
+	struct imgsrv *s = NULL;
+	char err[256];
+
+	printf("-- buffer_max %zu\n", buffer_max);
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s) {
+		fprintf(stderr, "imgsrv_start: %s\n", err);
+		return;
+	}
+	uint16_t port = imgsrv_bound_port(s);
+	CHECK(port != 0);
+	TIMED(test_whole(port));
+	TIMED(test_ranges(port));
+	TIMED(test_not_found(port));
+	TIMED(test_http10(port));
+	TIMED(test_range_loop(port));
+	TIMED(test_abort(port));
+	if (buffer_max == 1) {
+		TIMED(test_progress(port));
+	} else {
+		TIMED(test_slow(port));
+		TIMED(test_slow_abort(port));
+		TIMED(test_start_errors(files, port));
+	}
+	imgsrv_stop(s);
+	forget();
+}
+
 int
 main(void)
 {
 	struct imgsrv_file files[3];
-	struct imgsrv *s = NULL;
-	char err[256];
 
 	big = random_bytes(BIG_SIZE, 1);
 	slow = random_bytes(SLOW_SIZE, 2);
@@ -850,39 +937,10 @@ main(void)
 	files[2] = (struct imgsrv_file){HUGE_NAME, huge, HUGE_SIZE};
 	CHECK_INT(evq_init(&q, NULL, NULL), 0);
 
-	struct imgsrv_opts o = {
-		.bind_addr = "127.0.0.1",
-		.files = files,
-		.nfiles = 3,
-		.evq = &q,
-	};
-	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
-	if (!s) {
-		fprintf(stderr, "imgsrv_start: %s\n", err);
-		return check_done();
-	}
-	uint16_t port = imgsrv_bound_port(s);
-	CHECK(port != 0);
-
-#define TIMED(call)                                                                                \
-	do {                                                                                       \
-		double t_ = now_s();                                                               \
-		call;                                                                              \
-		printf("%-32s %.3f s\n", #call, now_s() - t_);                                     \
-	} while (0)
-	TIMED(test_whole(port));
-	TIMED(test_ranges(port));
-	TIMED(test_not_found(port));
-	TIMED(test_http10(port));
-	TIMED(test_range_loop(port));
-	TIMED(test_abort(port));
-	TIMED(test_slow(port));
-	TIMED(test_slow_abort(port));
-	TIMED(test_start_errors(files, port));
+	suite(files, 0);
+	suite(files, 1);
 	TIMED(test_dispatch(files));
 
-	imgsrv_stop(s);
-	forget();
 	evq_fini(&q);
 	free(big);
 	free(slow);
