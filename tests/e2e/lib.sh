@@ -243,6 +243,11 @@ e2e_netns_setup()
 		# No IPv6 noise (DAD, router solicitations) in the logs; lo and veth up.
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+		# Several devices share DEV's veth with addresses of one /24. Without this,
+		# deleting the first (primary) address silently deletes all the others.
+		ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.promote_secondaries=1 \
+			"net.ipv4.conf.$E2E_IF.promote_secondaries=1" ||
+			e2e_fail "cannot set promote_secondaries in $ns"
 		e2e_ip "$ns" link set lo up || e2e_fail "lo up in $ns failed"
 		e2e_ip "$ns" link set "$E2E_IF" up || e2e_fail "veth up in $ns failed"
 	done

@@ -133,8 +133,15 @@ root_clean "sta-up"
 tcp_ok "$NS_DEV" "$NS_SRV" "${E2E_HOME_SRV%/*}" 8443 "sta-up: device reaches the laptop at home"
 tcp_ok "$NS_SRV" "$NS_DEV" "$b" 8001 "sta-up: laptop reaches the second device"
 
+# The first device's address is the primary one of the /24: removing it must not take the
+# second device's address with it.
+fire sta-down 10000aaaaa
+expect_addrs "$NS_DEV" "$b/24" "sta-down of the first device"
+tcp_ok "$NS_SRV" "$NS_DEV" "$b" 8002 "sta-down of another: laptop still reaches the second device"
+fire sta-up 10000aaaaa
+expect_addrs "$NS_DEV" "$a/24 $b/24" "sta-up again keeps the device's address"
 fire sta-down 10000bbbbb
-expect_addrs "$NS_DEV" "$a/24" "sta-down of one device"
+expect_addrs "$NS_DEV" "$a/24" "sta-down of the second device"
 fire sta-down 10000aaaaa
 expect_addrs "$NS_DEV" "" "sta-down of both"
 
@@ -153,7 +160,7 @@ expect_addrs "$NS_SRV" "$E2E_HOME_SRV" "finalstage-down"
 
 ip netns exec "$NS_DEV" "$hook" some-new-event 10000aaaaa || e2e_fail "unknown event not accepted"
 n=$(grep -c ' ok$' "$E2E_LOGS/hook.log")
-[ "$n" = 10 ] || e2e_fail "hook.log has $n ok lines, wanted 10"
+[ "$n" = 12 ] || e2e_fail "hook.log has $n ok lines, wanted 12"
 grep -q 'some-new-event 10000aaaaa ignored' "$E2E_LOGS/hook.log" || e2e_fail "hook.log lacks ignored"
 ! grep -q FAIL "$E2E_LOGS/hook.log" || e2e_fail "hook.log has a FAIL"
 ok "hook.log records every event"
