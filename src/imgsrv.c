@@ -3,13 +3,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +88,10 @@ struct imgsrv {
 	bool stopping;                 /* no more suspending; readers abort */
 	bool pacer_quit;
 	struct imgsrv_req *paced;      /* suspended slow transfers (unordered, few) */
+	/* MHD's messages, rate-limited; under lock */
+	uint64_t log_window_ms;        /* start of the current window */
+	unsigned log_count;            /* messages in it */
+	unsigned long log_suppressed;  /* dropped in it */
 };
 
 static void
@@ -504,6 +511,37 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	free(r);
 }
 
+/* MHD's external logger: into log_mhd(), at most IMGSRV_LOG_BURST messages per
+ * IMGSRV_LOG_WINDOW_MS, then one line saying how many were dropped. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct imgsrv *srv = cls;
+	uint64_t now = util_mono_ms();
+	unsigned long dropped = 0;
+	bool emit;
+
+	pthread_mutex_lock(&srv->lock);
+	if (now - srv->log_window_ms >= IMGSRV_LOG_WINDOW_MS) {
+		dropped = srv->log_suppressed;
+		srv->log_window_ms = now;
+		srv->log_count = 0;
+		srv->log_suppressed = 0;
+	}
+	emit = srv->log_count < IMGSRV_LOG_BURST;
+	if (emit)
+		srv->log_count++;
+	else
+		srv->log_suppressed++;
+	pthread_mutex_unlock(&srv->lock);
+	if (!srv->log)
+		return;
+	if (dropped)
+		log_printf(srv->log, LOG_WARN, "mhd: %lu more messages suppressed", dropped);
+	if (emit)
+		log_mhd(srv->log, fmt, ap);
+}
+
 /* MHD would decode %HH in the path before routing; keep the raw path instead, so
  * that an encoded name or "%2e%2e" can never match a served file. */
 static size_t
@@ -644,6 +682,21 @@ fail:
 	return r;
 }
 
+/* MHD closes the listening socket it was given on some of its start-up failure
+ * paths and not on others (measured with 0.9.75: a flag conflict leaves it open, a
+ * failed thread pool closes it). It gets a duplicate; after a failure, close that
+ * duplicate only if the number still names our socket and not a file another
+ * thread opened since. */
+static void
+close_if_same(int dupfd, int fd)
+{
+	struct stat a, b;
+
+	if (fstat(dupfd, &b) == 0 && fstat(fd, &a) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		close(dupfd);
+}
+
 static struct MHD_Response *
 text_response(const char *body, const char *type, const char *allow)
 {
@@ -731,10 +784,17 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned threads = l->threads ? l->threads : IMGSRV_THREADS;
+	int mfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (mfd < 0) {
+		r = -errno;
+		close(fd);
+		snprintf(err, errlen, "port %u: dup: %s", port, strerror(-r));
+		goto fail;
+	}
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, o->log, /* first, or MHD logs to stderr */
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, /* first, or MHD logs to stderr */
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, l->conn_max ? l->conn_max : IMGSRV_CONN_MAX,
@@ -744,12 +804,13 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 		threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
-		/* MHD leaves a socket it was given but could not use open. */
+		close_if_same(mfd, fd);
 		close(fd);
 		r = -EIO;
 		snprintf(err, errlen, "port %u: libmicrohttpd failed to start", port);
 		goto fail;
 	}
+	close(fd); /* MHD owns mfd now */
 	*ret = srv;
 	return 0;
 
@@ -792,6 +853,9 @@ imgsrv_stop(struct imgsrv *srv)
 		pthread_join(srv->pacer, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd); /* closes the listening socket too */
+	if (srv->log_suppressed && srv->log)
+		log_printf(srv->log, LOG_WARN, "mhd: %lu more messages suppressed",
+			   srv->log_suppressed);
 	if (srv->cond_ok)
 		pthread_cond_destroy(&srv->cond);
 	if (srv->lock_ok)

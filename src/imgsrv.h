@@ -51,6 +51,9 @@
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */
+#define IMGSRV_LOG_BURST 10      /* MHD messages per window, then suppressed: some are */
+#define IMGSRV_LOG_WINDOW_MS 10000 /* per connection (431, connection limits), and a
+				    * flood must not flood the log */
 
 /* SonOTA's /slowota/ pacing (PROTOCOL.md §3.6). */
 #define IMGSRV_SLOW_FIRST 10          /* bytes of the first write */
@@ -88,7 +91,7 @@ struct imgsrv_opts {
 	const char *dispatch_ip;         /* "IP" of that reply: an IPv4 literal (copied) */
 	uint16_t dispatch_port;          /* "port" of that reply: the WSS port */
 	struct evq *evq;                 /* where events go; borrowed, must outlive the server */
-	struct log *log;                 /* MHD's own error messages only; may be NULL */
+	struct log *log;                 /* MHD's own messages only, rate-limited; may be NULL */
 	struct imgsrv_limits limits;
 };
 

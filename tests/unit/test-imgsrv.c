@@ -19,6 +19,7 @@
 #include "check.h"
 #include "evq.h"
 #include "imgsrv.h"
+#include "log.h"
 #include "util.h"
 
 #define BIG_NAME "image_user1-0x01000.bin"
@@ -875,6 +876,52 @@ test_progress(uint16_t port)
 	CHECK(mono);
 }
 
+/* MHD's own per-connection messages (here: 431 for a huge header) reach the log,
+ * but at most IMGSRV_LOG_BURST of them per window. */
+static void
+test_mhd_log(struct imgsrv_file *files)
+{
+	struct log l = {0};
+	struct imgsrv_opts o = {
+		.bind_addr = "127.0.0.1",
+		.files = files,
+		.nfiles = 3,
+		.evq = &q,
+		.log = &l,
+	};
+	struct imgsrv *s = NULL;
+	char err[256], line[512];
+	static char req[40000];
+	FILE *f = tmpfile();
+	unsigned mhd = 0, suppressed = 0;
+
+	CHECK(f != NULL);
+	CHECK_INT(log_open(&l, NULL, LOG_WARN), 0);
+	if (!f)
+		return;
+	l.console = f;
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	snprintf(req, sizeof(req), "GET /ota/x HTTP/1.1\r\nX: %0*d\r\n\r\n", 35000, 0);
+	for (int i = 0; i < IMGSRV_LOG_BURST + 5; i++) {
+		struct resp r;
+		CHECK(do_get(imgsrv_bound_port(s), req, &r, false) == 0 && r.status == 431);
+		free(r.body);
+	}
+	imgsrv_stop(s);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		mhd += strstr(line, "mhd: ") != NULL;
+		suppressed += strstr(line, "mhd: 5 more messages suppressed") != NULL;
+	}
+	CHECK_INT(mhd, IMGSRV_LOG_BURST + 1);
+	CHECK_INT(suppressed, 1);
+	l.console = stderr;
+	log_close(&l);
+	fclose(f);
+}
+
 #define TIMED(call)                                                                                \
 	do {                                                                                       \
 		double t_ = now_s();                                                               \
@@ -940,6 +987,7 @@ main(void)
 	suite(files, 0);
 	suite(files, 1);
 	TIMED(test_dispatch(files));
+	TIMED(test_mhd_log(files));
 
 	evq_fini(&q);
 	free(big);
