@@ -138,6 +138,12 @@ conn_tcp_connect(struct conn *c, const char *host, uint16_t port, const char *bi
 		goto fail;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* lwIP's small receive window: a server cannot push much more than the device has
+	 * read (before connect, so the window scale is chosen accordingly). Linux doubles the
+	 * value for its bookkeeping. */
+	if (c->d->model.tcp_window > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->d->model.tcp_window,
+			   sizeof(c->d->model.tcp_window));
 	if (bind_addr) {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 

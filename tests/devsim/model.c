@@ -30,6 +30,7 @@ model_defaults(struct model *m)
 	m->range_chunk = 4096;
 	m->sw = MODEL_SWITCH_OFF;
 	m->flash_modes = MODEL_FM_ALL;
+	m->tcp_window = 4380;		/* lwIP window seen on a Sonoff (PROTOCOL §2.4) */
 }
 
 static int
@@ -161,6 +162,13 @@ model_set(struct model *m, const char *k, const char *v)
 		else
 			return -EINVAL;
 		return 0;
+	}
+	if (!strcmp(k, "tcp_window")) {
+		if (!strcmp(v, "0")) {
+			m->tcp_window = 0;
+			return 0;
+		}
+		return parse_int(v, 1024, 1 << 20, &m->tcp_window);
 	}
 	if (!strcmp(k, "flash_modes"))
 		return parse_flash_modes(v, &m->flash_modes);

@@ -42,6 +42,7 @@ struct model {
 	bool power;			/* power: POW-style `power` in update params */
 	bool query_timezone;		/* query: timers,timeZone (POW 2.0.2) instead of timers */
 	unsigned flash_modes;		/* flash_modes: modes the flash chip boots (MODEL_FM_*) */
+	int tcp_window;			/* tcp_window: receive buffer of every socket, 0 = OS default */
 };
 
 /* Set the defaults (Basic, ITA-GZ1-GL 1.5.5, slot 1, TLS 1.1, range 4096). */

@@ -359,6 +359,8 @@ test_model(void)
 		{ "flash_modes=dout,qio\n", 0 },
 		{ "flash_modes=fast\n", -EINVAL },
 		{ "range_chunk=4096x\n", -EINVAL },
+		{ "tcp_window=0\n", 0 },
+		{ "tcp_window=100\n", -EINVAL },
 	};
 	struct model m;
 	char err[160];
