@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -381,6 +382,30 @@ test_model(void)
 	CHECK_INT(m.flash_modes, MODEL_FM_DOUT);
 }
 
+/* Every shipped model must load (DEVSIM_MODELS = tests/devsim/models). */
+static void
+test_shipped_models(void)
+{
+	static const char *const names[] = {
+		"basic-user1", "basic-user2", "pow-old-norange", "pinned-1.6", "tls12", "drop50",
+		"final-drop50", "dout-4ch", "fastping",
+	};
+	const char *dir = getenv("DEVSIM_MODELS");
+
+	CHECK_MSG(dir != NULL, "DEVSIM_MODELS not set");
+	if (!dir)
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[1024], err[200];
+		struct model m;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s/%s.model", dir, names[i]);
+		rc = model_load(&m, path, err, sizeof(err));
+		CHECK_MSG(rc == 0, "model %s: %s", names[i], rc ? err : "");
+	}
+}
+
 static void
 test_flash(void)
 {
@@ -422,6 +447,7 @@ main(void)
 	test_ws_helpers();
 	test_e2a_decide();
 	test_model();
+	test_shipped_models();
 	test_flash();
 	return check_done();
 }
