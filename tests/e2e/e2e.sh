@@ -441,8 +441,13 @@ s_final-drop50()
 		-- --no-prov --serving-host "$HOME_IP"
 	expect_stock_ok "$ID1"
 	expect_final_ok
+	e2e_expect_log devsim 'E2A: WiFi dropped at [0-9]+ of [0-9]+ bytes'
+	e2e_expect_log_count sonota '^http 192\.168\.4\.1: GET /ota/image_arduino\.bin: 200, [0-9]+/[0-9]+ bytes, aborted$' 1
+	e2e_expect_log sonota 'FinalStage went away before image_arduino\.bin was delivered'
+	e2e_expect_log_count sonota '^http 192\.168\.4\.1: GET /ota/image_arduino\.bin: 200, ([0-9]+)/\1 bytes, complete$' 1
 	e2e_expect_log_count sonota 'FinalStage: image_arduino.bin delivered in full' 1
 	e2e_expect_log_count devsim 'E2A: Flashing rom' 2
+	expect_hooks "sta-up sta-down finalstage-up finalstage-down finalstage-up finalstage-down"
 }
 
 # The pairing AP closes before sonota-c can provision it: sonota-c must say so, not hang.
