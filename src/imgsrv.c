@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "ackwatch.h"
 #include "imgsrv.h"
 #include "proto.h"
 #include "range.h"
@@ -72,6 +73,7 @@ struct imgsrv {
 	bool legacy;                   /* serve POST /dispatch/device */
 	char *dispatch_json;           /* the prebuilt dispatch reply, owned (free()) */
 	struct evq *evq;               /* borrowed */
+	struct ackwatch *ackwatch;     /* borrowed, may be NULL: see imgsrv_opts */
 	struct log *log;               /* borrowed, may be NULL */
 	size_t block_size;             /* content-reader block */
 	size_t buffer_max;             /* bodies up to this size skip the reader */
@@ -95,10 +97,10 @@ struct imgsrv {
 };
 
 static void
-push_event(struct imgsrv *srv, const struct imgsrv_req *r, enum evq_type type, uint64_t sent,
-	   bool complete)
+make_event(const struct imgsrv *srv, const struct imgsrv_req *r, enum evq_type type,
+	   uint64_t sent, bool complete, struct evq_event *ev)
 {
-	struct evq_event ev = {
+	*ev = (struct evq_event){
 		.type = type,
 		.port = srv->port,
 		.slow = r->slow,
@@ -109,10 +111,17 @@ push_event(struct imgsrv *srv, const struct imgsrv_req *r, enum evq_type type, u
 		.total = r->file ? r->file->size : 0,
 		.complete = complete,
 	};
-
-	memcpy(ev.peer, r->peer, sizeof(ev.peer));
+	memcpy(ev->peer, r->peer, sizeof(ev->peer));
 	if (r->file)
-		snprintf(ev.file, sizeof(ev.file), "%s", r->file->name);
+		snprintf(ev->file, sizeof(ev->file), "%s", r->file->name);
+}
+
+static void
+push_event(struct imgsrv *srv, const struct imgsrv_req *r, enum evq_type type, uint64_t sent,
+	   bool complete)
+{
+	struct evq_event ev;
+	make_event(srv, r, type, sent, complete, &ev);
 	/* A dropped progress event (-ENOBUFS) is counted by the queue; a failed
 	 * allocation cannot be reported from here without logging per request. */
 	(void)evq_push(srv->evq, &ev);
@@ -504,10 +513,26 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		sent = ok ? r->len : 0; /* MHD does not say how much of a buffer went out */
 	else
 		sent = ok ? r->produced : r->handed;
-	push_event(srv, r, EVQ_HTTP_DONE, sent,
-		   ok && r->kind == REQ_FILE && !r->head &&
-			   (r->status == MHD_HTTP_OK || r->status == MHD_HTTP_PARTIAL_CONTENT) &&
-			   sent == r->len);
+	bool complete = ok && r->kind == REQ_FILE && !r->head &&
+			(r->status == MHD_HTTP_OK || r->status == MHD_HTTP_PARTIAL_CONTENT) &&
+			sent == r->len;
+	/* A whole file handed to the kernel is not yet a whole file received: with an
+	 * ackwatch, its completion waits for the peer's TCP acknowledgements
+	 * (ackwatch.h). MHD closes its descriptor after this; the dup keeps the
+	 * socket for the watcher. */
+	const union MHD_ConnectionInfo *ci;
+	if (complete && r->status == MHD_HTTP_OK && srv->ackwatch &&
+	    (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))) {
+		int fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+		struct evq_event ev;
+		make_event(srv, r, EVQ_HTTP_DONE, sent, fd >= 0, &ev);
+		if (fd >= 0)
+			ackwatch_add(srv->ackwatch, fd, &ev);
+		else
+			(void)evq_push(srv->evq, &ev);
+	} else {
+		push_event(srv, r, EVQ_HTTP_DONE, sent, complete);
+	}
 	free(r);
 }
 
@@ -734,6 +759,7 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	srv->nfiles = o->nfiles;
 	srv->legacy = o->legacy_dispatch;
 	srv->evq = o->evq;
+	srv->ackwatch = o->ackwatch;
 	srv->log = o->log;
 	srv->block_size = l->block_size ? l->block_size : IMGSRV_BLOCK_SIZE;
 	srv->buffer_max = l->buffer_max ? l->buffer_max : IMGSRV_BUFFER_MAX;

@@ -62,6 +62,7 @@
 #define IMGSRV_SLOW_PAUSE_MS 300      /* pause after each later write */
 
 struct imgsrv;
+struct ackwatch;
 
 /* One served file. name, data: borrowed, immutable while the server runs; data is
  * exactly the bytes that were hashed for the `upgrade` digest. */
@@ -91,6 +92,9 @@ struct imgsrv_opts {
 	const char *dispatch_ip;         /* "IP" of that reply: an IPv4 literal (copied) */
 	uint16_t dispatch_port;          /* "port" of that reply: the WSS port */
 	struct evq *evq;                 /* where events go; borrowed, must outlive the server */
+	struct ackwatch *ackwatch;       /* NULL, or whole-file 200 responses complete only once
+					  * the peer acknowledged every byte (ackwatch.h);
+					  * borrowed, stopped after the server */
 	struct log *log;                 /* MHD's own messages only, rate-limited; may be NULL */
 	struct imgsrv_limits limits;
 };

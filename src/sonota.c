@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ackwatch.h"
 #include "cloud.h"
 #include "imgsrv.h"
 #include "netwatch.h"
@@ -519,9 +520,13 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 		files[i] = (struct imgsrv_file){ .name = s->images.files[i].name,
 						 .data = s->images.files[i].data,
 						 .size = s->images.files[i].size };
+	if ((r = ackwatch_start(&s->evq, 0, &s->ackwatch)) < 0) {
+		log_err(log, "cannot start the delivery watcher: %s", strerror(-r));
+		return SONOTA_EXIT_FAILURE;
+	}
 	struct imgsrv_opts io = {
 		.port = cfg->http_port, .bind_addr = cfg->bind, .files = files,
-		.nfiles = _IMAGESET_ROLE_MAX, .evq = &s->evq, .log = log,
+		.nfiles = _IMAGESET_ROLE_MAX, .evq = &s->evq, .ackwatch = s->ackwatch, .log = log,
 	};
 	if ((r = imgsrv_start(&io, &s->http, err, sizeof(err))) < 0) {
 		log_err(log, "images over HTTP: %s", err);
@@ -593,6 +598,7 @@ sonota_fini(struct sonota *s)
 	/* MHD first: its thread must not wake a destroyed context. */
 	imgsrv_stop(s->http_legacy);
 	imgsrv_stop(s->http);
+	ackwatch_stop(s->ackwatch);
 	if (s->lws)
 		lws_context_destroy(s->lws);
 	if (s->sigfd >= 0)

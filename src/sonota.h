@@ -23,6 +23,7 @@
 #include "stage.h"
 #include "ui.h"
 
+struct ackwatch;
 struct imgsrv;
 struct netwatch;
 struct prov;
@@ -70,6 +71,7 @@ struct sonota {
 	uint16_t https_port;               /* HTTPS/WSS port bound (cfg's, or the kernel's for 0) */
 	uint16_t http_port;                /* image port bound */
 	struct lws_protocols loop_protocols[4]; /* protocol list of vh_loop, lives with it */
+	struct ackwatch *ackwatch;         /* confirms whole-image deliveries (ackwatch.h) */
 	struct imgsrv *http;               /* images on 8080 */
 	struct imgsrv *http_legacy;        /* --legacy: 8081 */
 	struct netwatch *nw;               /* address events */

@@ -95,10 +95,16 @@ on_done(struct sonota *s, const struct evq_event *e)
 	if (is_e2a(e)) {
 		if (!e->complete || !whole) {
 			s->final.aborted++;
-			log_warn(s->log, "FinalStage: the download of %s by %s ended after %llu of "
-					 "%llu bytes; E2A retries (up to 3 times)",
-				 e->file, e->peer, (unsigned long long)e->sent,
-				 (unsigned long long)e->total);
+			if (e->sent == e->len && e->len)
+				log_warn(s->log, "FinalStage: all %llu bytes of %s were sent, but %s did "
+						 "not acknowledge them all (it dropped the connection): "
+						 "NOT delivered; E2A retries (up to 3 times)",
+					 (unsigned long long)e->len, e->file, e->peer);
+			else
+				log_warn(s->log, "FinalStage: the download of %s by %s ended after %llu "
+						 "of %llu bytes: NOT delivered; E2A retries (up to 3 times)",
+					 e->file, e->peer, (unsigned long long)e->sent,
+					 (unsigned long long)e->total);
 			ui_progress(&s->ui, w, e->file, e->total, e->total); /* end the bar */
 			return;
 		}
