@@ -7,7 +7,7 @@
  * and prints the event counts.
  *
  * usage: imgsrv-harness [--bind ADDR] [--port N] [--threads N] [--block N]
- *                       [--buffer-max N] FILE...
+ *                       [--buffer-max N] [--conn-memory N] FILE...
  */
 #include "config.h"
 
@@ -101,6 +101,7 @@ main(int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"block", required_argument, NULL, 'k'},
 		{"buffer-max", required_argument, NULL, 'm'},
+		{"conn-memory", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	struct imgsrv_file files[IMGSRV_FILES_MAX];
@@ -120,6 +121,7 @@ main(int argc, char **argv)
 		case 't': o.limits.threads = (unsigned)atoi(optarg); break;
 		case 'k': o.limits.block_size = (size_t)atol(optarg); break;
 		case 'm': o.limits.buffer_max = (size_t)atol(optarg); break;
+		case 'c': o.limits.conn_memory = (size_t)atol(optarg); break;
 		default: return 2;
 		}
 	}

@@ -827,6 +827,8 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		l->per_ip_max ? l->per_ip_max : IMGSRV_PER_IP_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, l->timeout_s ? l->timeout_s : IMGSRV_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		l->conn_memory ? l->conn_memory : (size_t)IMGSRV_CONN_MEMORY,
 		threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
 		MHD_OPTION_END);
 	if (!srv->mhd) {

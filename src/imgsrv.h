@@ -48,6 +48,10 @@
 				    * progress events; bigger ones through the reader. Default:
 				    * all of them, as the reader halves whole-file throughput
 				    * (docs/PERFORMANCE.md) */
+#define IMGSRV_CONN_MEMORY 32768 /* MHD's per-connection pool: request line and headers
+				  * (a device sends ~300 bytes, 431 beyond about half of
+				  * this) and the response headers; MHD clears it per
+				  * request */
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */
@@ -81,6 +85,7 @@ struct imgsrv_limits {
 	size_t block_size;   /* IMGSRV_BLOCK_SIZE */
 	size_t buffer_max;   /* IMGSRV_BUFFER_MAX; 1: every /ota/ body through the reader,
 			      * with progress events */
+	size_t conn_memory;  /* IMGSRV_CONN_MEMORY */
 };
 
 struct imgsrv_opts {
