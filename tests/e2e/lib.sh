@@ -141,11 +141,13 @@ e2e_sweep_stale()
 }
 
 # Guardian: runs in its own session, so neither the driver's death nor a SIGKILL of the
-# driver's process group reaches it. Waits for the driver, then destroys its namespaces.
+# driver's process group reaches it. Waits for the driver, then destroys its namespaces
+# and removes its work dir (unless E2E_KEEP=1).
+# Usage: _e2e_guardian PARENT_PID WORK_DIR NAMESPACE...
 _e2e_guardian()
 {
-	local parent="$1"
-	shift
+	local parent="$1" work="$2"
+	shift 2
 	# SIGTERM (from the driver's own exit path) ends it; a terminal's INT/HUP does not.
 	trap '' INT HUP
 	while kill -0 "$parent" 2>/dev/null; do
@@ -155,6 +157,11 @@ _e2e_guardian()
 	for ns in "$@"; do
 		_e2e_ns_destroy "$ns"
 	done
+	if [ "${E2E_KEEP:-0}" != 1 ]; then
+		case "$work" in
+		/tmp/"$E2E_PREFIX"-"$parent".*) rm -rf "$work" ;;
+		esac
+	fi
 }
 
 # Unique names, work dir, log dir, traps, guardian, stale sweep. NAME names the scenario.
@@ -186,7 +193,7 @@ e2e_init()
 	# setsid without fork: a background child of a non-interactive shell is no group
 	# leader, so $! is the guardian itself.
 	setsid bash -c '. "$1"; shift; _e2e_guardian "$@"' e2e-guardian "${BASH_SOURCE[0]}" \
-		"$E2E_ID" "$NS_SRV" "$NS_DEV" </dev/null >/dev/null 2>&1 &
+		"$E2E_ID" "$E2E_WORK" "$NS_SRV" "$NS_DEV" </dev/null >/dev/null 2>&1 &
 	E2E_GUARDIAN=$!
 }
 

@@ -227,13 +227,17 @@ child_run()
 		kill -KILL $alive 2>/dev/null
 		e2e_fail "child $mode/$how: processes left:$alive"
 	fi
-	if [ "$how" != kill9 ] && [ "$how" != killpg ] && [ -e "$work" ]; then
+	# The trap, or after kill -9 the guardian, removes the work dir.
+	for ((i = 0; i < 30; i++)); do
+		[ -e "$work" ] || break
+		sleep 0.1
+	done
+	if [ -e "$work" ]; then
+		case "$work" in
+		/tmp/"$E2E_PREFIX"-*) rm -rf "$work" ;;
+		esac
 		e2e_fail "child $mode/$how: work dir $work left"
 	fi
-	# After kill -9 the trap could not run: the work dir stays; remove it for the child.
-	case "$work" in
-	/tmp/"$E2E_PREFIX"-*) rm -rf "$work" ;;
-	esac
 	root_clean "child $mode/$how" --final
 	ok "child $mode/$how: namespaces, processes and addresses gone"
 }
