@@ -75,7 +75,7 @@ model()
 	e2e_fail "no devsim model '$1' in $DEVSIM_MODELS or $HERE/models"
 }
 
-# sonota_args: what every run of sonota-c gets.
+# set_sonota_common: the options every run of sonota-c gets (images, debug log, cert).
 sonota_common=()
 sonota_env=()
 set_sonota_common()
@@ -115,11 +115,11 @@ devsim_start()
 		--hook "$E2E_HOOK" --blink-ms "$BLINK_MS" --timeout "$DEVSIM_TIMEOUT" "$@"
 }
 
-# devsim_result NAME: its RESULT line must be the last line of its log.
+# expect_result NAME WANT: the last line of NAME's log is "devsim: RESULT WANT...".
 expect_result()
 {
 	local name="$1" want="$2" last
-	last=$(grep -a 'devsim: RESULT' "$E2E_LOGS/$name.log" | tail -n 1)
+	last=$(tail -n 1 "$E2E_LOGS/$name.log")
 	case "$last" in
 	"devsim: RESULT $want"*) e2e_log "ok: $name: $last" ;;
 	*) e2e_fail "$name: wanted 'devsim: RESULT $want...', got '${last:-no RESULT line}'" ;;

@@ -11,7 +11,9 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# meson itself runs on python3, so it is there; prefer the system one over shims.
 PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 
 # ---- the child driver -----------------------------------------------------------------------
 if [ "${1:-}" = --child ]; then
