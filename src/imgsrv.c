@@ -52,6 +52,7 @@ struct imgsrv_req {
 	bool slow;                     /* /slowota/: paced */
 	bool head;                     /* HEAD: headers only, never complete */
 	bool buffered;                 /* body served from memory without the reader */
+	bool http10;                   /* an HTTP/1.0 request: E2A's downloader (§5.3) */
 	uint64_t off, len;             /* the body: file bytes [off, off + len) */
 	uint64_t handed;               /* body bytes MHD had written when it last asked */
 	uint64_t produced;             /* body bytes given to MHD */
@@ -349,9 +350,11 @@ file_response(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c
 	r->status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
 	r->off = off;
 	r->len = len;
-	if (!r->slow && len <= srv->buffer_max) {
+	if (!r->slow && !r->http10 && len <= srv->buffer_max) {
 		/* Straight from the image in memory: MHD send()s from it directly, with
-		 * no reader call and no copy, but also no way to see progress. */
+		 * no reader call and no copy, but also no way to see progress. E2A's
+		 * HTTP/1.0 downloads take the reader instead: one download per device,
+		 * whose progress the user watches on FinalStage. */
 		r->buffered = true;
 		resp = MHD_create_response_from_buffer((size_t)len, (void *)(f->data + off),
 						       MHD_RESPMEM_PERSISTENT);
@@ -459,6 +462,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			return MHD_NO;
 		r->srv = srv;
 		r->conn = c;
+		r->http10 = version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
 		peer_name(c, r->peer, sizeof(r->peer));
 		route(srv, r, url, method);
 		*req_cls = r;
