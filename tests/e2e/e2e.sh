@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest
-takeover-user1 takeover-user2 resume-e2a final-drop50 ap-timeout"
+takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout"
 
 usage()
 {
@@ -421,6 +421,26 @@ s_takeover-user2()
 {
 	takeover basic-user2 \
 		"ap-up ap-down sta-up sta-down finalstage-up finalstage-down finalstage-up finalstage-down"
+}
+
+# A 4-channel DOUT-only unit on stock user2 from its pairing AP: it ignores a POST /ap split
+# over several TCP segments, reports switches[], pings every 2 s, and two FinalStage downloads.
+s_takeover-4ch()
+{
+	takeover dout-4ch \
+		"ap-up ap-down sta-up sta-down finalstage-up finalstage-down finalstage-up finalstage-down"
+	e2e_expect_log devsim 'AP: POST /ap: head and body arrived in 1 read$'
+}
+
+# A later unit whose ClientHello offers TLS 1.2.
+s_tls12()
+{
+	images
+	flow_ok tls12 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	e2e_expect_log devsim 'TLS to 192\.168\.77\.5:8443: TLSv1\.2, '
+	expect_stock_ok "$ID1"
+	expect_final_ok
 }
 
 # --no-prov resumed at FinalStage: the stock OTA happened in an earlier run.
