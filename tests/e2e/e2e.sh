@@ -16,18 +16,19 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest
-takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout"
+SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
+takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
+done-timeout"
 
 usage()
 {
-	echo "usage: $0 SCENARIO   (one of: $(echo $SCENARIOS))" >&2
+	echo "usage: $0 SCENARIO   (one of: $SCENARIOS)" >&2
 	exit 2
 }
 
 SCENARIO="${1:-}"
 [ -n "$SCENARIO" ] || usage
-case " $(echo $SCENARIOS) " in
+case " $SCENARIOS " in
 *" $SCENARIO "*) ;;
 *) usage ;;
 esac
@@ -145,9 +146,11 @@ flow_ok()
 	local drc=$E2E_RC
 	# sonota-c exits by itself once every device is done (--done-timeout after delivery).
 	e2e_stop sonota 15
-	local src=$E2E_RC
+	local src=$E2E_RC sig=$E2E_SIGNALLED
 	e2e_expect_exit devsim "$drc" 0
 	expect_result devsim ok
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself within 15 s of the device's end" \
+		"(stopped with SIGTERM, status $src)"
 	e2e_expect_exit sonota-c "$src" 0
 }
 
@@ -264,9 +267,11 @@ s_legacy()
 	e2e_wait devsim
 	local drc=$E2E_RC
 	e2e_stop sonota 15
-	local src=$E2E_RC
+	local src=$E2E_RC sig=$E2E_SIGNALLED
 	e2e_expect_exit devsim "$drc" 0
 	expect_result devsim ok
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself within 15 s of the device's end" \
+		"(stopped with SIGTERM, status $src)"
 	e2e_expect_exit sonota-c "$src" 0
 	e2e_expect_log devsim 'TLS to 192\.168\.77\.5:443: '
 	expect_stock_ok "$ID1"
@@ -443,6 +448,19 @@ s_tls12()
 	expect_final_ok
 }
 
+# The laptop keeps 192.168.4.2 after the device left FinalStage (it has not noticed yet):
+# sonota-c must finish after --done-timeout (3 s) and exit 0 by itself.
+s_done-timeout()
+{
+	images
+	touch "$E2E_WORK/srv-keeps-finalstage"
+	flow_ok basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
+		-- --no-prov --serving-host "$HOME_IP"
+	e2e_expect_log sonota 'FinalStage: image_arduino.bin delivered in full to 192\.168\.4\.1 '
+	e2e_expect_log sonota '^stage: final-delivered → timeout → done$'
+	e2e_expect_log sonota '^Done: the device runs the new firmware'
+}
+
 # --no-prov resumed at FinalStage: the stock OTA happened in an earlier run.
 s_resume-e2a()
 {
@@ -498,4 +516,4 @@ s_ap-timeout()
 "s_$SCENARIO"
 e2e_netns_cleanup
 e2e_root_clean --final || e2e_fail "the root namespace is not clean after the run"
-e2e_pass
+e2e_pass "$SCENARIO"

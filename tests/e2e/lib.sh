@@ -184,7 +184,6 @@ e2e_init()
 	fi
 	E2E_HOOK="$E2E_WORK/hook.sh"
 	declare -gA E2E_PID=()
-	E2E_DONE=0
 	trap '_e2e_on_exit' EXIT
 	trap '_e2e_on_signal INT' INT
 	trap '_e2e_on_signal TERM' TERM
@@ -339,8 +338,12 @@ _e2e_hook()
 		;;
 	finalstage-down)
 		e2e_ip "$NS_DEV" addr del "$E2E_FS_DEV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr del "$E2E_FS_SRV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr replace "$E2E_HOME_SRV" dev "$E2E_IF" || rc=1
+		# With the flag file the laptop has not noticed yet that FinalStage is gone and
+		# keeps 192.168.4.2 (exercises sonota-c's --done-timeout).
+		if [ ! -e "$E2E_WORK/srv-keeps-finalstage" ]; then
+			e2e_ip "$NS_SRV" addr del "$E2E_FS_SRV" dev "$E2E_IF" 2>/dev/null
+			e2e_ip "$NS_SRV" addr replace "$E2E_HOME_SRV" dev "$E2E_IF" || rc=1
+		fi
 		;;
 	*)
 		# Unknown events are logged and accepted: a newer devsim may report more.
@@ -397,10 +400,11 @@ e2e_running()
 }
 
 # Wait up to SECS for NAME to exit by itself; SIGTERM it (SIGKILL 3 s later) if not.
-# Exit status in E2E_RC, as e2e_wait.
+# Exit status in E2E_RC, as e2e_wait; E2E_SIGNALLED=1 when it had to be signalled.
 e2e_stop()
 {
 	local name="$1" secs="${2:-0}" pid="${E2E_PID[$1]:-}" i
+	E2E_SIGNALLED=0
 	if [ -z "$pid" ]; then
 		E2E_RC=255
 		return 255
@@ -410,6 +414,7 @@ e2e_stop()
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
+		E2E_SIGNALLED=1
 		# The timeout wrapper forwards SIGTERM to the command.
 		kill -TERM "$pid" 2>/dev/null
 		for ((i = 0; i < 40; i++)); do
@@ -442,7 +447,7 @@ e2e_root_clean()
 		echo "e2e: ROOT NAMESPACE HAS A TEST ADDRESS: $bad" >&2
 		return 1
 	fi
-	bad=$(ip -br link show 2>/dev/null | grep -E "^$E2E_IF[@ ]")
+	bad=$(ip -br link show 2>/dev/null | grep -E "^${E2E_IF}[@ ]")
 	if [ -n "$bad" ]; then
 		echo "e2e: root namespace has a test veth: $bad" >&2
 		return 1
@@ -471,7 +476,6 @@ e2e_tails()
 e2e_fail()
 {
 	echo "e2e[${E2E_NAME:-?}]: FAIL: $*" >&2
-	E2E_FAILED=1
 	e2e_tails
 	exit 1
 }
