@@ -11,15 +11,17 @@
  * (the legacy plain WebSocket is not served by MHD: the session state lives on the lws
  * loop, see docs/PERFORMANCE.md "Design notes"). Another method on a file path is 405 with
  * "Allow: GET, HEAD"; another method on /dispatch/device is 405 with "Allow: POST".
- * Responses always carry Content-Length, never chunked encoding; HTTP/1.0 clients get
- * an HTTP/1.0 status line and the connection is closed after the response.
+ * Responses always carry Content-Length, never chunked encoding. HTTP/1.0 clients
+ * (E2A: "Connection: close") get MHD's "HTTP/1.1" status line, which
+ * ESP8266HTTPClient accepts, and the connection is closed after the response.
  *
  * Threads: every MHD callback runs on MHD's thread(s); a small pacer thread resumes
  * paced /slowota/ transfers when their next chunk is due (no sleeping, no busy loop).
  * Nothing here logs per request. Each request that reaches the access handler pushes
  * exactly one opening event (EVQ_HTTP_REQUEST, or EVQ_HTTP_DISPATCH for the legacy
  * POST), throttled EVQ_HTTP_PROGRESS events for bodies produced by the content
- * reader (every /slowota/ body; /ota/ bodies larger than limits.buffer_max, by
+ * reader (every /slowota/ body, every answer to an HTTP/1.0 request, i.e. E2A's
+ * downloads on FinalStage, and /ota/ bodies larger than limits.buffer_max, by
  * default none), and exactly one EVQ_HTTP_DONE from MHD's completion callback. DONE's complete is true only for a
  * GET answered 200/206 whose every body byte was produced and which MHD reports as
  * MHD_REQUEST_TERMINATED_COMPLETED_OK: a file counts as delivered only then. HEAD,
@@ -41,17 +43,20 @@
 				  * one address needs up to 64 */
 #define IMGSRV_TIMEOUT_S 30      /* idle connection timeout; devices ask every ~0.1 s
 				  * (§4) and E2A gives up after 5 s (§5.3) */
-#define IMGSRV_THREADS 1         /* MHD polling threads (see docs/PERFORMANCE.md) */
+#define IMGSRV_THREADS 2         /* MHD polling threads: on 2 cores 2 served ~30% more 4 KB
+				  * ranges than 1 for 16 KB more RSS (docs/PERFORMANCE.md) */
 #define IMGSRV_BLOCK_SIZE 65536  /* bytes produced per content-reader call */
 #define IMGSRV_BUFFER_MAX SIZE_MAX /* /ota/ bodies up to this size go out straight from the
 				    * in-memory file, without a content reader and so without
-				    * progress events; bigger ones through the reader. Default:
-				    * all of them, as the reader halves whole-file throughput
+				    * progress events; bigger ones (and HTTP/1.0 answers)
+				    * through the reader. Default: all of them, as the reader
+				    * costs a third of the whole-file throughput on loopback
 				    * (docs/PERFORMANCE.md) */
-#define IMGSRV_CONN_MEMORY 32768 /* MHD's per-connection pool: request line and headers
-				  * (a device sends ~300 bytes, 431 beyond about half of
-				  * this) and the response headers; MHD clears it per
-				  * request */
+#define IMGSRV_CONN_MEMORY 16384 /* MHD's per-connection pool (its default: 32 KB): request
+				  * line and headers (a device sends ~300 bytes; 431 beyond
+				  * about half of this) and the response headers. MHD clears
+				  * it per request, so it is touched memory per connection;
+				  * 8 KB measured no faster than 32 KB */
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */

@@ -484,6 +484,8 @@ test_http10(uint16_t port)
 	CHECK(header(&r, "Connection", v, sizeof(v)) == NULL || strcasecmp(v, "close") == 0);
 	free(r.body);
 	close(fd);
+	/* its completion may trail the body: wait, so the next test starts clean */
+	CHECK_INT(wait_count(1, EVQ_HTTP_DONE, BIG_NAME, 200, 1), 1);
 }
 
 /* The stock firmware's way: many 4 KB ranges on one keep-alive connection. */
@@ -495,12 +497,13 @@ test_range_loop(uint16_t port)
 	size_t n = 0, reqs = 0;
 	bool ok = true;
 
+	forget();
+
 	CHECK(fd >= 0 && got);
 	if (fd < 0 || !got) {
 		free(got);
 		return;
 	}
-	forget();
 	while (n < BIG_SIZE && ok) {
 		char req[512];
 		struct resp r;
@@ -528,7 +531,7 @@ test_range_loop(uint16_t port)
 	CHECK_INT(count(EVQ_HTTP_REQUEST, BIG_NAME, 206, -1), reqs);
 	uint64_t sum = 0;
 	for (size_t i = 0; i < nevs; i++)
-		if (evs[i].type == EVQ_HTTP_DONE)
+		if (evs[i].type == EVQ_HTTP_DONE && evs[i].status == 206)
 			sum += evs[i].sent;
 	CHECK_INT(sum, BIG_SIZE);
 }
