@@ -200,12 +200,16 @@ on_enter(void *arg, enum stage old, enum stage_ev ev, enum stage now)
 				 (lws_usec_t)s->cfg->done_timeout * LWS_US_PER_SEC);
 		break;
 	case STAGE_DONE:
+		/* The loop may be about to block in poll (a timer brought us here): wake
+		 * it so that sonota_run sees the final stage now. Same for FAILED. */
+		lws_cancel_service(s->lws);
 		print_summary(s);
 		ui_say(&s->ui, "Done: the device runs the new firmware. (If it is Tasmota, it "
 			       "opens a WiFi \"sonoff-XXXX\" for its own set-up.)");
 		s->exit_code = SONOTA_EXIT_OK;
 		break;
 	case STAGE_FAILED:
+		lws_cancel_service(s->lws);
 		if (ev == STAGE_EV_INTERRUPT) {
 			ui_say(&s->ui, "Interrupted before the final image was delivered: the "
 				       "device is NOT done.");
@@ -240,6 +244,12 @@ follow_up(struct sonota *s)
 	case STAGE_WAIT_AP:
 		if (s->have_final && s->cfg->no_prov)
 			sonota_event(s, STAGE_EV_FINAL_UP);
+		break;
+	case STAGE_FINAL_DELIVERED:
+		/* FinalStage may have gone while the delivery was being confirmed (E2A
+		 * restarts right after its download): that is the end already. */
+		if (!s->have_final && !s->cfg->no_check_ip)
+			sonota_event(s, STAGE_EV_FINAL_DOWN);
 		break;
 	default:
 		break;
@@ -334,7 +344,11 @@ on_addr(void *arg, bool added, const struct netwatch_addr *a)
 		s->have_final = added;
 		log_notice(s->log, "this computer %s FinalStage (192.168.4.2)",
 			   added ? "joined" : "left");
-		if (!added && s->sm.cur == STAGE_FINALSTAGE && !s->final.delivered)
+		if (!added && s->sm.cur == STAGE_FINALSTAGE && !s->final.delivered &&
+		    s->final.inflight)
+			ui_say(&s->ui, "FinalStage went away during a download; its outcome decides "
+				       "what comes next.");
+		else if (!added && s->sm.cur == STAGE_FINALSTAGE && !s->final.delivered)
 			ui_say(&s->ui, s->final.user2_delivered
 					       ? "FinalStage went away: expected, the device reboots "
 						 "into the image it just wrote. Rejoin FinalStage when it "

@@ -50,6 +50,7 @@ struct sonota_final {
 	bool delivered;          /* image_arduino.bin went out in full: the device is done */
 	unsigned requests;       /* E2A downloads started */
 	unsigned aborted;        /* E2A downloads that ended short */
+	unsigned inflight;       /* E2A downloads started and not yet decided */
 	char deviceid[PROTO_DEVICEID_MAX + 1]; /* the device last done with stock, if known */
 };
 

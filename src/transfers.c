@@ -59,6 +59,7 @@ on_request(struct sonota *s, const struct evq_event *e)
 		return;
 	if (is_e2a(e)) {
 		s->final.requests++;
+		s->final.inflight++;
 		log_notice(s->log, "FinalStage: %s started downloading %s (%llu bytes)",
 			   e->peer, e->file, (unsigned long long)e->total);
 		sonota_event(s, STAGE_EV_E2A_REQUEST);
@@ -93,6 +94,8 @@ on_done(struct sonota *s, const struct evq_event *e)
 		return;
 
 	if (is_e2a(e)) {
+		if (s->final.inflight)
+			s->final.inflight--;
 		if (!e->complete || !whole) {
 			s->final.aborted++;
 			if (e->sent == e->len && e->len)
