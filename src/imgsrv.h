@@ -43,14 +43,15 @@
 				  * one address needs up to 64 */
 #define IMGSRV_TIMEOUT_S 30      /* idle connection timeout; devices ask every ~0.1 s
 				  * (§4) and E2A gives up after 5 s (§5.3) */
-#define IMGSRV_THREADS 2         /* MHD polling threads: on 2 cores 2 served ~30% more 4 KB
-				  * ranges than 1 for 16 KB more RSS (docs/PERFORMANCE.md) */
+#define IMGSRV_THREADS 2         /* MHD polling threads: on 2 cores, 2 served a median 37%
+				  * more 4 KB ranges than 1, for 16 KB more RSS
+				  * (docs/PERFORMANCE.md) */
 #define IMGSRV_BLOCK_SIZE 65536  /* bytes produced per content-reader call */
 #define IMGSRV_BUFFER_MAX SIZE_MAX /* /ota/ bodies up to this size go out straight from the
 				    * in-memory file, without a content reader and so without
 				    * progress events; bigger ones (and HTTP/1.0 answers)
 				    * through the reader. Default: all of them, as the reader
-				    * costs a third of the whole-file throughput on loopback
+				    * cost 41-48% of the whole-image throughput on loopback
 				    * (docs/PERFORMANCE.md) */
 #define IMGSRV_CONN_MEMORY 16384 /* MHD's per-connection pool (its default: 32 KB): request
 				  * line and headers (a device sends ~300 bytes; 431 beyond
