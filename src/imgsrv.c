@@ -83,7 +83,10 @@ struct imgsrv {
 	struct MHD_Response *r405_post;
 	struct MHD_Response *r413;
 	struct MHD_Response *rdispatch;
-	/* pacer thread */
+	/* pacer thread. Lock order: lock, then MHD's internal locks (pace() suspends and
+	 * imgsrv_stop() resumes under lock, so that "not stopping, listed, suspended" is
+	 * one step). MHD calls on_completed(), the one callback that takes lock, before
+	 * it takes its cleanup lock, and the pacer resumes outside lock. */
 	pthread_mutex_t lock;          /* guards everything below and the pacer fields of reqs */
 	pthread_cond_t cond;           /* wakes the pacer: new entry or quit */
 	pthread_t pacer;
@@ -91,7 +94,10 @@ struct imgsrv {
 	bool stopping;                 /* no more suspending; readers abort */
 	bool pacer_quit;
 	struct imgsrv_req *paced;      /* suspended slow transfers (unordered, few) */
-	/* MHD's messages, rate-limited; under lock */
+	/* MHD's messages, rate-limited; under log_lock, never taken with lock held or
+	 * around an MHD call (MHD may log while holding its own locks) */
+	pthread_mutex_t log_lock;
+	bool log_lock_ok;
 	uint64_t log_window_ms;        /* start of the current window */
 	unsigned log_count;            /* messages in it */
 	unsigned long log_suppressed;  /* dropped in it */
@@ -213,20 +219,36 @@ pacer_main(void *arg)
 	pthread_mutex_lock(&srv->lock);
 	while (!srv->pacer_quit) {
 		uint64_t now = util_mono_ms(), earliest = UINT64_MAX;
-		struct imgsrv_req **pp = &srv->paced;
+		struct imgsrv_req **pp = &srv->paced, *due = NULL;
 
 		while (*pp) {
 			struct imgsrv_req *r = *pp;
 			if (r->due_ms <= now) {
 				*pp = r->next;
-				r->next = NULL;
 				r->suspended = false;
-				MHD_resume_connection(r->conn);
+				r->next = due;
+				due = r;
 			} else {
 				if (r->due_ms < earliest)
 					earliest = r->due_ms;
 				pp = &r->next;
 			}
+		}
+		if (due) {
+			/* Resume outside our lock, so that no MHD lock is ever taken under
+			 * it here. A suspended connection cannot complete, so each request
+			 * stays valid until its resume; no one else resumes it, as it is no
+			 * longer listed. */
+			pthread_mutex_unlock(&srv->lock);
+			while (due) {
+				struct imgsrv_req *r = due;
+				struct MHD_Connection *c = r->conn;
+				due = r->next;
+				r->next = NULL;
+				MHD_resume_connection(c);
+			}
+			pthread_mutex_lock(&srv->lock);
+			continue;
 		}
 		if (earliest == UINT64_MAX) {
 			pthread_cond_wait(&srv->cond, &srv->lock);
@@ -550,7 +572,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	unsigned long dropped = 0;
 	bool emit;
 
-	pthread_mutex_lock(&srv->lock);
+	pthread_mutex_lock(&srv->log_lock);
 	if (now - srv->log_window_ms >= IMGSRV_LOG_WINDOW_MS) {
 		dropped = srv->log_suppressed;
 		srv->log_window_ms = now;
@@ -562,7 +584,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		srv->log_count++;
 	else
 		srv->log_suppressed++;
-	pthread_mutex_unlock(&srv->lock);
+	pthread_mutex_unlock(&srv->log_lock);
 	if (!srv->log)
 		return;
 	if (dropped)
@@ -768,6 +790,12 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	srv->block_size = l->block_size ? l->block_size : IMGSRV_BLOCK_SIZE;
 	srv->buffer_max = l->buffer_max ? l->buffer_max : IMGSRV_BUFFER_MAX;
 
+	/* The port first: the likeliest failure, reported before any thread exists. */
+	r = listen_socket(o, &fd, &family, &port, err, errlen);
+	if (r < 0)
+		goto fail;
+	srv->port = port;
+
 	r = -ENOMEM;
 	snprintf(err, errlen, "image server: out of memory");
 	srv->r404 = text_response("Not Found\n", "text/plain", NULL);
@@ -790,6 +818,10 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	if (r < 0)
 		goto fail_text;
 	srv->lock_ok = true;
+	r = -pthread_mutex_init(&srv->log_lock, NULL);
+	if (r < 0)
+		goto fail_text;
+	srv->log_lock_ok = true;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	r = -pthread_cond_init(&srv->cond, &ca);
@@ -802,11 +834,6 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 		goto fail_text;
 	srv->pacer_ok = true;
 
-	r = listen_socket(o, &fd, &family, &port, err, errlen);
-	if (r < 0)
-		goto fail;
-	srv->port = port;
-
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_ALLOW_SUSPEND_RESUME;
 	if (o->log)
@@ -817,7 +844,6 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	int mfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (mfd < 0) {
 		r = -errno;
-		close(fd);
 		snprintf(err, errlen, "port %u: dup: %s", port, strerror(-r));
 		goto fail;
 	}
@@ -837,7 +863,6 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 		MHD_OPTION_END);
 	if (!srv->mhd) {
 		close_if_same(mfd, fd);
-		close(fd);
 		r = -EIO;
 		snprintf(err, errlen, "port %u: libmicrohttpd failed to start", port);
 		goto fail;
@@ -849,6 +874,8 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 fail_text:
 	snprintf(err, errlen, "image server: %s", strerror(-r));
 fail:
+	if (fd >= 0)
+		close(fd);
 	imgsrv_stop(srv);
 	return r;
 }
@@ -890,6 +917,8 @@ imgsrv_stop(struct imgsrv *srv)
 			   srv->log_suppressed);
 	if (srv->cond_ok)
 		pthread_cond_destroy(&srv->cond);
+	if (srv->log_lock_ok)
+		pthread_mutex_destroy(&srv->log_lock);
 	if (srv->lock_ok)
 		pthread_mutex_destroy(&srv->lock);
 	if (srv->rdispatch)
