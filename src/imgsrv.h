@@ -1,4 +1,4 @@
-/* imgsrv: the plain-HTTP image server (libmicrohttpd on its own polling thread).
+/* imgsrv: the plain-HTTP image server (libmicrohttpd on its own polling threads).
  *
  * Serves a fixed set of in-memory files, never the filesystem:
  *   GET|HEAD /ota/<name>      Range per range.h: 206 / 416 / 200 (PROTOCOL.md §4, §5.3)
@@ -15,17 +15,20 @@
  * (E2A: "Connection: close") get MHD's "HTTP/1.1" status line, which
  * ESP8266HTTPClient accepts, and the connection is closed after the response.
  *
- * Threads: every MHD callback runs on MHD's thread(s); a small pacer thread resumes
+ * Threads: every MHD callback runs on MHD's threads; a small pacer thread resumes
  * paced /slowota/ transfers when their next chunk is due (no sleeping, no busy loop).
  * Nothing here logs per request. Each request that reaches the access handler pushes
  * exactly one opening event (EVQ_HTTP_REQUEST, or EVQ_HTTP_DISPATCH for the legacy
  * POST), throttled EVQ_HTTP_PROGRESS events for bodies produced by the content
  * reader (every /slowota/ body, every answer to an HTTP/1.0 request, i.e. E2A's
  * downloads on FinalStage, and /ota/ bodies larger than limits.buffer_max, by
- * default none), and exactly one EVQ_HTTP_DONE from MHD's completion callback. DONE's complete is true only for a
- * GET answered 200/206 whose every body byte was produced and which MHD reports as
- * MHD_REQUEST_TERMINATED_COMPLETED_OK: a file counts as delivered only then. HEAD,
- * 404, 405 and 416 answers are never complete.
+ * default none), and exactly one EVQ_HTTP_DONE from MHD's completion callback (or,
+ * for whole-file 200 answers with an ackwatch, from ackwatch once the peer's TCP
+ * acknowledged every byte). DONE's complete is true only for a GET answered 200/206
+ * whose every body byte was produced and which MHD reports as
+ * MHD_REQUEST_TERMINATED_COMPLETED_OK (and, with an ackwatch, acknowledged): a file
+ * counts as delivered only then. HEAD, 404, 405, 413 and 416 answers are never
+ * complete. Requests MHD refuses itself (malformed, 431) produce no event.
  */
 #pragma once
 
@@ -112,7 +115,8 @@ struct imgsrv_opts {
 
 /* Bind, listen and start serving. The listening socket is created here so that
  * a busy port gives -EADDRINUSE ("port N is busy ...") and a privileged port
- * without the right gives -EACCES ("port N needs root or CAP_NET_BIND_SERVICE");
+ * without the right gives -EACCES ("port N is privileged: run as root, or grant
+ * CAP_NET_BIND_SERVICE");
  * -EINVAL for bad options, -ENOMEM, or another -errno; err always names the port
  * or the bad option. On success *ret owns the server (free with imgsrv_stop()). */
 int imgsrv_start(const struct imgsrv_opts *opts, struct imgsrv **ret, char *err, size_t errlen);
