@@ -162,6 +162,40 @@ print_summary(struct sonota *s)
 	ui_say(&s->ui, "  total: %.1f s", (double)(mono_ms() - s->start_ms) / 1000.0);
 }
 
+/* The steps of a takeover as the user sees them, for the terminal checklist. */
+static const struct {
+	const char *label;
+	enum stage first, last; /* the stages that make up the step */
+} steps[] = {
+	{ "pre-flight", STAGE_PREFLIGHT, STAGE_PREFLIGHT },
+	{ "provisioning", STAGE_WAIT_AP, STAGE_PROVISIONING },
+	{ "home WiFi", STAGE_WAIT_HOME, STAGE_WAIT_HOME },
+	{ "emulated cloud", STAGE_SERVING, STAGE_SERVING },
+	{ "FinalStage", STAGE_FINALSTAGE, STAGE_FINAL_DELIVERED },
+	{ "done", STAGE_DONE, STAGE_DONE },
+};
+
+/* On a terminal: "[x] pre-flight  [x] provisioning  [>] emulated cloud  [ ] ...". */
+static void
+print_checklist(struct sonota *s, enum stage now)
+{
+	char line[256];
+	size_t off = 0;
+	if (!s->ui.tty || now == STAGE_FAILED)
+		return;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && off < sizeof(line); i++) {
+		const char *mark = now > steps[i].last ? "x" : now >= steps[i].first ? ">" : " ";
+		if (i == 1 && s->cfg->no_prov)
+			mark = "-"; /* skipped */
+		int w = snprintf(line + off, sizeof(line) - off, "%s[%s] %s", i ? "  " : "", mark,
+				 steps[i].label);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	ui_say(&s->ui, "%s", line);
+}
+
 static void
 on_enter(void *arg, enum stage old, enum stage_ev ev, enum stage now)
 {
@@ -174,6 +208,7 @@ on_enter(void *arg, enum stage old, enum stage_ev ev, enum stage now)
 	if (old == now && ev != STAGE_EV_TIMEOUT)
 		return; /* a self-transition: narrated, nothing to start */
 
+	print_checklist(s, now);
 	lws_sul_cancel(&s->sul_timeout);
 	lws_sul_cancel(&s->sul_retry);
 	if (old == STAGE_PROVISIONING && now != STAGE_PROVISIONING && s->prov) {
