@@ -44,14 +44,15 @@ struct evq {
 	struct evq_event *head, *tail; /* FIFO of heap events, owned */
 	size_t pending;                /* events queued */
 	uint64_t dropped;              /* progress events dropped at the cap */
-	void (*wake)(void *arg);       /* called after each push, outside the lock */
+	void (*wake)(void *arg);       /* called after a push onto an empty queue, outside
+					* the lock; the loop then drains until empty */
 	void *wake_arg;
 };
 
 /* Returns 0 or -errno. wake may be NULL (tests drain by hand). */
 int evq_init(struct evq *q, void (*wake)(void *arg), void *wake_arg);
 
-/* Copy ev into the queue and wake the loop. Thread-safe. Returns 0, -ENOBUFS when
+/* Copy ev into the queue; wake the loop if the queue was empty. Thread-safe. Returns 0, -ENOBUFS when
  * a progress event was dropped at the cap, or -ENOMEM. */
 int evq_push(struct evq *q, const struct evq_event *ev);
 
