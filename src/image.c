@@ -15,23 +15,12 @@
 #include <mbedtls/version.h>
 
 #include "image.h"
+#include "util.h"
 
 #define V1_HDR 8        /* [E9][n][mode][size/freq][entry u32] */
 #define SEG_HDR 8       /* [load addr u32][len u32] */
 #define V2_IROM_OFF 8   /* the irom segment header follows the 8-byte v2 header */
 #define CRC_LEN 4       /* esptool's CRC trailer after a v2 image */
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t
 le32(const uint8_t *p)
@@ -188,13 +177,13 @@ walk_v1(const uint8_t *buf, size_t limit, size_t hdr, const char *part, const ch
 	uint8_t sum = IMAGE_CHECKSUM_SEED;
 
 	if (n == 0 || n > IMAGE_SEGMENTS_MAX) {
-		seterr(err, errlen, "%ssegments: header at 0x%zx declares %u segments, want 1-%d",
+		util_seterr(err, errlen, "%ssegments: header at 0x%zx declares %u segments, want 1-%d",
 		       part, hdr, n, IMAGE_SEGMENTS_MAX);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (limit - off < SEG_HDR) {
-			seterr(err, errlen, "%ssegment: %s %u header at 0x%zx runs past %s (0x%zx)",
+			util_seterr(err, errlen, "%ssegment: %s %u header at 0x%zx runs past %s (0x%zx)",
 			       part, what, i, off, limit_name, limit);
 			return -EINVAL;
 		}
@@ -202,7 +191,7 @@ walk_v1(const uint8_t *buf, size_t limit, size_t hdr, const char *part, const ch
 
 		off += SEG_HDR;
 		if (slen > limit - off) {
-			seterr(err, errlen,
+			util_seterr(err, errlen,
 			       "%ssegment: %s %u (load 0x%08X, %u bytes at 0x%zx) runs past %s (0x%zx)",
 			       part, what, i, addr, slen, off, limit_name, limit);
 			return -EINVAL;
@@ -216,13 +205,13 @@ walk_v1(const uint8_t *buf, size_t limit, size_t hdr, const char *part, const ch
 	ret->csum_at = off | 0xF;
 	ret->computed = sum;
 	if (ret->csum_at >= limit) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "%struncated: checksum byte belongs at 0x%zx, past %s (0x%zx)",
 		       part, ret->csum_at, limit_name, limit);
 		return -EINVAL;
 	}
 	if (buf[ret->csum_at] != sum) {
-		seterr(err, errlen, "%schecksum: stored 0x%02X, computed 0x%02X", part,
+		util_seterr(err, errlen, "%schecksum: stored 0x%02X, computed 0x%02X", part,
 		       buf[ret->csum_at], sum);
 		return -EINVAL;
 	}
@@ -242,16 +231,16 @@ static int
 check_length(size_t len, size_t max, const char *max_why, char *err, size_t errlen)
 {
 	if (len < IMAGE_MIN) {
-		seterr(err, errlen, "too-small: %zu bytes, E2A refuses images below %d bytes", len,
+		util_seterr(err, errlen, "too-small: %zu bytes, E2A refuses images below %d bytes", len,
 		       IMAGE_MIN);
 		return -EINVAL;
 	}
 	if (len > max) {
-		seterr(err, errlen, "too-large: %zu bytes, %s holds at most %zu", len, max_why, max);
+		util_seterr(err, errlen, "too-large: %zu bytes, %s holds at most %zu", len, max_why, max);
 		return -EFBIG;
 	}
 	if (len % 4) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "alignment: %zu bytes is not a multiple of 4 (E2A writes flash in words)",
 		       len);
 		return -EINVAL;
@@ -264,7 +253,7 @@ check_mode(uint8_t mode, const char *which, char *err, size_t errlen)
 {
 	if (mode <= IMAGE_MODE_DOUT)
 		return 0;
-	seterr(err, errlen, "mode: %s flash mode byte 0x%02X is not QIO/QOUT/DIO/DOUT (0-3)",
+	util_seterr(err, errlen, "mode: %s flash mode byte 0x%02X is not QIO/QOUT/DIO/DOUT (0-3)",
 	       which, mode);
 	return -EINVAL;
 }
@@ -284,13 +273,13 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 	if (r < 0)
 		return r;
 	if (buf[0] != IMAGE_MAGIC_V2) {
-		seterr(err, errlen, "magic: byte 0 is 0x%02X, want 0xEA (v2 OTA image)%s", buf[0],
+		util_seterr(err, errlen, "magic: byte 0 is 0x%02X, want 0xEA (v2 OTA image)%s", buf[0],
 		       buf[0] == IMAGE_MAGIC_V1 ? "; 0xE9 is a v1 image such as image_arduino.bin"
 						: "");
 		return -EINVAL;
 	}
 	if (buf[1] != IMAGE_V2_CONST) {
-		seterr(err, errlen, "v2-header: byte 1 is 0x%02X, want the constant 0x04", buf[1]);
+		util_seterr(err, errlen, "v2-header: byte 1 is 0x%02X, want the constant 0x04", buf[1]);
 		return -EINVAL;
 	}
 	info.flash_mode = buf[2];
@@ -303,7 +292,7 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 	 * the second slot elsewhere, 5/6/8/9 use 1024 KB slots, and 3/4 make the SDK place its
 	 * RF-calibration and system-parameter sectors past the end of a 1 MB chip. */
 	if (info.size_freq >> 4 != IMAGE_SIZE_1MB) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "flash-size: size code 0x%X (%s), want 0x2 (1MB); the image was built for "
 		       "another flash map", info.size_freq >> 4, image_flash_size_name(info.size_freq));
 		return -EINVAL;
@@ -318,17 +307,17 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 
 	info.irom_len = le32(buf + V2_IROM_OFF + 4);
 	if (info.irom_len == 0) {
-		seterr(err, errlen, "irom: the irom segment is empty");
+		util_seterr(err, errlen, "irom: the irom segment is empty");
 		return -EINVAL;
 	}
 	if (info.irom_len % 4) {
-		seterr(err, errlen, "irom: length %u is not a multiple of 4", info.irom_len);
+		util_seterr(err, errlen, "irom: length %u is not a multiple of 4", info.irom_len);
 		return -EINVAL;
 	}
 	size_t h2 = V2_IROM_OFF + SEG_HDR;
 
 	if (info.irom_len > len - h2 || len - h2 - info.irom_len < V1_HDR) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "irom: length %u leaves no room for the second header in a %zu-byte file",
 		       info.irom_len, len);
 		return -EINVAL;
@@ -341,7 +330,7 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 
 	/* The embedded v1 header with the RAM segments (§6.3 item 3). */
 	if (buf[h2] != IMAGE_MAGIC_V1) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "header: no v1 header (0xE9) after the irom segment at 0x%zx, found 0x%02X",
 		       h2, buf[h2]);
 		return -EINVAL;
@@ -350,7 +339,7 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 	if (r < 0)
 		return r;
 	if (buf[h2 + 2] != info.flash_mode || buf[h2 + 3] != info.size_freq) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "mismatch: first header %s/0x%02X, second header %s/0x%02X (mode/size-freq "
 		       "must agree)", image_flash_mode_name(info.flash_mode), info.size_freq,
 		       image_flash_mode_name(buf[h2 + 2]), buf[h2 + 3]);
@@ -373,13 +362,13 @@ image_check_user(const uint8_t *buf, size_t len, struct image_info *ret, char *e
 		uint32_t stored = le32(buf + body), computed = image_esp_crc32(buf, body);
 
 		if (stored != computed) {
-			seterr(err, errlen, "crc: stored 0x%08X, computed 0x%08X", stored, computed);
+			util_seterr(err, errlen, "crc: stored 0x%08X, computed 0x%08X", stored, computed);
 			return -EINVAL;
 		}
 		info.has_crc = true;
 		info.crc = stored;
 	} else if (trailer != 0) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "trailer: %zu bytes after the checksum at 0x%zx, want 0 or 4 (esptool's CRC)",
 		       trailer, w.csum_at);
 		return -EINVAL;
@@ -404,7 +393,7 @@ image_check_arduino(const uint8_t *buf, size_t len, struct image_info *ret, char
 	if (r < 0)
 		return r;
 	if (buf[0] != IMAGE_MAGIC_V1) {
-		seterr(err, errlen, "magic: byte 0 is 0x%02X, want 0xE9 (v1 eboot image)%s", buf[0],
+		util_seterr(err, errlen, "magic: byte 0 is 0x%02X, want 0xE9 (v1 eboot image)%s", buf[0],
 		       buf[0] == IMAGE_MAGIC_V2 ? "; 0xEA is a v2 OTA image such as a user1/user2 file"
 						: "");
 		return -EINVAL;
@@ -428,12 +417,12 @@ image_check_arduino(const uint8_t *buf, size_t len, struct image_info *ret, char
 
 	/* The app. len >= 4096 and len % 4 == 0 were checked, so len - 0x1000 is exact. */
 	if (len - IMAGE_APP_OFFSET < V1_HDR) {
-		seterr(err, errlen, "app: the file ends at 0x%zx, before an app header at 0x%x",
+		util_seterr(err, errlen, "app: the file ends at 0x%zx, before an app header at 0x%x",
 		       len, IMAGE_APP_OFFSET);
 		return -EINVAL;
 	}
 	if (buf[IMAGE_APP_OFFSET] != IMAGE_MAGIC_V1) {
-		seterr(err, errlen, "app: no v1 app header (0xE9) at 0x%x, found 0x%02X",
+		util_seterr(err, errlen, "app: no v1 app header (0xE9) at 0x%x, found 0x%02X",
 		       IMAGE_APP_OFFSET, buf[IMAGE_APP_OFFSET]);
 		return -EINVAL;
 	}

@@ -17,6 +17,7 @@
 #include "image.h"
 #include "imageset.h"
 #include "known-images.h"
+#include "util.h"
 
 #define IMAGESET_PATH_MAX 4096 /* PATH_MAX: longer paths are refused, not truncated */
 
@@ -42,18 +43,6 @@ static const uint8_t variant_mode[_IMAGESET_VARIANT_MAX] = {
 	[IMAGESET_DOUT] = IMAGE_MODE_DOUT,
 	[IMAGESET_DIO] = IMAGE_MODE_DIO,
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 imageset_variant_name(enum imageset_variant v)
@@ -85,7 +74,7 @@ join(char *buf, size_t len, const char *a, const char *b, char *err, size_t errl
 	int n = snprintf(buf, len, "%s/%s", a, b);
 
 	if (n < 0 || (size_t)n >= len) {
-		seterr(err, errlen, "%s/%s: path too long", a, b);
+		util_seterr(err, errlen, "%s/%s: path too long", a, b);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -111,25 +100,25 @@ read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			seterr(err, errlen, "%s: missing", path);
+			util_seterr(err, errlen, "%s: missing", path);
 		else if (r == -ELOOP)
-			seterr(err, errlen, "%s: is a symbolic link; copy the file itself", path);
+			util_seterr(err, errlen, "%s: is a symbolic link; copy the file itself", path);
 		else
-			seterr(err, errlen, "%s: %s", path, strerror(-r));
+			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		util_seterr(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		util_seterr(err, errlen, "%s: not a regular file", path);
 		r = -EINVAL;
 		goto out;
 	}
 	if ((uintmax_t)st.st_size > max) {
-		seterr(err, errlen, "%s: too-large: %jd bytes, at most %zu", path,
+		util_seterr(err, errlen, "%s: too-large: %jd bytes, at most %zu", path,
 		       (intmax_t)st.st_size, max);
 		r = -EFBIG;
 		goto out;
@@ -138,7 +127,7 @@ read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
 	data = malloc(size ? size : 1);
 	if (!data) {
 		r = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", path);
+		util_seterr(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	while (off < size) {
@@ -147,7 +136,7 @@ read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
 			continue;
 		if (n < 0) {
 			r = -errno;
-			seterr(err, errlen, "%s: %s", path, strerror(-r));
+			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
 			goto out;
 		}
 		if (n == 0)
@@ -158,7 +147,7 @@ read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
 		n = read(fd, &extra, 1);
 	while (n < 0 && errno == EINTR);
 	if (off != size || n != 0) {
-		seterr(err, errlen, "%s: changed while being read", path);
+		util_seterr(err, errlen, "%s: changed while being read", path);
 		r = -EIO;
 		goto out;
 	}
@@ -192,7 +181,7 @@ load_file(struct imageset_file *f, const char *dir, enum imageset_variant varian
 		return r;
 	f->path = strdup(path);
 	if (!f->path) {
-		seterr(err, errlen, "%s: out of memory", path);
+		util_seterr(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	r = read_bounded(path, role_max[role], &f->data, &f->size, err, errlen);
@@ -203,12 +192,12 @@ load_file(struct imageset_file *f, const char *dir, enum imageset_variant varian
 	else
 		r = image_check_user(f->data, f->size, &f->info, e, sizeof(e));
 	if (r < 0) {
-		seterr(err, errlen, "%s: %s", path, e);
+		util_seterr(err, errlen, "%s: %s", path, e);
 		return r;
 	}
 	*ret_checked = true;
 	if (role != IMAGESET_ARDUINO && f->info.flash_mode != variant_mode[variant]) {
-		seterr(err, errlen,
+		util_seterr(err, errlen,
 		       "%s: variant: flash mode %s, but the %s directory is for %s images", path,
 		       image_flash_mode_name(f->info.flash_mode), variant_dir[variant],
 		       image_flash_mode_name(variant_mode[variant]));
@@ -262,7 +251,7 @@ check_pair(const struct imageset_file *files, const char *dir, enum imageset_var
 {
 	if (memcmp(files[IMAGESET_USER1].info.sha256, files[IMAGESET_USER2].info.sha256, 32))
 		return 0;
-	seterr(err, errlen,
+	util_seterr(err, errlen,
 	       "%s/%s: slot: %s and %s are identical; each must be built for its own slot "
 	       "(0x01000 and 0x81000)", dir, variant_dir[variant], role_file[IMAGESET_USER1],
 	       role_file[IMAGESET_USER2]);
@@ -297,7 +286,7 @@ imageset_identify(struct imageset *set, const struct known_image *table, size_t 
 		 * place, which the device would write to an address it is not linked for. */
 		for (size_t i = 0; !row && i < n; i++) {
 			if (strcmp(table[i].sha256, f->info.sha256_hex) == 0) {
-				seterr(err, errlen,
+				util_seterr(err, errlen,
 				       "%s: slot: this is %s of the public set \"%s\", not %s; "
 				       "swap or rename the files", f->path ? f->path : role_file[r],
 				       table[i].file, table[i].set, role_file[r]);
@@ -335,7 +324,7 @@ imageset_load(struct imageset *ret, const char *dir, enum imageset_variant varia
 	int r;
 
 	if ((unsigned)variant >= _IMAGESET_VARIANT_MAX) {
-		seterr(err, errlen, "variant %d: no such variant", (int)variant);
+		util_seterr(err, errlen, "variant %d: no such variant", (int)variant);
 		return -EINVAL;
 	}
 	r = join(vdir, sizeof(vdir), dir, variant_dir[variant], err, errlen);
@@ -346,7 +335,7 @@ imageset_load(struct imageset *ret, const char *dir, enum imageset_variant varia
 	else if (!S_ISDIR(st.st_mode))
 		r = -ENOTDIR;
 	if (r < 0) {
-		seterr(err, errlen, "%s: variant directory %s (put the %s user images there, "
+		util_seterr(err, errlen, "%s: variant directory %s (put the %s user images there, "
 		       "see static/README.md)", vdir,
 		       r == -ENOENT ? "missing" : r == -ENOTDIR ? "is not a directory"
 							: strerror(-r),

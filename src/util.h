@@ -63,3 +63,8 @@ uint64_t util_mono_ms(void);
 /* Format ms since the epoch as local time "YYYY-MM-DD HH:MM:SS.mmm" into buf
  * (UTIL_TIMESTAMP_LEN bytes suffice). */
 void util_format_timestamp(uint64_t ms, char *buf, size_t len);
+
+/* Format an error text into err (errlen bytes); nothing when err is NULL or errlen
+ * is 0. The pure cores report their -errno's detail this way. */
+void util_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
