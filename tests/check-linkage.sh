@@ -1,8 +1,12 @@
 #!/bin/sh
-# check-linkage.sh BINARY: libwebsockets must be linked statically (a shared one
-# could be Debian's OpenSSL build, same soname) and nothing may pull in OpenSSL.
+# check-linkage.sh BINARY [static-mhd|system-mhd]: libwebsockets must be linked
+# statically (a shared one could be Debian's OpenSSL build, same soname) and nothing
+# may pull in OpenSSL. With static-mhd (the default build, scripts/setup.sh's
+# libmicrohttpd without HTTPS) neither a shared libmicrohttpd nor GnuTLS may be
+# loaded either: GnuTLS alone costs 2.3 MB of resident memory (docs/PERFORMANCE.md).
 set -eu
 bin=$1
+mhd=${2:-static-mhd}
 out=$(ldd "$bin")
 fail=0
 if printf '%s\n' "$out" | grep -q 'libwebsockets\.so'; then
@@ -17,5 +21,25 @@ if ! printf '%s\n' "$out" | grep -q 'libmbedtls\.so'; then
 	echo "FAIL: $bin does not link mbedTLS" >&2
 	fail=1
 fi
-[ "$fail" = 0 ] && echo "linkage ok: static lws, mbedTLS, no OpenSSL"
+case "$mhd" in
+static-mhd)
+	if printf '%s\n' "$out" | grep -q 'libmicrohttpd\.so'; then
+		echo "FAIL: $bin links libmicrohttpd dynamically (expected the static build without HTTPS)" >&2
+		fail=1
+	fi
+	if printf '%s\n' "$out" | grep -q 'libgnutls\.so'; then
+		echo "FAIL: $bin loads GnuTLS" >&2
+		fail=1
+	fi
+	what="static lws, static libmicrohttpd without GnuTLS, mbedTLS, no OpenSSL"
+	;;
+system-mhd)
+	what="static lws, mbedTLS, no OpenSSL (the system's libmicrohttpd)"
+	;;
+*)
+	echo "usage: $0 BINARY [static-mhd|system-mhd]" >&2
+	exit 2
+	;;
+esac
+[ "$fail" = 0 ] && echo "linkage ok: $what"
 exit "$fail"
