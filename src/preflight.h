@@ -28,9 +28,13 @@ struct preflight {
 };
 
 /* Run the checks; in and out are the terminal to prompt on (NULL: no prompts).
- * Returns 0, or -errno with err holding one line for the user (the caller exits
- * with SONOTA_EXIT_PREFLIGHT, or SONOTA_EXIT_USAGE for -EINVAL). The password,
- * when asked for, is registered with log as a secret. */
+ * Returns 0, or -errno with err holding one line for the user: -EINVAL for a value
+ * that is missing or was not given validly (the caller exits with
+ * SONOTA_EXIT_USAGE), -EINTR when SIGINT or SIGTERM arrived at a prompt (exit
+ * SONOTA_EXIT_INTERRUPTED; the caller must have blocked them, as it does for its
+ * signalfd, or they keep their default action), anything else SONOTA_EXIT_PREFLIGHT.
+ * The terminal's echo is always restored. The password, when asked for, is
+ * registered with log as a secret. */
 int preflight_run(struct preflight *p, const struct cfg *cfg, struct log *log, FILE *in,
 		  FILE *out, char *err, size_t errlen);
 

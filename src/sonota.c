@@ -505,6 +505,8 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 			  sizeof(err));
 	if (r < 0) {
 		log_err(log, "%s", err);
+		if (r == -EINTR)
+			return SONOTA_EXIT_INTERRUPTED;
 		return r == -EINVAL ? SONOTA_EXIT_USAGE : SONOTA_EXIT_PREFLIGHT;
 	}
 	log_notice(log, "serving host %s: HTTPS/WSS port %u, images on HTTP port %u%s",

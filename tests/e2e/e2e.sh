@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
-done-timeout"
+done-timeout prompts prompt-interrupt"
 
 usage()
 {
@@ -104,6 +104,22 @@ sonota_start()
 	fi
 	e2e_wait sonota
 	e2e_fail "sonota-c exited ($E2E_RC) before listening"
+}
+
+# sonota_pty_start STEPS... -- ARGS...: start sonota-c on a pseudo-terminal whose prompts
+# tests/e2e/pty-answer.py answers (STEPS: --step REGEX=ANSWER ...), as a user at a terminal
+# would; sonota.log is what the terminal showed, ending with "pty-answer: exit N, echo on|off".
+sonota_pty_start()
+{
+	local pargs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		pargs+=("$1")
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	set_sonota_common
+	e2e_start sonota "$NS_SRV" "$SONOTA_BOUND" -- env "${sonota_env[@]}" python3 \
+		"$HERE/pty-answer.py" "${pargs[@]}" -- "$SONOTA_BIN" "${sonota_common[@]}" "$@"
 }
 
 # devsim_start NAME MODEL ARGS...: start one simulated device in DEV (log: NAME.log).
@@ -511,6 +527,60 @@ s_ap-timeout()
 	e2e_stop sonota 0
 	e2e_expect_exit sonota-c "$E2E_RC" 130
 	e2e_expect_log sonota '^stage: wait-ap → interrupt → failed$'
+}
+
+# A user at a terminal, with nothing on the command line: sonota-c asks for the address
+# (menu), the SSID and the password (a too short one first), then takes the device over
+# from its pairing AP. The password is typed with echo off, never shown nor logged.
+s_prompts()
+{
+	local pw="e2e-typed-$RANDOM$RANDOM"
+	images
+	sonota_env=(E2E_TYPED_PW="$pw")
+	sonota_pty_start \
+		--step 'Select IP address \[0\]: =@ip:'"$HOME_IP" \
+		--step 'WiFi SSID: =e2e-home' \
+		--step 'WiFi password \(not shown\): =short' \
+		--step 'A WPA2 password has 8 to 63[^\n]*\n+WiFi password \(not shown\): =@env:E2E_TYPED_PW' \
+		--
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^listening:' 15 ||
+		e2e_fail "sonota-c did not start listening after the prompts were answered"
+	devsim_start devsim basic-user1 --expect-final "$IMG/image_arduino.bin" \
+		--deviceid "$ID1" --start ap --ssid-check e2e-home
+	e2e_wait devsim
+	local drc=$E2E_RC
+	e2e_stop sonota 15
+	local src=$E2E_RC sig=$E2E_SIGNALLED
+	e2e_expect_exit devsim "$drc" 0
+	expect_result devsim ok
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself within 15 s of the device's end"
+	e2e_expect_exit sonota-c "$src" 0
+	e2e_expect_log sonota '^pty-answer: exit 0, echo on$'
+	e2e_expect_nolog sonota '^pty-answer: FAIL'
+	e2e_expect_log sonota "^serving host $HOME_IP: "
+	e2e_expect_log devsim 'POST /ap'
+	expect_stock_ok "$ID1"
+	expect_final_ok
+	no_secret_logged "$pw"
+}
+
+# Ctrl-C at the password prompt: sonota-c stops at once with 130 and restores the echo
+# (before, SIGINT was blocked for the loop's signalfd and the prompt ignored it).
+s_prompt-interrupt()
+{
+	images
+	sonota_pty_start \
+		--step 'Select IP address \[0\]: =@ip:'"$HOME_IP" \
+		--step 'WiFi SSID: =e2e-home' \
+		--step 'WiFi password \(not shown\): =@intr' \
+		--
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^pty-answer: exit' 3 ||
+		e2e_fail "sonota-c did not stop within 3 s of Ctrl-C at the password prompt"
+	e2e_stop sonota 0
+	e2e_expect_exit pty-answer "$E2E_RC" 130
+	e2e_expect_log sonota '^pty-answer: exit 130, echo on$'
+	e2e_expect_log sonota 'interrupted at the WiFi password prompt'
+	e2e_expect_nolog sonota '^listening:'
 }
 
 "s_$SCENARIO"
