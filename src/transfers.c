@@ -34,11 +34,14 @@ sonota_peer_bind(struct sonota *s, const char *peer, const char *deviceid)
 	snprintf(p->deviceid, sizeof(p->deviceid), "%s", deviceid);
 }
 
-/* E2A talks from FinalStage's 192.168.4.1, and only E2A asks for the final image. */
+/* E2A talks from FinalStage's 192.168.4.1 (the softAP's own address). Only its
+ * downloads count: a whole image_arduino.bin fetched by anyone else (a browser, a
+ * curl test, a benchmark) says nothing about the device, and counting it would
+ * report a takeover that did not happen. */
 static bool
 is_e2a(const struct evq_event *e)
 {
-	return strcmp(e->peer, SONOTA_FINAL_PEER) == 0 || strcmp(e->file, ARDUINO) == 0;
+	return strcmp(e->peer, SONOTA_FINAL_PEER) == 0;
 }
 
 static const char *
@@ -93,6 +96,9 @@ on_done(struct sonota *s, const struct evq_event *e)
 	if (!e->file[0] || e->status >= 400)
 		return;
 
+	if (!is_e2a(e) && strcmp(e->file, ARDUINO) == 0 && e->complete && whole)
+		log_warn(s->log, "%s fetched %s, but only FinalStage's device (%s) counts: "
+				 "not the final delivery", e->peer, ARDUINO, SONOTA_FINAL_PEER);
 	if (is_e2a(e)) {
 		if (s->final.inflight)
 			s->final.inflight--;

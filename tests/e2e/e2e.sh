@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
-done-timeout prompts prompt-interrupt"
+done-timeout prompts prompt-interrupt stray-final"
 
 usage()
 {
@@ -581,6 +581,33 @@ s_prompt-interrupt()
 	e2e_expect_log sonota '^pty-answer: exit 130, echo on$'
 	e2e_expect_log sonota 'interrupted at the WiFi password prompt'
 	e2e_expect_nolog sonota '^listening:'
+}
+
+# A whole image_arduino.bin fetched by someone other than FinalStage's device (here the
+# laptop itself, as a user testing with curl would) is not the final delivery: sonota-c
+# must say so and keep waiting, never report a takeover that did not happen.
+s_stray-final()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	timeout 10 ip netns exec "$NS_SRV" bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 &&
+		printf "GET /ota/image_arduino.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" >&3 &&
+		cat <&3' >"$E2E_WORK/stray.http" ||
+		e2e_fail "fetching image_arduino.bin from 127.0.0.1 failed"
+	local size got
+	size=$(stat -c %s "$IMG/image_arduino.bin")
+	got=$(stat -c %s "$E2E_WORK/stray.http")
+	[ "$got" -gt "$size" ] || e2e_fail "got $got bytes for a $size-byte image"
+	e2e_wait_log "$E2E_LOGS/sonota.log" \
+		'^http 127\.0\.0\.1: GET /ota/image_arduino\.bin: 200, ([0-9]+)/\1 bytes, complete$' 5 ||
+		e2e_fail "no access line for the complete download from 127.0.0.1"
+	e2e_expect_log sonota '127\.0\.0\.1 fetched image_arduino\.bin, but only FinalStage.s device \(192\.168\.4\.1\) counts'
+	sleep 1
+	e2e_running sonota || e2e_fail "sonota-c ended after a download that was not the device's"
+	e2e_expect_nolog sonota 'delivered in full'
+	e2e_expect_nolog sonota 'final-delivered'
+	e2e_stop sonota 0
+	e2e_expect_exit sonota-c "$E2E_RC" 130
 }
 
 "s_$SCENARIO"
