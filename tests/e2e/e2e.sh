@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
-done-timeout prompts prompt-interrupt stray-final"
+done-timeout prompts prompt-interrupt stray-final many"
 
 usage()
 {
@@ -608,6 +608,35 @@ s_stray-final()
 	e2e_expect_nolog sonota 'final-delivered'
 	e2e_stop sonota 0
 	e2e_expect_exit sonota-c "$E2E_RC" 130
+}
+
+# Many devices at once: 24 stock sessions (tests' bench/wssload: one TLS dispatch and one
+# websocket each, capped at TLS 1.1, every one its own deviceid) each register and get an
+# upgrade with the right digests, and are held open. A 25th device beyond --max-devices 24
+# is refused by name while the 24 carry on undisturbed.
+s_many()
+{
+	if [ -z "${WSSLOAD_BIN:-}" ] || [ ! -x "$WSSLOAD_BIN" ]; then
+		e2e_fail "WSSLOAD_BIN is not set to an executable: run through meson test"
+	fi
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP" --max-devices 24
+	e2e_start wssload "$NS_SRV" 40 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 24 --hold 5 \
+		--timeout 20 --deviceid-prefix 1000aa
+	e2e_wait_log "$E2E_LOGS/wssload.log" '^wssload: 24 sessions up$' 25 ||
+		e2e_fail "the 24 sessions did not all come up within 25 s"
+	e2e_start extra "$NS_SRV" 20 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 1 --hold 1 \
+		--timeout 10 --deviceid-prefix 1000bb
+	e2e_wait extra
+	e2e_expect_exit "the 25th device's wssload" "$E2E_RC" 1
+	e2e_wait wssload
+	e2e_expect_exit "wssload (24 sessions)" "$E2E_RC" 0
+	e2e_stop sonota 0
+	e2e_expect_exit sonota-c "$E2E_RC" 130
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4} \(ITA-GZ1-GL.*\) registered from' 24
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4}: upgrade sent' 24
+	e2e_expect_log_count sonota 'device 1000bb0000 refused: 24 devices are served already' 1
+	e2e_expect_nolog sonota 'device 1000aa[0-9a-f]{4} refused'
 }
 
 "s_$SCENARIO"
