@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -221,18 +220,6 @@ _Static_assert(_CFG_OPT_MAX < 63, "struct cfg's given has a bit per option and o
 /* getopt_long's val for an option without a short name: beyond any char. */
 #define LONG_ONLY_BASE 256
 
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A user-supplied string fit to quote in an error: at most 64 bytes, control
  * bytes as '?', "..." when cut. */
 static const char *
@@ -414,7 +401,7 @@ set_string(struct cfg *c, unsigned id, size_t off, const char *arg, char *err, s
 	char *copy = strdup(arg);
 
 	if (!copy) {
-		seterr(err, errlen, "--%s: out of memory", options[id].name);
+		util_seterr(err, errlen, "--%s: out of memory", options[id].name);
 		return -ENOMEM;
 	}
 	free_string(c, id, off);
@@ -429,10 +416,10 @@ number_error(unsigned id, const char *arg, int r, char *err, size_t errlen)
 	char q[QUOTE_MAX];
 
 	if (r == -ERANGE)
-		seterr(err, errlen, "--%s: %s is out of range %u..%u", o->name,
+		util_seterr(err, errlen, "--%s: %s is out of range %u..%u", o->name,
 		       quote(arg, q, sizeof(q)), o->min, o->max);
 	else
-		seterr(err, errlen, "--%s: \"%s\" is not a number (decimal, no sign)", o->name,
+		util_seterr(err, errlen, "--%s: \"%s\" is not a number (decimal, no sign)", o->name,
 		       quote(arg, q, sizeof(q)));
 	return -EINVAL;
 }
@@ -467,7 +454,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 	case K_STRING:
 		len = strlen(arg);
 		if (len < o->min || len > o->max) {
-			seterr(err, errlen, "--%s: \"%s\" must be %u to %u bytes long", o->name,
+			util_seterr(err, errlen, "--%s: \"%s\" must be %u to %u bytes long", o->name,
 			       quote(arg, q, sizeof(q)), o->min, o->max);
 			return -EINVAL;
 		}
@@ -475,7 +462,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 	case K_PATH:
 		len = strlen(arg);
 		if (len == 0 || len > CFG_PATH_MAX) {
-			seterr(err, errlen, "--%s: %s", o->name,
+			util_seterr(err, errlen, "--%s: %s", o->name,
 			       len ? "the path is too long" : "the path is empty");
 			return -EINVAL;
 		}
@@ -504,12 +491,12 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		uint32_t a;
 
 		if (util_parse_ipv4(arg, &a) < 0) {
-			seterr(err, errlen, "--%s: \"%s\" is not a dotted IPv4 address like "
+			util_seterr(err, errlen, "--%s: \"%s\" is not a dotted IPv4 address like "
 					    "192.168.1.5", o->name, quote(arg, q, sizeof(q)));
 			return -EINVAL;
 		}
 		if (o->validate && o->validate(arg, msg, sizeof(msg)) < 0) {
-			seterr(err, errlen, "--%s: %s %s", o->name, quote(arg, q, sizeof(q)), msg);
+			util_seterr(err, errlen, "--%s: %s %s", o->name, quote(arg, q, sizeof(q)), msg);
 			return -EINVAL;
 		}
 		r = set_string(c, id, o->offset, arg, err, errlen);
@@ -524,7 +511,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		} else if (strcasecmp(arg, "dio") == 0) {
 			*FIELD(c, o->offset, enum cfg_flash_mode) = CFG_FLASH_DIO;
 		} else {
-			seterr(err, errlen, "--%s: \"%s\" is neither \"dout\" nor \"dio\"", o->name,
+			util_seterr(err, errlen, "--%s: \"%s\" is neither \"dout\" nor \"dio\"", o->name,
 			       quote(arg, q, sizeof(q)));
 			return -EINVAL;
 		}
@@ -534,7 +521,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		if (!arg)
 			return 0;
 		if (*arg == '\0' || strlen(arg) > CFG_PATH_MAX) {
-			seterr(err, errlen, "--%s: %s", o->name,
+			util_seterr(err, errlen, "--%s: %s", o->name,
 			       *arg ? "the path is too long" : "the path is empty");
 			return -EINVAL;
 		}
@@ -545,9 +532,9 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 	/* K_STRING and K_SECRET: the validator has the last word. */
 	if (o->validate && o->validate(arg, msg, sizeof(msg)) < 0) {
 		if (o->kind == K_SECRET)
-			seterr(err, errlen, "--%s: %s", o->name, msg);
+			util_seterr(err, errlen, "--%s: %s", o->name, msg);
 		else
-			seterr(err, errlen, "--%s: \"%s\" %s", o->name, quote(arg, q, sizeof(q)),
+			util_seterr(err, errlen, "--%s: \"%s\" %s", o->name, quote(arg, q, sizeof(q)),
 			       msg);
 		return -EINVAL;
 	}
@@ -577,11 +564,11 @@ unknown_option(int argc, char **argv, char *err, size_t errlen)
 	int id = lookup_val(optopt);
 
 	if (id >= 0) {
-		seterr(err, errlen, "--%s: takes no argument", options[id].name);
+		util_seterr(err, errlen, "--%s: takes no argument", options[id].name);
 		return -EINVAL;
 	}
 	if (optopt) {
-		seterr(err, errlen, "unrecognized option \"-%c\" (see --help)",
+		util_seterr(err, errlen, "unrecognized option \"-%c\" (see --help)",
 		       optopt > 0x20 && optopt < 0x7f ? optopt : '?');
 		return -EINVAL;
 	}
@@ -589,7 +576,7 @@ unknown_option(int argc, char **argv, char *err, size_t errlen)
 		tok = "?";
 	quote(tok, name, sizeof(name));
 	name[strcspn(name, "=")] = '\0';
-	seterr(err, errlen, "unrecognized or ambiguous option \"%s\" (see --help)", name);
+	util_seterr(err, errlen, "unrecognized or ambiguous option \"%s\" (see --help)", name);
 	return -EINVAL;
 }
 
@@ -652,11 +639,11 @@ cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 		id = lookup_val(ch == ':' ? optopt : ch);
 		if (id < 0) {
 			/* Cannot happen with the tables above; be safe anyway. */
-			seterr(err, errlen, "internal error: unknown option value %d", ch);
+			util_seterr(err, errlen, "internal error: unknown option value %d", ch);
 			return -EINVAL;
 		}
 		if (ch == ':') {
-			seterr(err, errlen, "--%s: missing argument", options[id].name);
+			util_seterr(err, errlen, "--%s: missing argument", options[id].name);
 			return -EINVAL;
 		}
 		r = apply(c, (unsigned)id, optarg, err, errlen);
@@ -666,7 +653,7 @@ cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	if (optind < argc) {
 		char q[QUOTE_MAX];
 
-		seterr(err, errlen, "unexpected argument \"%s\" (sonota-c takes only options)",
+		util_seterr(err, errlen, "unexpected argument \"%s\" (sonota-c takes only options)",
 		       quote(argv[optind], q, sizeof(q)));
 		return -EINVAL;
 	}
@@ -688,30 +675,30 @@ read_password_file(struct cfg *c, char *err, size_t errlen)
 	 * is told apart from a valid one (-EFBIG otherwise names the limit). */
 	r = util_read_first_line(c->wifi_password_file, CFG_PSK_HEX_LEN + 1, &line, &st);
 	if (r == -EFBIG) {
-		seterr(err, errlen, "--%s: \"%s\": the first line is longer than any WPA2 "
+		util_seterr(err, errlen, "--%s: \"%s\": the first line is longer than any WPA2 "
 				    "password", name, q);
 		return -EINVAL;
 	}
 	if (r == -EILSEQ) {
-		seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name, q);
+		util_seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name, q);
 		return -EINVAL;
 	}
 	if (r == -EINVAL) {
-		seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
+		util_seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
 		return r;
 	}
 	if (r < 0) {
-		seterr(err, errlen, "--%s: \"%s\": %s", name, q, strerror(-r));
+		util_seterr(err, errlen, "--%s: \"%s\": %s", name, q, strerror(-r));
 		return r;
 	}
 	if (S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
-		seterr(err, errlen, "--%s: \"%s\" can be accessed by group or others (mode %04o); "
+		util_seterr(err, errlen, "--%s: \"%s\" can be accessed by group or others (mode %04o); "
 				    "run chmod 600 on it", name, q, (unsigned)(st.st_mode & 07777));
 		r = -EPERM;
 		goto fail;
 	}
 	if (validate_password(line, msg, sizeof(msg)) < 0) {
-		seterr(err, errlen, "--%s: \"%s\": %s", name, q, msg);
+		util_seterr(err, errlen, "--%s: \"%s\": %s", name, q, msg);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -745,7 +732,7 @@ check_ports(struct cfg *c, char *err, size_t errlen)
 			if (!p[i].used || !p[j].used || p[i].port == 0 || p[i].port != p[j].port)
 				continue;
 			id = cfg_given(c, p[j].id) || !cfg_given(c, p[i].id) ? p[j].id : p[i].id;
-			seterr(err, errlen, "--%s: port %u is taken by --%s", options[id].name,
+			util_seterr(err, errlen, "--%s: port %u is taken by --%s", options[id].name,
 			       p[i].port, options[id == p[j].id ? p[i].id : p[j].id].name);
 			return -EINVAL;
 		}
@@ -767,7 +754,7 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	if (!c->images_dir) {
 		c->images_dir = strdup(options[CFG_OPT_IMAGES].def_str);
 		if (!c->images_dir) {
-			seterr(err, errlen, "--images: out of memory");
+			util_seterr(err, errlen, "--images: out of memory");
 			return -ENOMEM;
 		}
 	}
@@ -779,30 +766,30 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	c->console_level = level < LOG_ERR ? LOG_ERR : level > LOG_DEBUG ? LOG_DEBUG : level;
 
 	if (cfg_given(c, CFG_OPT_IMAGES) && (c->given >> GIVEN_CHECK_IMAGES_DIR & 1)) {
-		seterr(err, errlen, "--check-images: give the directory either here (=DIR) or "
+		util_seterr(err, errlen, "--check-images: give the directory either here (=DIR) or "
 				    "with --images, not both");
 		return -EINVAL;
 	}
 	if (c->cert_file && !c->key_file) {
-		seterr(err, errlen, "--cert: needs --key (the certificate's private key)");
+		util_seterr(err, errlen, "--cert: needs --key (the certificate's private key)");
 		return -EINVAL;
 	}
 	if (c->key_file && !c->cert_file) {
-		seterr(err, errlen, "--key: needs --cert");
+		util_seterr(err, errlen, "--key: needs --cert");
 		return -EINVAL;
 	}
 	if (c->log_file && c->no_log_file) {
-		seterr(err, errlen, "--log-file: cannot be used with --no-log-file");
+		util_seterr(err, errlen, "--log-file: cannot be used with --no-log-file");
 		return -EINVAL;
 	}
 	if (c->legacy && cfg_given(c, CFG_OPT_HTTPS_PORT) &&
 	    c->https_port != CFG_HTTPS_PORT_LEGACY) {
-		seterr(err, errlen, "--https-port: --legacy means HTTPS on port 443, not %u; "
+		util_seterr(err, errlen, "--https-port: --legacy means HTTPS on port 443, not %u; "
 				    "drop one of the two", c->https_port);
 		return -EINVAL;
 	}
 	if (cfg_given(c, CFG_OPT_LEGACY_PORT) && !c->legacy) {
-		seterr(err, errlen, "--legacy-port: only used with --legacy");
+		util_seterr(err, errlen, "--legacy-port: only used with --legacy");
 		return -EINVAL;
 	}
 	r = check_ports(c, err, errlen);
@@ -820,14 +807,14 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 
 		for (size_t i = 0; i < sizeof(wifi) / sizeof(wifi[0]); i++) {
 			if (cfg_given(c, wifi[i])) {
-				seterr(err, errlen, "--%s: cannot be used with --no-prov (which "
+				util_seterr(err, errlen, "--%s: cannot be used with --no-prov (which "
 						    "skips giving the device the WiFi settings)",
 				       options[wifi[i]].name);
 				return -EINVAL;
 			}
 		}
 		if (!c->serving_host) {
-			seterr(err, errlen, "--no-prov: needs --serving-host (the address the "
+			util_seterr(err, errlen, "--no-prov: needs --serving-host (the address the "
 					    "device must reach)");
 			return -EINVAL;
 		}
@@ -835,7 +822,7 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	}
 
 	if (c->wifi_password && c->wifi_password_file) {
-		seterr(err, errlen, "--wifi-password-file: cannot be used with --wifi-password");
+		util_seterr(err, errlen, "--wifi-password-file: cannot be used with --wifi-password");
 		return -EINVAL;
 	}
 	if (c->wifi_password) {
@@ -846,19 +833,19 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 			return r;
 	} else if ((env = getenv(CFG_ENV_WIFI_PASSWORD)) && *env) {
 		if (validate_password(env, msg, sizeof(msg)) < 0) {
-			seterr(err, errlen, "%s: %s", CFG_ENV_WIFI_PASSWORD, msg);
+			util_seterr(err, errlen, "%s: %s", CFG_ENV_WIFI_PASSWORD, msg);
 			return -EINVAL;
 		}
 		c->wifi_password = strdup(env);
 		if (!c->wifi_password) {
-			seterr(err, errlen, "%s: out of memory", CFG_ENV_WIFI_PASSWORD);
+			util_seterr(err, errlen, "%s: out of memory", CFG_ENV_WIFI_PASSWORD);
 			return -ENOMEM;
 		}
 		c->wifi_password_source = CFG_PASSWORD_ENV;
 	}
 
 	if (c->wifi_ssid && !c->wifi_password) {
-		seterr(err, errlen, "--wifi-ssid: needs a password: --wifi-password, "
+		util_seterr(err, errlen, "--wifi-ssid: needs a password: --wifi-password, "
 				    "--wifi-password-file or $%s", CFG_ENV_WIFI_PASSWORD);
 		return -EINVAL;
 	}
@@ -866,7 +853,7 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	 * of the SSID, but an explicit password without the SSID is a mistake. */
 	if (!c->wifi_ssid && (c->wifi_password_source == CFG_PASSWORD_ARG ||
 			      c->wifi_password_source == CFG_PASSWORD_FILE)) {
-		seterr(err, errlen, "--%s: needs --wifi-ssid",
+		util_seterr(err, errlen, "--%s: needs --wifi-ssid",
 		       options[c->wifi_password_source == CFG_PASSWORD_ARG
 				       ? CFG_OPT_WIFI_PASSWORD
 				       : CFG_OPT_WIFI_PASSWORD_FILE].name);
