@@ -417,10 +417,10 @@ number_error(unsigned id, const char *arg, int r, char *err, size_t errlen)
 
 	if (r == -ERANGE)
 		util_seterr(err, errlen, "--%s: %s is out of range %u..%u", o->name,
-		       quote(arg, q, sizeof(q)), o->min, o->max);
+		            quote(arg, q, sizeof(q)), o->min, o->max);
 	else
 		util_seterr(err, errlen, "--%s: \"%s\" is not a number (decimal, no sign)", o->name,
-		       quote(arg, q, sizeof(q)));
+		            quote(arg, q, sizeof(q)));
 	return -EINVAL;
 }
 
@@ -454,8 +454,8 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 	case K_STRING:
 		len = strlen(arg);
 		if (len < o->min || len > o->max) {
-			util_seterr(err, errlen, "--%s: \"%s\" must be %u to %u bytes long", o->name,
-			       quote(arg, q, sizeof(q)), o->min, o->max);
+			util_seterr(err, errlen, "--%s: \"%s\" must be %u to %u bytes long",
+			            o->name, quote(arg, q, sizeof(q)), o->min, o->max);
 			return -EINVAL;
 		}
 		break;
@@ -463,7 +463,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		len = strlen(arg);
 		if (len == 0 || len > CFG_PATH_MAX) {
 			util_seterr(err, errlen, "--%s: %s", o->name,
-			       len ? "the path is too long" : "the path is empty");
+			            len ? "the path is too long" : "the path is empty");
 			return -EINVAL;
 		}
 		return set_string(c, id, o->offset, arg, err, errlen);
@@ -491,12 +491,15 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		uint32_t a;
 
 		if (util_parse_ipv4(arg, &a) < 0) {
-			util_seterr(err, errlen, "--%s: \"%s\" is not a dotted IPv4 address like "
-					    "192.168.1.5", o->name, quote(arg, q, sizeof(q)));
+			util_seterr(err, errlen,
+			            "--%s: \"%s\" is not a dotted IPv4 address like "
+			            "192.168.1.5",
+			            o->name, quote(arg, q, sizeof(q)));
 			return -EINVAL;
 		}
 		if (o->validate && o->validate(arg, msg, sizeof(msg)) < 0) {
-			util_seterr(err, errlen, "--%s: %s %s", o->name, quote(arg, q, sizeof(q)), msg);
+			util_seterr(err, errlen, "--%s: %s %s", o->name, quote(arg, q, sizeof(q)),
+			            msg);
 			return -EINVAL;
 		}
 		r = set_string(c, id, o->offset, arg, err, errlen);
@@ -511,8 +514,8 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		} else if (strcasecmp(arg, "dio") == 0) {
 			*FIELD(c, o->offset, enum cfg_flash_mode) = CFG_FLASH_DIO;
 		} else {
-			util_seterr(err, errlen, "--%s: \"%s\" is neither \"dout\" nor \"dio\"", o->name,
-			       quote(arg, q, sizeof(q)));
+			util_seterr(err, errlen, "--%s: \"%s\" is neither \"dout\" nor \"dio\"",
+			            o->name, quote(arg, q, sizeof(q)));
 			return -EINVAL;
 		}
 		return 0;
@@ -522,7 +525,7 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 			return 0;
 		if (*arg == '\0' || strlen(arg) > CFG_PATH_MAX) {
 			util_seterr(err, errlen, "--%s: %s", o->name,
-			       *arg ? "the path is too long" : "the path is empty");
+			            *arg ? "the path is too long" : "the path is empty");
 			return -EINVAL;
 		}
 		c->given |= UINT64_C(1) << GIVEN_CHECK_IMAGES_DIR;
@@ -534,8 +537,8 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		if (o->kind == K_SECRET)
 			util_seterr(err, errlen, "--%s: %s", o->name, msg);
 		else
-			util_seterr(err, errlen, "--%s: \"%s\" %s", o->name, quote(arg, q, sizeof(q)),
-			       msg);
+			util_seterr(err, errlen, "--%s: \"%s\" %s", o->name,
+			            quote(arg, q, sizeof(q)), msg);
 		return -EINVAL;
 	}
 	return set_string(c, id, o->offset, arg, err, errlen);
@@ -569,7 +572,7 @@ unknown_option(int argc, char **argv, char *err, size_t errlen)
 	}
 	if (optopt) {
 		util_seterr(err, errlen, "unrecognized option \"-%c\" (see --help)",
-		       optopt > 0x20 && optopt < 0x7f ? optopt : '?');
+		            optopt > 0x20 && optopt < 0x7f ? optopt : '?');
 		return -EINVAL;
 	}
 	if (!tok)
@@ -654,7 +657,7 @@ cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 		char q[QUOTE_MAX];
 
 		util_seterr(err, errlen, "unexpected argument \"%s\" (sonota-c takes only options)",
-		       quote(argv[optind], q, sizeof(q)));
+		            quote(argv[optind], q, sizeof(q)));
 		return -EINVAL;
 	}
 	return 0;
@@ -675,16 +678,20 @@ read_password_file(struct cfg *c, char *err, size_t errlen)
 	 * is told apart from a valid one (-EFBIG otherwise names the limit). */
 	r = util_read_first_line(c->wifi_password_file, CFG_PSK_HEX_LEN + 1, &line, &st);
 	if (r == -EFBIG) {
-		util_seterr(err, errlen, "--%s: \"%s\": the first line is longer than any WPA2 "
-				    "password", name, q);
+		util_seterr(err, errlen,
+		            "--%s: \"%s\": the first line is longer than any WPA2 "
+		            "password",
+		            name, q);
 		return -EINVAL;
 	}
 	if (r == -EILSEQ) {
-		util_seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name, q);
+		util_seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name,
+		            q);
 		return -EINVAL;
 	}
 	if (r == -EINVAL) {
-		util_seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name, q);
+		util_seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name,
+		            q);
 		return r;
 	}
 	if (r < 0) {
@@ -692,8 +699,10 @@ read_password_file(struct cfg *c, char *err, size_t errlen)
 		return r;
 	}
 	if (S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
-		util_seterr(err, errlen, "--%s: \"%s\" can be accessed by group or others (mode %04o); "
-				    "run chmod 600 on it", name, q, (unsigned)(st.st_mode & 07777));
+		util_seterr(err, errlen,
+		            "--%s: \"%s\" can be accessed by group or others (mode %04o); "
+		            "run chmod 600 on it",
+		            name, q, (unsigned)(st.st_mode & 07777));
 		r = -EPERM;
 		goto fail;
 	}
@@ -733,7 +742,7 @@ check_ports(struct cfg *c, char *err, size_t errlen)
 				continue;
 			id = cfg_given(c, p[j].id) || !cfg_given(c, p[i].id) ? p[j].id : p[i].id;
 			util_seterr(err, errlen, "--%s: port %u is taken by --%s", options[id].name,
-			       p[i].port, options[id == p[j].id ? p[i].id : p[j].id].name);
+			            p[i].port, options[id == p[j].id ? p[i].id : p[j].id].name);
 			return -EINVAL;
 		}
 	}
@@ -766,8 +775,9 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	c->console_level = level < LOG_ERR ? LOG_ERR : level > LOG_DEBUG ? LOG_DEBUG : level;
 
 	if (cfg_given(c, CFG_OPT_IMAGES) && (c->given >> GIVEN_CHECK_IMAGES_DIR & 1)) {
-		util_seterr(err, errlen, "--check-images: give the directory either here (=DIR) or "
-				    "with --images, not both");
+		util_seterr(err, errlen,
+		            "--check-images: give the directory either here (=DIR) or "
+		            "with --images, not both");
 		return -EINVAL;
 	}
 	if (c->cert_file && !c->key_file) {
@@ -784,8 +794,10 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	}
 	if (c->legacy && cfg_given(c, CFG_OPT_HTTPS_PORT) &&
 	    c->https_port != CFG_HTTPS_PORT_LEGACY) {
-		util_seterr(err, errlen, "--https-port: --legacy means HTTPS on port 443, not %u; "
-				    "drop one of the two", c->https_port);
+		util_seterr(err, errlen,
+		            "--https-port: --legacy means HTTPS on port 443, not %u; "
+		            "drop one of the two",
+		            c->https_port);
 		return -EINVAL;
 	}
 	if (cfg_given(c, CFG_OPT_LEGACY_PORT) && !c->legacy) {
@@ -807,22 +819,25 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 
 		for (size_t i = 0; i < sizeof(wifi) / sizeof(wifi[0]); i++) {
 			if (cfg_given(c, wifi[i])) {
-				util_seterr(err, errlen, "--%s: cannot be used with --no-prov (which "
-						    "skips giving the device the WiFi settings)",
-				       options[wifi[i]].name);
+				util_seterr(err, errlen,
+				            "--%s: cannot be used with --no-prov (which "
+				            "skips giving the device the WiFi settings)",
+				            options[wifi[i]].name);
 				return -EINVAL;
 			}
 		}
 		if (!c->serving_host) {
-			util_seterr(err, errlen, "--no-prov: needs --serving-host (the address the "
-					    "device must reach)");
+			util_seterr(err, errlen,
+			            "--no-prov: needs --serving-host (the address the "
+			            "device must reach)");
 			return -EINVAL;
 		}
 		return 0;
 	}
 
 	if (c->wifi_password && c->wifi_password_file) {
-		util_seterr(err, errlen, "--wifi-password-file: cannot be used with --wifi-password");
+		util_seterr(err, errlen,
+		            "--wifi-password-file: cannot be used with --wifi-password");
 		return -EINVAL;
 	}
 	if (c->wifi_password) {
@@ -845,8 +860,10 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	}
 
 	if (c->wifi_ssid && !c->wifi_password) {
-		util_seterr(err, errlen, "--wifi-ssid: needs a password: --wifi-password, "
-				    "--wifi-password-file or $%s", CFG_ENV_WIFI_PASSWORD);
+		util_seterr(err, errlen,
+		            "--wifi-ssid: needs a password: --wifi-password, "
+		            "--wifi-password-file or $%s",
+		            CFG_ENV_WIFI_PASSWORD);
 		return -EINVAL;
 	}
 	/* The environment is ambient: it may hold a password for a later prompt
@@ -854,9 +871,10 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	if (!c->wifi_ssid && (c->wifi_password_source == CFG_PASSWORD_ARG ||
 			      c->wifi_password_source == CFG_PASSWORD_FILE)) {
 		util_seterr(err, errlen, "--%s: needs --wifi-ssid",
-		       options[c->wifi_password_source == CFG_PASSWORD_ARG
-				       ? CFG_OPT_WIFI_PASSWORD
-				       : CFG_OPT_WIFI_PASSWORD_FILE].name);
+		            options[c->wifi_password_source == CFG_PASSWORD_ARG
+		                        ? CFG_OPT_WIFI_PASSWORD
+		                        : CFG_OPT_WIFI_PASSWORD_FILE]
+		                .name);
 		return -EINVAL;
 	}
 	return 0;
