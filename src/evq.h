@@ -31,6 +31,7 @@ struct evq_event {
 	char peer[EVQ_PEER_MAX];     /* the client's address */
 	char file[EVQ_NAME_MAX];     /* image file name, "" if none */
 	bool slow;                   /* served through /slowota/ */
+	bool head;                   /* a HEAD request: headers only, never a download */
 	int status;                  /* HTTP status sent */
 	uint64_t off, len;           /* the range served (whole file: 0, size) */
 	uint64_t sent;               /* body bytes handed to the socket so far */

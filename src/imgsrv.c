@@ -111,6 +111,7 @@ make_event(const struct imgsrv *srv, const struct imgsrv_req *r, enum evq_type t
 		.type = type,
 		.port = srv->port,
 		.slow = r->slow,
+		.head = r->head,
 		.status = r->status,
 		.off = r->off,
 		.len = r->len,

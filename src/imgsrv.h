@@ -28,7 +28,7 @@
  * whose every body byte was produced and which MHD reports as
  * MHD_REQUEST_TERMINATED_COMPLETED_OK (and, with an ackwatch, acknowledged): a file
  * counts as delivered only then. HEAD, 404, 405, 413 and 416 answers are never
- * complete. Requests MHD refuses itself (malformed, 431) produce no event.
+ * complete; both events of a HEAD on a served file carry head = true. Requests MHD refuses itself (malformed, 431) produce no event.
  */
 #pragma once
 

@@ -58,7 +58,7 @@ who(struct sonota *s, const struct evq_event *e)
 static void
 on_request(struct sonota *s, const struct evq_event *e)
 {
-	if (!e->file[0] || e->status >= 400)
+	if (!e->file[0] || e->status >= 400 || e->head)
 		return;
 	if (is_e2a(e)) {
 		s->final.requests++;
@@ -83,6 +83,12 @@ on_done(struct sonota *s, const struct evq_event *e)
 	bool whole = e->off == 0 && e->len == e->total;
 
 	/* The access line: peer, path, range, status, outcome. */
+	if (e->head) {
+		log_info(s->log, "http %s: HEAD %s%s: %d", e->peer,
+			 e->file[0] ? (e->slow ? "/slowota/" : "/ota/") : "", e->file[0] ? e->file : "?",
+			 e->status);
+		return; /* headers only: neither a download nor an aborted one */
+	}
 	if (e->status == 206)
 		log_info(s->log, "http %s: GET %s%s bytes %llu-%llu/%llu: %d, %s", e->peer,
 			 e->slow ? "/slowota/" : "/ota/", e->file, (unsigned long long)e->off,

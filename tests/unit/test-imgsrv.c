@@ -319,7 +319,7 @@ test_whole(uint16_t port)
 		CHECK(e->complete);
 	}
 	/* the request event precedes the completion */
-	CHECK(nevs >= 2 && evs[0].type == EVQ_HTTP_REQUEST);
+	CHECK(nevs >= 2 && evs[0].type == EVQ_HTTP_REQUEST && !evs[0].head);
 
 	/* the device's query string is ignored (PROTOCOL.md §4) */
 	get_path(port, "GET",
@@ -342,6 +342,12 @@ test_whole(uint16_t port)
 	free(r.body);
 	CHECK_INT(wait_count(1, EVQ_HTTP_DONE, BIG_NAME, 200, -1), 1);
 	CHECK_INT(count(EVQ_HTTP_DONE, BIG_NAME, 200, 1), 0);
+	/* ...and both of its events say HEAD, so that no consumer takes it for a
+	 * download that was cut short */
+	const struct evq_event *he = last_of(EVQ_HTTP_REQUEST);
+	CHECK(he && he->head);
+	he = last_of(EVQ_HTTP_DONE);
+	CHECK(he && he->head && he->sent == 0);
 }
 
 struct range_row {
