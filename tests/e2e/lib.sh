@@ -205,6 +205,9 @@ _e2e_on_signal()
 _e2e_on_exit()
 {
 	local rc=$?
+	# A caller with set -e (scripts/demo.sh) must not have its cleanup cut short, nor its
+	# exit status replaced, by a kill or wait that fails here (the guardian's wait: 137).
+	set +e
 	trap '' INT TERM HUP
 	e2e_netns_cleanup
 	if [ -n "${E2E_GUARDIAN:-}" ]; then

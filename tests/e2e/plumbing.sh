@@ -18,6 +18,8 @@ PY=/usr/bin/python3
 # ---- the child driver -----------------------------------------------------------------------
 if [ "${1:-}" = --child ]; then
 	mode="$2" ready="$3"
+	# errexit: a driver with set -e, as scripts/demo.sh is; its status must survive the trap
+	[ "$mode" = errexit ] && set -e
 	E2E_LOGDIR='' e2e_init "plumbing-child-$mode"
 	e2e_netns_setup
 	# Something long-running in each namespace, as sonota-c and devsim would be.
@@ -39,7 +41,7 @@ if [ "${1:-}" = --child ]; then
 	} >>"$ready.info"
 	echo ready >"$ready"
 	case "$mode" in
-	normal | timeout) exit 0 ;;
+	normal | timeout | errexit) exit 0 ;;
 	fail) e2e_fail "deliberate failure (plumbing test)" 2>/dev/null ;;
 	*) while :; do sleep 1; done ;;
 	esac
@@ -207,6 +209,13 @@ child_run()
 	killpg) kill -KILL -- "-$cpid" ;;      # the whole group, as meson does on timeout
 	esac
 	wait "$cpid" 2>/dev/null
+	local crc=$?
+	case "$mode/$how" in
+	normal/none | timeout/none | errexit/none)
+		[ "$crc" = 0 ] || e2e_fail "child $mode/$how: a driver that exits 0 ended with $crc" ;;
+	fail/none)
+		[ "$crc" = 1 ] || e2e_fail "child $mode/$how: a failing driver ended with $crc, not 1" ;;
+	esac
 	# The guardian polls every 0.3 s and then needs ~1 s to kill and delete.
 	for ((i = 0; i < 50; i++)); do
 		ip netns list | grep -Eq "^($srv|$dev)\\b" || break
@@ -245,6 +254,7 @@ child_run()
 }
 
 child_run normal none
+child_run errexit none
 child_run fail none
 child_run timeout none
 grep -q '^short-rc 124$' "$E2E_WORK/ready-timeout-none.info" ||
