@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -55,6 +54,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
+#include "conn.h"
+#include "devsim.h"
 #include "http.h"
 #include "model.h"
 #include "msg.h"
@@ -68,7 +69,6 @@
 #define WL_PREFIX_LEN 6             /* deviceid = prefix (6 hex) + session number (4 hex) */
 #define WL_N_MAX 65536              /* 4 hex digits of session number */
 #define WL_TICK_MS 1000             /* longest poll() sleep */
-#define WL_UUID_LEN 36              /* 8-4-4-4-12 */
 
 static const int wl_suites[] = {
 	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
@@ -129,8 +129,8 @@ struct wl_sess {
 	unsigned idx;                  /* session number, 0..N-1 */
 	enum wl_phase phase;
 	char deviceid[WL_PREFIX_LEN + 5];
-	char apikey[WL_UUID_LEN + 1]; /* the device's own key (UUID v4) */
-	char srvkey[WL_UUID_LEN + 1]; /* the key from the register reply, "" before */
+	char apikey[DEV_UUID_LEN + 1]; /* the device's own key (UUID v4) */
+	char srvkey[DEV_UUID_LEN + 1]; /* the key from the register reply, "" before */
 	int fd;                        /* -1 when no connection */
 	bool ssl_ready;                /* ssl set up (to be freed) */
 	mbedtls_ssl_context ssl;
@@ -201,29 +201,6 @@ wl_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-wl_random(struct wl *wl, void *buf, size_t len)
-{
-	if (mbedtls_ctr_drbg_random(&wl->drbg, buf, len)) {
-		fprintf(stderr, "wssload: random generator failed\n");
-		exit(1);
-	}
-}
-
-static void
-wl_uuid4(struct wl *wl, char out[WL_UUID_LEN + 1])
-{
-	uint8_t b[16];
-
-	wl_random(wl, b, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, WL_UUID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
 }
 
 static void wl_log(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -297,30 +274,16 @@ static int
 wl_bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	struct wl_sess *s = ctx;
-	ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL);
 
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	if (errno == EPIPE || errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
+	return conn_bio_result(send(s->fd, buf, len, MSG_NOSIGNAL), true);
 }
 
 static int
 wl_bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	struct wl_sess *s = ctx;
-	ssize_t n = recv(s->fd, buf, len, 0);
 
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
+	return conn_bio_result(recv(s->fd, buf, len, 0), false);
 }
 
 static const char *
@@ -410,26 +373,11 @@ static int
 wl_ws_send(struct wl_sess *s, int opcode, const void *data, size_t len)
 {
 	uint8_t frame[14 + WS_MSG_MAX];
-	const uint8_t *p = data;
-	uint8_t mask[4];
-	size_t h = 0;
+	size_t n = ws_frame_client(frame, sizeof(frame), opcode, data, len);
 
-	if (len > WS_MSG_MAX)
+	if (!n)
 		return wl_fail(s, "our own message is over %d bytes", WS_MSG_MAX);
-	frame[h++] = (uint8_t)(0x80 | opcode);
-	if (len < 126) {
-		frame[h++] = (uint8_t)(0x80 | len);
-	} else {
-		frame[h++] = 0x80 | 126;
-		frame[h++] = (uint8_t)(len >> 8);
-		frame[h++] = (uint8_t)len;
-	}
-	wl_random(s->wl, mask, sizeof(mask));
-	memcpy(frame + h, mask, 4);
-	h += 4;
-	for (size_t i = 0; i < len; i++)
-		frame[h + i] = p[i] ^ mask[i & 3];
-	if (wl_queue(s, frame, h + len) < 0)
+	if (wl_queue(s, frame, n) < 0)
 		return -1;
 	return wl_flush(s);
 }
@@ -1015,7 +963,7 @@ wl_timers(struct wl_sess *s, int64_t now)
 	if ((s->phase == WL_WS || s->phase == WL_UP) && s->next_ping && now >= s->next_ping) {
 		if (s->ping_out) /* PROTOCOL §3.2: the server must pong before the next ping */
 			return;
-		wl_random(s->wl, s->ping_payload, sizeof(s->ping_payload));
+		dev_random(s->ping_payload, sizeof(s->ping_payload));
 		s->ping_out = true;
 		s->pong_deadline = now + WL_PONG_TIMEOUT_MS;
 		s->next_ping = now + s->hb_ms;
@@ -1251,7 +1199,7 @@ main(int argc, char **argv)
 		s->idx = i;
 		s->fd = -1;
 		snprintf(s->deviceid, sizeof(s->deviceid), "%s%04x", wl.prefix, i & 0xffffu);
-		wl_uuid4(&wl, s->apikey);
+		dev_uuid4(s->apikey);
 		snprintf(s->relay[0], sizeof(s->relay[0]), "off");
 	}
 

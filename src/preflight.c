@@ -83,11 +83,10 @@ read_line(FILE *in, FILE *out, int sigfd, const char *prompt, bool echo, char *b
 		if (eol)
 			break;
 	}
-	buf[r < 0 || toolong ? 0 : n] = '\0';
 	if (r == 0 && toolong)
 		r = -EMSGSIZE;
-	if (r == 0)
-		buf[strcspn(buf, "\r\n")] = '\0';
+	buf[r < 0 ? 0 : n] = '\0';
+	buf[strcspn(buf, "\r")] = '\0'; /* a terminal in raw-ish mode may send CR LF */
 	if (restore) {
 		tcsetattr(fd, TCSAFLUSH, &old);
 		fputc('\n', out);

@@ -81,22 +81,20 @@ on_done(struct sonota *s, const struct evq_event *e)
 {
 	const char *w = who(s, e);
 	bool whole = e->off == 0 && e->len == e->total;
+	const char *dir = e->file[0] ? (e->slow ? "/slowota/" : "/ota/") : "";
+	const char *name = e->file[0] ? e->file : "?";
 
 	/* The access line: peer, path, range, status, outcome. */
 	if (e->head) {
-		log_info(s->log, "http %s: HEAD %s%s: %d", e->peer,
-			 e->file[0] ? (e->slow ? "/slowota/" : "/ota/") : "", e->file[0] ? e->file : "?",
-			 e->status);
+		log_info(s->log, "http %s: HEAD %s%s: %d", e->peer, dir, name, e->status);
 		return; /* headers only: neither a download nor an aborted one */
 	}
 	if (e->status == 206)
-		log_info(s->log, "http %s: GET %s%s bytes %llu-%llu/%llu: %d, %s", e->peer,
-			 e->slow ? "/slowota/" : "/ota/", e->file, (unsigned long long)e->off,
-			 (unsigned long long)(e->off + e->len - 1), (unsigned long long)e->total,
-			 e->status, e->complete ? "complete" : "aborted");
+		log_info(s->log, "http %s: GET %s%s bytes %llu-%llu/%llu: %d, %s", e->peer, dir, name,
+			 (unsigned long long)e->off, (unsigned long long)(e->off + e->len - 1),
+			 (unsigned long long)e->total, e->status, e->complete ? "complete" : "aborted");
 	else
-		log_info(s->log, "http %s: GET %s%s: %d, %llu/%llu bytes, %s", e->peer,
-			 e->file[0] ? (e->slow ? "/slowota/" : "/ota/") : "", e->file[0] ? e->file : "?",
+		log_info(s->log, "http %s: GET %s%s: %d, %llu/%llu bytes, %s", e->peer, dir, name,
 			 e->status, (unsigned long long)e->sent, (unsigned long long)e->len,
 			 e->complete ? "complete" : "aborted");
 	if (!e->file[0] || e->status >= 400)

@@ -69,10 +69,8 @@ ui_transition(struct ui *u, const char *old, const char *ev, const char *now)
 {
 	bar_clear(u);
 	/* One that stays in its stage changes nothing the user must see (-v shows it). */
-	if (strcmp(old, now) == 0)
-		log_info(u->log, "stage: %s \u2192 %s \u2192 %s", old, ev, now);
-	else
-		log_notice(u->log, "stage: %s \u2192 %s \u2192 %s", old, ev, now);
+	log_printf(u->log, strcmp(old, now) ? LOG_NOTICE : LOG_INFO,
+		   "stage: %s \u2192 %s \u2192 %s", old, ev, now);
 	if (u->json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "event", "transition");

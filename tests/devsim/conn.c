@@ -186,6 +186,18 @@ fail:
 	return r;
 }
 
+int
+conn_bio_result(ssize_t n, bool sending)
+{
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return sending ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_SSL_WANT_READ;
+	if (errno == ECONNRESET || (sending && errno == EPIPE))
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return sending ? MBEDTLS_ERR_NET_SEND_FAILED : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
 static int
 bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
@@ -196,28 +208,15 @@ bio_send(void *ctx, const unsigned char *buf, size_t len)
 	if (c->pin_rejected)
 		return MBEDTLS_ERR_NET_CONN_RESET;
 	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	if (errno == EPIPE || errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
+	return conn_bio_result(n, true);
 }
 
 static int
 bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	struct conn *c = ctx;
-	ssize_t n = recv(c->fd, buf, len, 0);
 
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
+	return conn_bio_result(recv(c->fd, buf, len, 0), false);
 }
 
 /* pin_cert: the device knows the cloud's certificate and ours never matches. Flagging the

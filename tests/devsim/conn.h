@@ -42,6 +42,11 @@ int conn_wait_fds(struct devsim *d, struct pollfd *pfd, int n, int timeout_ms);
 /* Sleep ms, bounded by the deadline: 0, or -ETIMEDOUT. */
 int conn_sleep(struct devsim *d, int ms);
 
+/* A send() (sending) or recv() result, errno set when < 0, in mbedTLS' BIO
+ * convention: the count, WANT_WRITE/WANT_READ to retry, NET_CONN_RESET, or
+ * NET_SEND_FAILED/NET_RECV_FAILED. For BIO callbacks on a plain socket. */
+int conn_bio_result(ssize_t n, bool sending);
+
 /* Zero a conn (fd = -1). */
 void conn_init(struct conn *c, struct devsim *d);
 /* TCP connect (optionally from bind_addr) within timeout_ms: 0 or -errno. */

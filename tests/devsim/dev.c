@@ -37,6 +37,20 @@ dev_random(void *buf, size_t len)
 	}
 }
 
+void
+dev_uuid4(char out[DEV_UUID_LEN + 1])
+{
+	uint8_t b[16];
+
+	dev_random(b, sizeof(b));
+	b[6] = (b[6] & 0x0F) | 0x40;	/* version 4 */
+	b[8] = (b[8] & 0x3F) | 0x80;	/* RFC 4122 variant */
+	snprintf(out, DEV_UUID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
 long
 dev_uptime_s(struct devsim *d)
 {

@@ -229,20 +229,6 @@ dev_parse_args(struct devsim *d, int argc, char **argv, char *err, size_t errlen
 	return 0;
 }
 
-static void
-make_uuid(char *out)
-{
-	uint8_t b[16];
-
-	dev_random(b, sizeof(b));
-	b[6] = (b[6] & 0x0F) | 0x40;	/* version 4 */
-	b[8] = (b[8] & 0x3F) | 0x80;	/* RFC 4122 variant */
-	snprintf(out, DEV_UUID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
-
 /* --start e2a: the stock OTA already put a (synthetic) E2A image into slot e2a_rom. */
 static void
 setup_e2a_start(struct devsim *d)
@@ -391,7 +377,7 @@ main(int argc, char **argv)
 	}
 	d->start_ms = conn_now_ms();
 	d->deadline_ms = d->start_ms + (int64_t)d->timeout_s * 1000;
-	make_uuid(d->apikey);
+	dev_uuid4(d->apikey);
 	for (int i = 0; i < 4; i++)
 		snprintf(d->relay[i], sizeof(d->relay[i]), "%s",
 			 d->model.sw == MODEL_SWITCH_ON ? "on" : "off");

@@ -115,6 +115,8 @@ const char *dev_exit_name(enum dev_exit code);
 int dev_hook(struct devsim *d, const char *event);
 /* Fill buf with len random bytes (getrandom). */
 void dev_random(void *buf, size_t len);
+/* A random (version 4) UUID, lower-case 8-4-4-4-12, as the device's own apikey. */
+void dev_uuid4(char out[DEV_UUID_LEN + 1]);
 /* Seconds since the simulated boot (the `ts` of dispatch/register). */
 long dev_uptime_s(struct devsim *d);
 

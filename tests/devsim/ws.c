@@ -132,18 +132,15 @@ ws_handshake(struct ws *w, struct conn *c, struct devsim *d, int timeout_ms)
 	return 0;
 }
 
-int
-ws_send(struct ws *w, int opcode, const void *data, size_t len)
+size_t
+ws_frame_client(uint8_t *frame, size_t cap, int opcode, const void *data, size_t len)
 {
-	uint8_t frame[14 + WS_MSG_MAX];
 	const uint8_t *p = data;
 	uint8_t mask[4];
 	size_t h = 0;
 
-	if (len > WS_MSG_MAX)
-		return -EMSGSIZE;
-	if (opcode == 8)
-		w->close_sent = true;
+	if (len > WS_MSG_MAX || cap < 8 + len)
+		return 0;
 	frame[h++] = (uint8_t)(0x80 | opcode);
 	if (len < 126) {
 		frame[h++] = (uint8_t)(0x80 | len);
@@ -157,7 +154,20 @@ ws_send(struct ws *w, int opcode, const void *data, size_t len)
 	h += 4;
 	for (size_t i = 0; i < len; i++)
 		frame[h + i] = p[i] ^ mask[i & 3];
-	return conn_write_all(w->c, frame, h + len, WS_FRAME_TIMEOUT_MS);
+	return h + len;
+}
+
+int
+ws_send(struct ws *w, int opcode, const void *data, size_t len)
+{
+	uint8_t frame[14 + WS_MSG_MAX];
+	size_t n = ws_frame_client(frame, sizeof(frame), opcode, data, len);
+
+	if (!n)
+		return -EMSGSIZE;
+	if (opcode == 8)
+		w->close_sent = true;
+	return conn_write_all(w->c, frame, n, WS_FRAME_TIMEOUT_MS);
 }
 
 /* Make sure n bytes are buffered, waiting until end. 0, -ECONNRESET on EOF, -errno. */

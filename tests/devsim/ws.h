@@ -44,6 +44,9 @@ struct ws {
 int ws_handshake(struct ws *w, struct conn *c, struct devsim *d, int timeout_ms);
 /* Send one masked frame (opcode 1 text, 8 close, 9 ping, 10 pong). 0 or -errno. */
 int ws_send(struct ws *w, int opcode, const void *data, size_t len);
+/* One final, masked client frame (PROTOCOL §3.2: the device is the client) of at
+ * most WS_MSG_MAX payload bytes into frame[cap]; its length, 0 when it does not fit. */
+size_t ws_frame_client(uint8_t *frame, size_t cap, int opcode, const void *data, size_t len);
 /* Process at most one incoming frame, waiting up to timeout_ms for its first byte. Pings
  * are answered here. 0 with *ret_ev set; -EPROTO after recording DEV_EXIT_PROTOCOL for an
  * RFC 6455 violation; other -errno. */

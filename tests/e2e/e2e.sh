@@ -149,15 +149,23 @@ flow_ok()
 {
 	local m="$1"
 	shift
-	local dargs=() sargs=()
+	local dargs=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		dargs+=("$1")
 		shift
 	done
 	[ "${1:-}" = -- ] && shift
-	sargs=("$@")
-	sonota_start "${sargs[@]}"
-	devsim_start devsim "$m" --expect-final "$IMG/image_arduino.bin" "${dargs[@]}"
+	sonota_start "$@"
+	devsim_run_ok "$m" "${dargs[@]}"
+}
+
+# devsim_run_ok MODEL DEVSIM_ARGS...: run one simulated device against the sonota-c already
+# started, to its end; both must succeed, and sonota-c must exit by itself.
+devsim_run_ok()
+{
+	local m="$1"
+	shift
+	devsim_start devsim "$m" --expect-final "$IMG/image_arduino.bin" "$@"
 	e2e_wait devsim
 	local drc=$E2E_RC
 	# sonota-c exits by itself once every device is done (--done-timeout after delivery).
@@ -545,16 +553,7 @@ s_prompts()
 		--
 	e2e_wait_log "$E2E_LOGS/sonota.log" '^listening:' 15 ||
 		e2e_fail "sonota-c did not start listening after the prompts were answered"
-	devsim_start devsim basic-user1 --expect-final "$IMG/image_arduino.bin" \
-		--deviceid "$ID1" --start ap --ssid-check e2e-home
-	e2e_wait devsim
-	local drc=$E2E_RC
-	e2e_stop sonota 15
-	local src=$E2E_RC sig=$E2E_SIGNALLED
-	e2e_expect_exit devsim "$drc" 0
-	expect_result devsim ok
-	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself within 15 s of the device's end"
-	e2e_expect_exit sonota-c "$src" 0
+	devsim_run_ok basic-user1 --deviceid "$ID1" --start ap --ssid-check e2e-home
 	e2e_expect_log sonota '^pty-answer: exit 0, echo on$'
 	e2e_expect_nolog sonota '^pty-answer: FAIL'
 	e2e_expect_log sonota "^serving host $HOME_IP: "
