@@ -575,7 +575,9 @@ s_prompt-interrupt()
 		--
 	e2e_wait_log "$E2E_LOGS/sonota.log" '^pty-answer: exit' 3 ||
 		e2e_fail "sonota-c did not stop within 3 s of Ctrl-C at the password prompt"
-	e2e_stop sonota 0
+	# The wrapper has printed its last line; give it a moment to exit on its own.
+	e2e_stop sonota 3
+	[ "$E2E_SIGNALLED" = 0 ] || e2e_fail "the pty wrapper did not exit by itself after sonota-c"
 	e2e_expect_exit pty-answer "$E2E_RC" 130
 	e2e_expect_log sonota '^pty-answer: exit 130, echo on$'
 	e2e_expect_log sonota 'interrupted at the WiFi password prompt'
