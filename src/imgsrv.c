@@ -24,7 +24,6 @@
 #include "range.h"
 #include "util.h"
 
-#define IMGSRV_BACKLOG 128           /* pending accepts; bursts come from one or two devices */
 #define IMGSRV_PROGRESS_BYTES 32768  /* a progress event after this many more bytes ... */
 #define IMGSRV_PROGRESS_FRACTION 10  /* ... or after 1/10 of the body, whichever is less, */
 #define IMGSRV_PROGRESS_MIN_MS 50    /* ... but at most 20 per second and transfer */
@@ -82,7 +81,10 @@ struct imgsrv {
 	struct MHD_Response *r405_file;
 	struct MHD_Response *r405_post;
 	struct MHD_Response *r413;
+	struct MHD_Response *r414;     /* these two also close the connection */
+	struct MHD_Response *r431;
 	struct MHD_Response *rdispatch;
+	char uri_refused;              /* its address: on_uri()'s "refuse this request" */
 	/* pacer thread. Lock order: lock, then MHD's internal locks (pace() suspends and
 	 * imgsrv_stop() resumes under lock, so that "not stopping, listed, suspended" is
 	 * one step). MHD calls on_completed(), the one callback that takes lock, before
@@ -444,6 +446,10 @@ answer(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c)
 			shared = r->file ? srv->r405_file : srv->r405_post;
 		else if (r->status == MHD_HTTP_CONTENT_TOO_LARGE)
 			shared = srv->r413;
+		else if (r->status == MHD_HTTP_URI_TOO_LONG)
+			shared = srv->r414;
+		else if (r->status == MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE)
+			shared = srv->r431;
 		else
 			shared = srv->r404;
 		break;
@@ -469,6 +475,36 @@ body_too_large(struct MHD_Connection *c)
 	return cl && util_parse_u64(cl, 0, IMGSRV_DISPATCH_BODY_MAX, &n) == -ERANGE;
 }
 
+/* MHD calls this with the request target as it arrived (NUL-terminated, inside the
+ * connection's read buffer, which MHD itself rewrites), before it splits the query
+ * string into one pool record per argument. A target over IMGSRV_URI_MAX, or a query
+ * of more than IMGSRV_QUERY_ARGS_MAX arguments, is refused here: the query is cut
+ * right after its '?', so that MHD records no argument at all, and the returned
+ * marker, which MHD passes to on_request() as *req_cls, makes the answer 414.
+ * Without the cut MHD 0.9.75 answers nothing once the arguments overflow the pool:
+ * it queues a 431, then overwrites that state and waits for a line that never
+ * comes (issue 9: 400 arguments hung the connection). We never use the query
+ * (PROTOCOL.md §4), so cutting it loses nothing. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct imgsrv *srv = cls;
+	char *q = uri ? strchr(uri, '?') : NULL;
+	size_t nargs = 0;
+
+	(void)c;
+	if (!uri)
+		return NULL;
+	if (q) /* an upper bound: MHD makes a record per '&'-separated piece */
+		for (const char *p = q; *p; p++)
+			nargs += *p == '?' || *p == '&';
+	if (strlen(uri) <= IMGSRV_URI_MAX && nargs <= IMGSRV_QUERY_ARGS_MAX)
+		return NULL;
+	if (q)
+		q[1] = '\0';
+	return &srv->uri_refused;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size,
@@ -476,8 +512,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 {
 	struct imgsrv *srv = cls;
 	struct imgsrv_req *r = *req_cls;
+	bool uri_refused = *req_cls == (void *)&srv->uri_refused;
 
-	if (!r) {
+	if (!r || uri_refused) {
 		/* First call: headers only. Answer on the next call, once any body has
 		 * been read (MHD's documented pattern). */
 		r = calloc(1, sizeof(*r));
@@ -489,13 +526,20 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		peer_name(c, r->peer, sizeof(r->peer));
 		route(srv, r, url, method);
 		*req_cls = r;
-		if (body_too_large(c)) {
-			/* Refuse before reading it; MHD then closes the connection. */
-			r->kind = REQ_OTHER;
+		/* Refuse before reading any body: 414 and 431 close the connection
+		 * (their response says so), and after a 413 MHD closes it, as the body
+		 * was not read. */
+		if (uri_refused)
+			r->status = MHD_HTTP_URI_TOO_LONG;
+		else if (MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL) >
+			 IMGSRV_HEADERS_MAX)
+			r->status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+		else if (body_too_large(c))
 			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
-			return answer(srv, r, c);
-		}
-		return MHD_YES;
+		else
+			return MHD_YES;
+		r->kind = REQ_OTHER;
+		return answer(srv, r, c);
 	}
 	if (*upload_data_size) {
 		/* Only the legacy dispatch POST has a body, and it is ignored (as SonOTA
@@ -521,6 +565,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (!r)
 		return;
 	*req_cls = NULL;
+	if ((void *)r == (void *)&srv->uri_refused)
+		return; /* refused in on_uri(), never reached on_request() */
 	if (r->slow) {
 		/* A suspended connection is never completed, but never leave a dangling
 		 * pointer in the pacer's list either. */
@@ -647,6 +693,11 @@ check_opts(const struct imgsrv_opts *o, char *err, size_t errlen)
 				return -EINVAL;
 			}
 	}
+	if (o->max_clients > IMGSRV_CLIENTS_MAX) {
+		snprintf(err, errlen, "image server: %u clients (at most %d)", o->max_clients,
+			 IMGSRV_CLIENTS_MAX);
+		return -EINVAL;
+	}
 	if (o->legacy_dispatch) {
 		struct in_addr a;
 		if (!o->dispatch_ip || inet_pton(AF_INET, o->dispatch_ip, &a) != 1 ||
@@ -663,8 +714,8 @@ check_opts(const struct imgsrv_opts *o, char *err, size_t errlen)
 /* Create, bind and listen on the socket ourselves, so that the caller learns why
  * binding failed (MHD would only say that it did). */
 static int
-listen_socket(const struct imgsrv_opts *o, int *ret_fd, int *ret_family, uint16_t *ret_port,
-	      char *err, size_t errlen)
+listen_socket(const struct imgsrv_opts *o, unsigned backlog, int *ret_fd, int *ret_family,
+	      uint16_t *ret_port, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t sl;
@@ -714,7 +765,7 @@ listen_socket(const struct imgsrv_opts *o, int *ret_fd, int *ret_family, uint16_
 			snprintf(err, errlen, "port %u: bind: %s", o->port, strerror(-r));
 		goto fail;
 	}
-	if (listen(fd, IMGSRV_BACKLOG) < 0) {
+	if (listen(fd, (int)backlog) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "port %u: listen: %s", o->port, strerror(-r));
 		goto fail;
@@ -789,10 +840,18 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	srv->ackwatch = o->ackwatch;
 	srv->log = o->log;
 	srv->block_size = l->block_size ? l->block_size : IMGSRV_BLOCK_SIZE;
+	/* The connection limit follows the number of devices (imgsrv.h). With a thread
+	 * pool MHD splits it between the threads, and a thread at its share stops
+	 * accepting, so the other takes the next connection: the sum still holds. The
+	 * listen backlog is as deep, so a burst of every device at once waits in the
+	 * kernel instead of being dropped (the kernel caps it at somaxconn). */
+	unsigned clients = o->max_clients ? o->max_clients : IMGSRV_CLIENTS_DEFAULT;
+	unsigned conn_max = l->conn_max ? l->conn_max
+					: clients * IMGSRV_CONNS_PER_CLIENT + IMGSRV_CONN_HEADROOM;
 	srv->buffer_max = l->buffer_max ? l->buffer_max : IMGSRV_BUFFER_MAX;
 
 	/* The port first: the likeliest failure, reported before any thread exists. */
-	r = listen_socket(o, &fd, &family, &port, err, errlen);
+	r = listen_socket(o, conn_max, &fd, &family, &port, err, errlen);
 	if (r < 0)
 		goto fail;
 	srv->port = port;
@@ -803,7 +862,12 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	srv->r405_file = text_response("Method Not Allowed\n", "text/plain", "GET, HEAD");
 	srv->r405_post = text_response("Method Not Allowed\n", "text/plain", "POST");
 	srv->r413 = text_response("Content Too Large\n", "text/plain", NULL);
-	if (!srv->r404 || !srv->r405_file || !srv->r405_post || !srv->r413)
+	srv->r414 = text_response("URI Too Long\n", "text/plain", NULL);
+	srv->r431 = text_response("Request Header Fields Too Large\n", "text/plain", NULL);
+	if (!srv->r404 || !srv->r405_file || !srv->r405_post || !srv->r413 || !srv->r414 ||
+	    !srv->r431 ||
+	    MHD_add_response_header(srv->r414, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES ||
+	    MHD_add_response_header(srv->r431, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
 		goto fail;
 	if (srv->legacy) {
 		/* PROTOCOL.md §3.1; the values were validated in check_opts(). */
@@ -854,9 +918,8 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, l->conn_max ? l->conn_max : IMGSRV_CONN_MAX,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		l->per_ip_max ? l->per_ip_max : IMGSRV_PER_IP_MAX,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+		MHD_OPTION_CONNECTION_LIMIT, conn_max, /* and no per-address limit */
 		MHD_OPTION_CONNECTION_TIMEOUT, l->timeout_s ? l->timeout_s : IMGSRV_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		l->conn_memory ? l->conn_memory : (size_t)IMGSRV_CONN_MEMORY,
@@ -925,6 +988,10 @@ imgsrv_stop(struct imgsrv *srv)
 	if (srv->rdispatch)
 		MHD_destroy_response(srv->rdispatch);
 	free(srv->dispatch_json);
+	if (srv->r431)
+		MHD_destroy_response(srv->r431);
+	if (srv->r414)
+		MHD_destroy_response(srv->r414);
 	if (srv->r413)
 		MHD_destroy_response(srv->r413);
 	if (srv->r405_post)

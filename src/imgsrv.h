@@ -28,7 +28,10 @@
  * whose every body byte was produced and which MHD reports as
  * MHD_REQUEST_TERMINATED_COMPLETED_OK (and, with an ackwatch, acknowledged): a file
  * counts as delivered only then. HEAD, 404, 405, 413 and 416 answers are never
- * complete; both events of a HEAD on a served file carry head = true. Requests MHD refuses itself (malformed, 431) produce no event.
+ * complete; both events of a HEAD on a served file carry head = true. Requests over
+ * a request limit below (414, 431) get their answer and both events like a 404, and
+ * then the connection closes; requests MHD refuses itself (malformed, header bytes
+ * beyond its pool: 400, 431) produce no event.
  */
 #pragma once
 
@@ -39,13 +42,21 @@
 #include "evq.h"
 #include "log.h"
 
-#define IMGSRV_CONN_MAX 256      /* open connections in total: a handful of devices each
-				  * hold 1-2; leaves room for load tests without letting a
-				  * flood exhaust file descriptors */
-#define IMGSRV_PER_IP_MAX 64     /* per client address; a device needs 1-2, a benchmark from
-				  * one address needs up to 64 */
-#define IMGSRV_TIMEOUT_S 30      /* idle connection timeout; devices ask every ~0.1 s
-				  * (§4) and E2A gives up after 5 s (§5.3) */
+/* Connections. Below max_clients devices (--max-devices) the server never refuses a
+ * connection itself (issue 9: a refused download made the device ack 404). There is
+ * no per-address limit: devices behind NAT, and a test rig, share one address. */
+#define IMGSRV_CLIENTS_DEFAULT 64 /* max_clients when 0 (harnesses, tests): wrk's 64 */
+#define IMGSRV_CLIENTS_MAX 4096   /* max_clients accepted: far above --max-devices' 256 */
+#define IMGSRV_CONNS_PER_CLIENT 2 /* a device downloads over 1 keep-alive connection
+				   * at a time (sequential Range requests, §4), E2A
+				   * over 1 (§5.3); the second covers a reconnect
+				   * while the old connection is not yet seen closed */
+#define IMGSRV_CONN_HEADROOM 16   /* on top of that: the user's curl or browser, port
+				   * probes, a burst of reconnects; a flood is still
+				   * bounded (file descriptors, 16 KB pools) */
+#define IMGSRV_TIMEOUT_S 30      /* idle connection timeout, also between the bytes of a
+				  * request; devices ask every ~0.1 s (§4) and E2A gives
+				  * up after 5 s (§5.3) */
 #define IMGSRV_THREADS 2         /* MHD polling threads: on 2 cores, 2 served a median 37%
 				  * more 4 KB ranges than 1, for 16 KB more RSS
 				  * (docs/PERFORMANCE.md) */
@@ -61,6 +72,17 @@
 				  * about half of this) and the response headers. MHD clears
 				  * it per request, so it is touched memory per connection;
 				  * 8 KB measured no faster than 32 KB */
+/* Request limits. MHD answers 431 by itself for header bytes beyond its pool
+ * (IMGSRV_CONN_MEMORY); these cap what would otherwise only be bounded by that pool,
+ * and MHD 0.9.75 does not answer at all when query arguments fill the pool. Beyond
+ * one: an answer (414 or 431, "Connection: close"), then the connection closes. */
+#define IMGSRV_URI_MAX 1024      /* request target (path and query) bytes, else 414: a
+				  * device's is ~130 ("/ota/<name>?deviceid=&ts=&sign=",
+				  * §4) */
+#define IMGSRV_QUERY_ARGS_MAX 16 /* query arguments, else 414: a device sends 3 (§4);
+				  * each costs MHD ~56 pool bytes */
+#define IMGSRV_HEADERS_MAX 32    /* header fields, else 431: a device sends ~5, curl 3,
+				  * a browser ~10 */
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */
@@ -87,8 +109,7 @@ struct imgsrv_file {
 
 /* Tuning; 0 in any field means the IMGSRV_* default. */
 struct imgsrv_limits {
-	unsigned conn_max;   /* IMGSRV_CONN_MAX */
-	unsigned per_ip_max; /* IMGSRV_PER_IP_MAX */
+	unsigned conn_max;   /* max_clients * IMGSRV_CONNS_PER_CLIENT + IMGSRV_CONN_HEADROOM */
 	unsigned timeout_s;  /* IMGSRV_TIMEOUT_S */
 	unsigned threads;    /* IMGSRV_THREADS; > 1 uses MHD's thread pool */
 	size_t block_size;   /* IMGSRV_BLOCK_SIZE */
@@ -110,6 +131,8 @@ struct imgsrv_opts {
 					  * the peer acknowledged every byte (ackwatch.h);
 					  * borrowed, stopped after the server */
 	struct log *log;                 /* MHD's own messages only, rate-limited; may be NULL */
+	unsigned max_clients;            /* devices served at once (--max-devices); 0:
+					  * IMGSRV_CLIENTS_DEFAULT. Sizes the connection limit */
 	struct imgsrv_limits limits;
 };
 

@@ -934,6 +934,218 @@ test_mhd_log(struct imgsrv_file *files)
 	fclose(f);
 }
 
+/* Start a server on 127.0.0.1 with these options (evq and files filled in). */
+static struct imgsrv *
+start_with(struct imgsrv_file *files, struct imgsrv_opts o)
+{
+	struct imgsrv *s = NULL;
+	char err[256];
+
+	o.bind_addr = "127.0.0.1";
+	o.files = files;
+	o.nfiles = 3;
+	o.evq = &q;
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s)
+		fprintf(stderr, "imgsrv_start: %s\n", err);
+	return s;
+}
+
+/* Issue 9 item 3: 200 devices behind one address (NAT, a test rig). Below
+ * max_clients the server refuses no connection: N devices from 127.0.0.1 each hold a
+ * keep-alive connection and all get their 206, concurrently. (The old per-address
+ * limit of 64 refused the rest, and each refused device acked 404.) */
+#define MANY_CLIENTS 96
+static void
+test_many_clients(struct imgsrv_file *files)
+{
+	struct imgsrv *s = start_with(files, (struct imgsrv_opts){.max_clients = MANY_CLIENTS});
+	static int fds[MANY_CLIENTS];
+	int ok = 0, connected = 0;
+
+	if (!s)
+		return;
+	forget();
+	uint16_t port = imgsrv_bound_port(s);
+	for (int i = 0; i < MANY_CLIENTS; i++) {
+		fds[i] = tcp_connect(port, 0);
+		connected += fds[i] >= 0;
+	}
+	CHECK_INT(connected, MANY_CLIENTS);
+	/* every connection is open before any request: all are held at once */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < MANY_CLIENTS; i++) {
+			char req[256];
+			snprintf(req, sizeof(req),
+				 "GET /ota/" BIG_NAME "?deviceid=1000%06d&ts=%d&sign=00 HTTP/1.1\r\n"
+				 "Host: 127.0.0.1\r\nRange: bytes=%d-%d\r\n\r\n",
+				 i, round, 4096 * round, 4096 * round + 4095);
+			if (fds[i] >= 0)
+				send_all(fds[i], req);
+		}
+		for (int i = 0; i < MANY_CLIENTS; i++) {
+			struct resp r;
+			if (fds[i] >= 0 && read_resp(fds[i], &r, false, false) == 0) {
+				ok += r.status == 206 && r.body_len == 4096 &&
+				      memcmp(r.body, big + 4096 * round, 4096) == 0;
+				free(r.body);
+			}
+		}
+	}
+	CHECK_INT(ok, 2 * MANY_CLIENTS);
+	for (int i = 0; i < MANY_CLIENTS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	CHECK_INT(wait_count(2 * MANY_CLIENTS, EVQ_HTTP_DONE, BIG_NAME, 206, 1), 2 * MANY_CLIENTS);
+	imgsrv_stop(s);
+	forget();
+
+	/* A flood is still bounded: with 1 client, IMGSRV_CONNS_PER_CLIENT +
+	 * IMGSRV_CONN_HEADROOM connections are served and one more is closed unanswered. */
+	enum { LIMIT = IMGSRV_CONNS_PER_CLIENT + IMGSRV_CONN_HEADROOM };
+	s = start_with(files, (struct imgsrv_opts){.max_clients = 1});
+	if (!s)
+		return;
+	port = imgsrv_bound_port(s);
+	ok = 0;
+	for (int i = 0; i <= LIMIT; i++)
+		fds[i] = tcp_connect(port, 0);
+	for (int i = 0; i <= LIMIT; i++) {
+		struct resp r;
+		if (fds[i] < 0 || send_all(fds[i], "GET /ota/" BIG_NAME " HTTP/1.1\r\n"
+					   "Host: 127.0.0.1\r\nRange: bytes=0-9\r\n\r\n") < 0)
+			continue;
+		if (read_resp(fds[i], &r, false, false) == 0) {
+			ok += r.status == 206;
+			free(r.body);
+		}
+	}
+	CHECK_INT(ok, LIMIT);
+	for (int i = 0; i <= LIMIT; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	imgsrv_stop(s);
+	forget();
+}
+
+/* Send raw on a fresh keep-alive connection and read the answer within
+ * IO_TIMEOUT_S: status (-1 none), and with want_eof whether the server then closed. */
+static int
+raw_status(uint16_t port, const char *raw, bool want_eof, bool *ret_closed)
+{
+	int fd = tcp_connect(port, 0), status = -1;
+	struct resp r;
+
+	*ret_closed = false;
+	if (fd < 0)
+		return -1;
+	if (send_all(fd, raw) == 0 && read_resp(fd, &r, false, want_eof) == 0) {
+		status = r.status;
+		*ret_closed = r.eof;
+		free(r.body);
+	}
+	close(fd);
+	return status;
+}
+
+/* A request of nargs query arguments "aN=1" (and a Range, to keep bodies small). */
+static char *
+args_request(unsigned nargs, const char *extra_headers)
+{
+	size_t n = 256 + (size_t)nargs * 12 + strlen(extra_headers);
+	char *req = malloc(n), *p = req;
+
+	if (!req)
+		return NULL;
+	p += sprintf(p, "GET /ota/" BIG_NAME);
+	for (unsigned i = 0; i < nargs; i++)
+		p += sprintf(p, "%ca%u=1", i ? '&' : '?', i);
+	sprintf(p, " HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-9\r\n%s\r\n", extra_headers);
+	return req;
+}
+
+/* Client-controlled request parts each have a named limit, and every refusal is an
+ * answer (a 4xx, then the connection closes), never a hang (issue 9 item 5: 400
+ * query arguments got no answer at all). */
+static void
+test_request_limits(struct imgsrv_file *files)
+{
+	struct imgsrv *s = start_with(files, (struct imgsrv_opts){0});
+	static char hdrs[64 * 1024];
+	struct {
+		const char *what;
+		unsigned nargs;
+		unsigned nheaders;   /* extra "X-N: 1" headers */
+		size_t path_pad;     /* extra bytes of path */
+		int status;
+		bool closed;
+		bool by_mhd;         /* refused by MHD itself: no event */
+	} rows[] = {
+		{"a device's 3 arguments", 3, 0, 0, 206, false, false},
+		{"IMGSRV_QUERY_ARGS_MAX arguments", IMGSRV_QUERY_ARGS_MAX, 0, 0, 206, false, false},
+		{"one argument too many", IMGSRV_QUERY_ARGS_MAX + 1, 0, 0, 414, true, false},
+		{"400 arguments", 400, 0, 0, 414, true, false},
+		{"2000 arguments", 2000, 0, 0, 414, true, false},
+		{"a request target of IMGSRV_URI_MAX bytes", 0, 0, 1, 206, false, false},
+		{"a request target over IMGSRV_URI_MAX", 0, 0, 2, 414, true, false},
+		{"IMGSRV_HEADERS_MAX headers", 0, IMGSRV_HEADERS_MAX - 2, 0, 206, false, false},
+		{"one header too many", 0, IMGSRV_HEADERS_MAX - 1, 0, 431, true, false},
+		{"2000 tiny headers", 0, 2000, 0, 431, true, true}, /* over MHD's pool */
+	};
+
+	if (!s)
+		return;
+	uint16_t port = imgsrv_bound_port(s);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *p = hdrs, *req;
+		bool closed;
+		double t0 = now_s();
+
+		forget();
+
+		/* Host and Range are 2 headers of the request already */
+		for (unsigned h = 0; h < rows[i].nheaders; h++)
+			p += sprintf(p, "X-%u: 1\r\n", h);
+		*p = '\0';
+		if (rows[i].path_pad) {
+			/* "/ota/" + "x" * k: exactly IMGSRV_URI_MAX bytes, or one more */
+			size_t len = IMGSRV_URI_MAX + rows[i].path_pad - 1;
+			req = malloc(len + 128);
+			if (!req)
+				continue;
+			strcpy(req, "GET /ota/" BIG_NAME "?");
+			size_t have = strlen(req) - 4;
+			memset(req + strlen(req), 'x', len - have);
+			sprintf(req + 4 + len, " HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-9\r\n\r\n");
+		} else {
+			req = args_request(rows[i].nargs, hdrs);
+		}
+		if (!req)
+			continue;
+		int st = raw_status(port, req, rows[i].closed, &closed);
+		free(req);
+		CHECK_MSG(st == rows[i].status, "%s: status %d, want %d", rows[i].what, st,
+			  rows[i].status);
+		CHECK_MSG(closed == rows[i].closed, "%s: closed %d", rows[i].what, closed);
+		CHECK_MSG(now_s() - t0 < 2, "%s: %.1f s to answer", rows[i].what, now_s() - t0);
+		/* a refusal of ours is one request and one (incomplete) DONE, like a 404 */
+		size_t want = rows[i].by_mhd ? 0 : 1;
+		if (rows[i].status >= 400)
+			CHECK_MSG(wait_count(want, EVQ_HTTP_DONE, NULL, rows[i].status, 0) == want,
+				  "%s: DONE", rows[i].what);
+		CHECK_MSG(wait_count(want, EVQ_HTTP_REQUEST, NULL, rows[i].status, -1) == want,
+			  "%s: REQUEST", rows[i].what);
+		forget();
+	}
+	/* and the server still serves */
+	struct resp r;
+	get_path(port, "GET", "/ota/" BIG_NAME, "Range: bytes=0-9\r\n", &r);
+	CHECK_INT(r.status, 206);
+	free(r.body);
+	imgsrv_stop(s);
+	forget();
+}
+
 #define TIMED(call)                                                                                \
 	do {                                                                                       \
 		double t_ = now_s();                                                               \
@@ -1000,6 +1212,8 @@ main(void)
 	suite(files, 1);
 	TIMED(test_dispatch(files));
 	TIMED(test_mhd_log(files));
+	TIMED(test_many_clients(files));
+	TIMED(test_request_limits(files));
 
 	evq_fini(&q);
 	free(big);
