@@ -31,6 +31,8 @@ static const char *const event_names[_SESSION_EV_MAX] = {
 	[SESSION_EV_LIMIT] = "limit",
 	[SESSION_EV_DEVICEID_CHANGED] = "deviceid-changed",
 	[SESSION_EV_CLOSED_BEFORE_ACK] = "closed-before-ack",
+	[SESSION_EV_GAVE_UP] = "gave-up",
+	[SESSION_EV_EVICTED] = "evicted",
 };
 
 static const char *const state_names[_SESSION_DEV_STATE_MAX] = {
@@ -40,6 +42,7 @@ static const char *const state_names[_SESSION_DEV_STATE_MAX] = {
 	[SESSION_DEV_INTERRUPTED] = "interrupted",
 	[SESSION_DEV_UPGRADED] = "upgraded",
 	[SESSION_DEV_FAILED] = "failed",
+	[SESSION_DEV_GAVE_UP] = "gave-up",
 };
 
 const char *
@@ -125,37 +128,49 @@ session_conn_device(const struct session_table *t, const struct session_conn *c)
 	return conn_dev((struct session_table *)t, c);
 }
 
-/* An offline device whose record carries nothing needed later: never sent an
- * upgrade (new, registered) or finished (upgraded). Devices that failed (a 404 sets
- * slow) or were interrupted are kept, so their next connection is handled right. */
-static bool
-forgettable(const struct session_dev *d)
+/* The device to forget when the table is full: the least recently active one
+ * without an open connection, whatever its state (session.h), the oldest on a tie;
+ * NULL when every device is connected. */
+static struct session_dev *
+eviction_victim(struct session_table *t)
 {
-	return d->nconns == 0 && !d->slow &&
-	       (d->state == SESSION_DEV_NEW || d->state == SESSION_DEV_REGISTERED ||
-		d->state == SESSION_DEV_UPGRADED);
+	struct session_dev *victim = NULL;
+
+	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++) {
+		struct session_dev *d = &t->devs[i];
+
+		if (!d->used || d->nconns > 0)
+			continue;
+		if (!victim || d->last_active_ms < victim->last_active_ms ||
+		    (d->last_active_ms == victim->last_active_ms && d->id < victim->id))
+			victim = d;
+	}
+	return victim;
 }
 
-/* Find the device, or make room for it by forgetting the oldest forgettable one. NULL when the table is full of devices
- * that must be kept. */
+static struct session_event *ev_add(struct session_out *out, enum session_event_type type,
+				    const struct session_dev *d);
+
+/* Find the device, or make room for it: a free slot, else the eviction victim
+ * (reported as SESSION_EV_EVICTED). NULL when every slot is a connected device. */
 static struct session_dev *
-dev_get(struct session_table *t, const char *deviceid)
+dev_get(struct session_table *t, const char *deviceid, struct session_out *out)
 {
 	struct session_dev *d = (struct session_dev *)session_find(t, deviceid), *victim = NULL;
+	struct session_event *e;
 
 	if (d)
 		return d;
-	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++) {
-		d = &t->devs[i];
-		if (!d->used) {
-			victim = d;
-			break;
-		}
-		if (forgettable(d) && (!victim || d->id < victim->id))
-			victim = d;
+	for (unsigned i = 0; i < SESSION_MAX_DEVICES && !victim; i++)
+		if (!t->devs[i].used)
+			victim = &t->devs[i];
+	if (!victim) {
+		victim = eviction_victim(t);
+		if (!victim)
+			return NULL;
+		if ((e = ev_add(out, SESSION_EV_EVICTED, victim)))
+			e->attempt = victim->failures;
 	}
-	if (!victim)
-		return NULL;
 	memset(victim, 0, sizeof(*victim));
 	victim->used = true;
 	victim->id = t->next_id++;
@@ -431,6 +446,11 @@ on_update(struct session_table *t, struct session_conn *c, const struct session_
 	r = relay_test(t, c, env, d, m, out);
 	if (r < 0)
 		return r;
+	if (d->state == SESSION_DEV_GAVE_UP) {
+		/* Never offered again in this run (SESSION_UPGRADE_FAILURES_MAX). */
+		c->done = true;
+		return 0;
+	}
 	return send_upgrade(t, c, env, d, url1, url2, out);
 }
 
@@ -449,16 +469,13 @@ upgrade_acked(struct session_conn *c, struct session_dev *d, const struct proto_
 		d->state = SESSION_DEV_UPGRADED;
 		type = SESSION_EV_UPGRADE_DONE;
 	} else {
-		d->state = SESSION_DEV_FAILED;
+		/* A 404 says only that the download failed (§3.6): a refused
+		 * connection, a lost network or old firmware alike. Slow is decided by
+		 * the caller on evidence (session_set_slow()), not here. */
 		d->failures++;
-		if (m->error == 404) {
-			/* The device could not take the image at full speed (§3.6): only this
-			 * device gets /slowota/, on its next connection. */
-			d->slow = true;
-			type = SESSION_EV_UPGRADE_FAILED_404;
-		} else {
-			type = SESSION_EV_UPGRADE_FAILED;
-		}
+		d->state = d->failures >= SESSION_UPGRADE_FAILURES_MAX ? SESSION_DEV_GAVE_UP
+								      : SESSION_DEV_FAILED;
+		type = m->error == 404 ? SESSION_EV_UPGRADE_FAILED_404 : SESSION_EV_UPGRADE_FAILED;
 	}
 	e = ev_add(out, type, d);
 	if (e) {
@@ -466,6 +483,12 @@ upgrade_acked(struct session_conn *c, struct session_dev *d, const struct proto_
 		e->error = m->error;
 		e->sequence = seq;
 		e->attempt = d->upgrades_sent;
+	}
+	if (d->state == SESSION_DEV_GAVE_UP && (e = ev_add(out, SESSION_EV_GAVE_UP, d))) {
+		e->prev_state = prev;
+		e->error = m->error;
+		e->sequence = seq;
+		e->attempt = d->failures;
 	}
 }
 
@@ -510,7 +533,7 @@ static int
 bind_conn(struct session_table *t, struct session_conn *c, const struct proto_msg *m,
 	  struct session_out *out, struct session_dev **ret)
 {
-	struct session_dev *d = dev_get(t, m->deviceid);
+	struct session_dev *d = dev_get(t, m->deviceid, out);
 	struct session_event *e;
 
 	if (!d) {
@@ -564,6 +587,7 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 			return 0;
 		fresh = true;
 	}
+	d->last_active_ms = env->mono_ms;
 
 	switch (m.type) {
 	case PROTO_MSG_REGISTER: {
@@ -579,7 +603,7 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 			copy_text(d->model, sizeof(d->model), m.model);
 		if (m.rom_version[0])
 			copy_text(d->rom_version, sizeof(d->rom_version), m.rom_version);
-		if (!c->registered && !c->upgrade_sent)
+		if (!c->registered && !c->upgrade_sent && d->state != SESSION_DEV_GAVE_UP)
 			d->state = SESSION_DEV_REGISTERED;
 		c->registered = true;
 		e = ev_add(out, SESSION_EV_REGISTERED, d);
@@ -623,6 +647,17 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 			copy_text(e->text, sizeof(e->text), m.action);
 		return 0;
 	}
+	return 0;
+}
+
+int
+session_set_slow(struct session_table *t, const char *deviceid)
+{
+	struct session_dev *d = (struct session_dev *)session_find(t, deviceid);
+
+	if (!d)
+		return -ENOENT;
+	d->slow = true;
 	return 0;
 }
 

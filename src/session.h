@@ -16,10 +16,16 @@
  *               (once per device, see SESSION_EV_RELAY_TEST) and then `upgrade`
  *   query    -> reply params:0
  *   ack      -> matched by sequence to the relay command or upgrade it answers
- * Ack 0 to the upgrade: the device is done with the stock stage. Ack 404: the device
- * is marked slow and its next connection gets /slowota/ URLs (nothing more is sent
- * on this one). A device whose connection closes before the ack, or that failed,
- * gets the upgrade again on its next connection.
+ * Ack 0 to the upgrade: the device is done with the stock stage. Any other ack (404
+ * included) is a failure: nothing more is sent on that connection, and the device
+ * gets the upgrade again on its next connection, until SESSION_UPGRADE_FAILURES_MAX
+ * failed acks: then it has given up (SESSION_DEV_GAVE_UP) and is never offered the
+ * upgrade again in this run. A 404 does not by itself make the device slow: only the
+ * caller knows the evidence of old firmware (that device's address downloaded
+ * user1/user2 without a Range header, PROTOCOL.md §3.6, §4), and says so with
+ * session_set_slow(); a slow device's later upgrades carry /slowota/ URLs. A device
+ * whose connection closes before the ack gets the upgrade again on its next
+ * connection (that is not a failure).
  * docs/protocol.md describes the messages; this header is the contract for the code.
  */
 #pragma once
@@ -32,19 +38,26 @@
 
 /* Devices remembered at once. SonOTA handles one; a user flashing a handful of
  * plugs at a time needs a few; the benchmark holds 200 at once. 256 bounds the memory
- * a flood of made-up deviceids
- * can take (about 250 B each). When full, the oldest offline device with nothing
- * worth keeping (new, registered without an upgrade sent, or upgraded; never one
- * marked slow) is forgotten to make room; otherwise a new device is refused
- * (SESSION_EV_LIMIT) and its connection must be closed. */
+ * a flood of made-up deviceids can take (about 300 B each). When full, the least
+ * recently active device without an open connection (session_dev.last_active_ms,
+ * then the oldest) is forgotten to make room, whatever its state
+ * (SESSION_EV_EVICTED), so that clients which connect and vanish cannot lock real
+ * devices out. Only when all SESSION_MAX_DEVICES are connected at once is a new
+ * device refused (SESSION_EV_LIMIT) and its connection must be closed. */
 #define SESSION_MAX_DEVICES 256
+
+/* Failed upgrade acks (any non-zero error, 404 included) before a device is given up
+ * on for this run: 1 at full speed, then (if the caller found it old and called
+ * session_set_slow()) 2 on the slow stream. A device that fails every time is not
+ * offered the upgrade without end; the caller says why (SESSION_EV_GAVE_UP). */
+#define SESSION_UPGRADE_FAILURES_MAX 3
 
 /* Server commands awaiting an ack on one connection: 4 relay toggles + 1 upgrade
  * are the most one connection ever sends. */
 #define SESSION_PENDING_MAX 8
 
 /* Output of one session_on_text() call: at most 6 texts (update reply, 4 toggles,
- * upgrade) and 4 events (unregistered, relay test, upgrade sent...). */
+ * upgrade) and 4 events (unregistered, evicted, relay test, upgrade sent). */
 #define SESSION_OUT_TEXTS_MAX 8
 #define SESSION_OUT_EVENTS_MAX 8
 
@@ -56,7 +69,9 @@ enum session_dev_state {
 	SESSION_DEV_UPGRADE_SENT, /* upgrade sent, ack awaited */
 	SESSION_DEV_INTERRUPTED,  /* connection closed before the ack: sent again next time */
 	SESSION_DEV_UPGRADED,     /* ack 0: downloaded and verified, device reboots */
-	SESSION_DEV_FAILED,       /* ack != 0 (404 also sets slow); sent again next time */
+	SESSION_DEV_FAILED,       /* ack != 0; sent again on its next connection */
+	SESSION_DEV_GAVE_UP,      /* SESSION_UPGRADE_FAILURES_MAX failed acks: never sent
+				   * again in this run (a new register does not change it) */
 	_SESSION_DEV_STATE_MAX,
 };
 
@@ -67,7 +82,7 @@ struct session_dev {
 	char deviceid[PROTO_DEVICEID_MAX + 1];
 	char model[PROTO_MODEL_MAX + 1];            /* from register, "" if never told */
 	char rom_version[PROTO_ROMVERSION_MAX + 1]; /* from register, "" if never told */
-	bool slow;                                  /* answered 404: use /slowota/ */
+	bool slow;                                  /* session_set_slow(): use /slowota/ */
 	enum session_dev_state state;
 	enum proto_switch relay;                    /* relay state last reported by the device */
 	bool relay_tested;                          /* the relay test was sent once */
@@ -78,6 +93,7 @@ struct session_dev {
 	unsigned connections;                       /* connections bound to it so far */
 	unsigned upgrades_sent;                     /* upgrade commands sent so far */
 	unsigned failures;                          /* upgrade acks != 0 */
+	int64_t last_active_ms;                     /* env.mono_ms of its last frame */
 };
 
 /* All devices, and the sequence counter shared by every connection. */
@@ -120,6 +136,8 @@ struct session_env {
 	const char *digest_user1;  /* lower-case hex SHA-256 of the served user1 bytes */
 	const char *digest_user2;  /* same for user2 */
 	int64_t now_ms;            /* wall clock, ms since the epoch (UTC) */
+	int64_t mono_ms;           /* monotonic clock, ms: only to find the least recently
+				    * active device when the table is full */
 	const char *fresh_uuid;    /* a UUID made for this connection; used (copied) the
 				    * first time the connection needs a server key */
 };
@@ -136,8 +154,10 @@ enum session_event_type {
 	SESSION_EV_RELAY_ACK,            /* a toggle was acked: sw commanded, error */
 	SESSION_EV_UPGRADE_SENT,         /* url_user1/2, slow, attempt, model, sequence */
 	SESSION_EV_UPGRADE_DONE,         /* ack 0: stock stage finished for this device */
-	SESSION_EV_UPGRADE_FAILED_404,   /* ack 404: device marked slow for its next connection */
-	SESSION_EV_UPGRADE_FAILED,       /* ack with another code (error) */
+	SESSION_EV_UPGRADE_FAILED_404,   /* ack 404 (error), attempt; slow = whether the device
+					  * is slow now (session_set_slow() was called), state =
+					  * failed, or gave-up (SESSION_EV_GAVE_UP follows) */
+	SESSION_EV_UPGRADE_FAILED,       /* ack with another code (error); as _404 otherwise */
 	SESSION_EV_UNKNOWN_ACTION,       /* text = the action; no reply, connection kept */
 	SESSION_EV_MALFORMED,            /* error = -errno of proto_parse_device; ignored */
 	SESSION_EV_UNKNOWN_ACK,          /* text = the sequence as sent, error = its code */
@@ -145,6 +165,12 @@ enum session_event_type {
 	SESSION_EV_DEVICEID_CHANGED,     /* deviceid = the bound one, text = the new one;
 					  * out->close set */
 	SESSION_EV_CLOSED_BEFORE_ACK,    /* session_conn_close: upgrade unacked (sequence) */
+	SESSION_EV_GAVE_UP,              /* after the last allowed failed ack: error = that
+					  * ack's error, attempt = failed acks
+					  * (SESSION_UPGRADE_FAILURES_MAX), slow */
+	SESSION_EV_EVICTED,              /* the table was full: this offline device (deviceid,
+					  * state, attempt = its failed acks) was forgotten to
+					  * make room for the device of this frame */
 	_SESSION_EV_MAX,
 };
 
@@ -200,6 +226,12 @@ int session_on_text(struct session_table *t, struct session_conn *c,
  * SESSION_EV_CLOSED_BEFORE_ACK event is appended. c is reinitialised. */
 void session_conn_close(struct session_table *t, struct session_conn *c,
 			struct session_out *out);
+
+/* Evidence of old firmware: serve this device /slowota/ URLs from its next upgrade on
+ * (PROTOCOL.md §3.6). Call it only on evidence: that device's address fetched
+ * user1/user2 without a Range header (a plain GET answered 200), never because a
+ * download failed. 0, or -ENOENT for a device not in the table. */
+int session_set_slow(struct session_table *t, const char *deviceid);
 
 /* Free the texts of out and zero it. NULL-safe. */
 void session_out_free(struct session_out *out);
