@@ -964,6 +964,43 @@ test_device_limit(void)
 		sim_done(&s[k]);
 }
 
+/* Issue 9: "--max-devices 256 admitted only 255 devices in one run". One device
+ * (a probe, or a real one that lost power) disconnected before acking its upgrade,
+ * and an interrupted device was kept for good: it held a slot of the 256. Now all
+ * SESSION_MAX_DEVICES connected devices get in. */
+static void
+test_all_slots_after_interrupt(void)
+{
+	static struct session_table t;
+	static struct sim s[SESSION_MAX_DEVICES];
+	static char ids[SESSION_MAX_DEVICES][16];
+	struct sim probe = { 0 };
+	int admitted = 0, evicted = 0;
+
+	session_table_init(&t);
+	fake_mono = 10;
+	sim_connect(&probe, "40000fffff", "key");
+	sim_register(&t, &probe, "ITA-GZ1-GL", "1.5.5");
+	sim_action(&t, &probe, "update", "{\"switch\":\"on\"}");
+	session_conn_close(&t, &probe.c, NULL);
+	CHECK_INT(session_find(&t, "40000fffff")->state, SESSION_DEV_INTERRUPTED);
+	for (int k = 0; k < SESSION_MAX_DEVICES; k++) {
+		fake_mono = 100 + k;
+		snprintf(ids[k], sizeof(ids[k]), "40000%05d", k);
+		sim_connect(&s[k], ids[k], "key");
+		sim_register(&t, &s[k], "ITA-GZ1-GL", "1.5.5");
+		admitted += event(&s[k], SESSION_EV_REGISTERED) != NULL && !s[k].out.close;
+		evicted += event(&s[k], SESSION_EV_EVICTED) != NULL;
+	}
+	CHECK_INT(admitted, SESSION_MAX_DEVICES);
+	CHECK_INT(evicted, 1);
+	CHECK(session_find(&t, "40000fffff") == NULL);
+	for (int k = 0; k < SESSION_MAX_DEVICES; k++)
+		sim_done(&s[k]);
+	sim_done(&probe);
+	fake_mono = 0;
+}
+
 /* Which offline device is forgotten: the least recently active, whatever its state;
  * a connected device never is, however old. One row per state of the older device. */
 static void
@@ -1186,6 +1223,7 @@ main(void)
 	test_sequences();
 	test_404_slow_only_that_device();
 	test_eviction_any_state();
+	test_all_slots_after_interrupt();
 	test_give_up();
 	test_acks();
 	test_closed_before_ack();
