@@ -45,7 +45,9 @@
 /* Connections. Below max_clients devices (--max-devices) the server never refuses a
  * connection itself (issue 9: a refused download made the device ack 404). There is
  * no per-address limit: devices behind NAT, and a test rig, share one address. */
-#define IMGSRV_CLIENTS_DEFAULT 64 /* max_clients when 0 (harnesses, tests): wrk's 64 */
+#define IMGSRV_CLIENTS_DEFAULT 256 /* max_clients when 0 (harnesses, tests): the most
+				    * --max-devices allows, so an unset value refuses
+				    * no device (nor wrk's 64 connections) */
 #define IMGSRV_CLIENTS_MAX 4096   /* max_clients accepted: far above --max-devices' 256 */
 #define IMGSRV_CONNS_PER_CLIENT 2 /* a device downloads over 1 keep-alive connection
 				   * at a time (sequential Range requests, §4), E2A
