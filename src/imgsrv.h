@@ -44,7 +44,9 @@
 
 /* Connections. Below max_clients devices (--max-devices) the server never refuses a
  * connection itself (issue 9: a refused download made the device ack 404). There is
- * no per-address limit: devices behind NAT, and a test rig, share one address. */
+ * no per-address limit: devices behind NAT, and a test rig, share one address. At the
+ * limit MHD stops accepting: further connections wait in the listen backlog (as deep
+ * as the limit) until one closes, or until the client gives up. */
 #define IMGSRV_CLIENTS_DEFAULT 256 /* max_clients when 0 (harnesses, tests): the most
 				    * --max-devices allows, so an unset value refuses
 				    * no device (nor wrk's 64 connections) */
