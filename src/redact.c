@@ -242,7 +242,9 @@ mark_value(const char *s, size_t v, size_t n, unsigned char *mask)
 	 * quote has r backslashes before it with r = depth modulo 2 * (depth + 1);
 	 * an escaped quote inside the value has more (r = 1 at depth 0, 3 at
 	 * depth 1). The last `depth` backslashes belong to the closing quote. */
-	for (size_t start = i; i < n; i++) {
+	size_t start = i;
+
+	for (; i < n; i++) {
 		size_t r;
 
 		if (s[i] != '"')
@@ -254,7 +256,7 @@ mark_value(const char *s, size_t v, size_t n, unsigned char *mask)
 		}
 	}
 	/* No closing quote: the line was cut inside the value. */
-	memset(mask + v, REDACT_APIKEY, n - v);
+	memset(mask + start, REDACT_APIKEY, n - start);
 	return n;
 }
 
