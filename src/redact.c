@@ -388,7 +388,8 @@ redact_render(const char *s, size_t n, const unsigned char *mask, size_t in_max,
 		for (size_t k = 1; k < len; k++)
 			if (mask[i + k])
 				len = 0;
-		if (len == 1 && (!control || (u[i] >= 0x20 && u[i] != 0x7f))) {
+		/* NUL is always escaped: it would end the C string. */
+		if (len == 1 && u[i] && (!control || (u[i] >= 0x20 && u[i] != 0x7f))) {
 			if (o + 1 > out_max)
 				break;
 			out[o++] = s[i++];

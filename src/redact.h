@@ -73,8 +73,8 @@ void redact_mark_apikeys(const char *s, size_t n, unsigned char *mask);
 
 /* Rendering flags. */
 #define REDACT_ESCAPE_CONTROL 1u /* bytes < 0x20, 0x7f, C1 controls and U+2028/9 are
-				  * escaped (for log lines); without it only invalid
-				  * UTF-8 is (for cJSON, which escapes the rest) */
+				  * escaped (for log lines); without it only NUL and
+				  * invalid UTF-8 are (for cJSON, which escapes the rest) */
 
 /* Render s[0..n) with mask into out: each run of marked bytes becomes "***"
  * (REDACT_SECRET) or "<redacted>" (REDACT_APIKEY); \n \r \t stay readable as
