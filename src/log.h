@@ -128,7 +128,8 @@ void log_mhd(void *cls, const char *fmt, va_list ap) __attribute__((format(print
 /* Cap the debug file at bytes (0: no cap; default LOG_FILE_MAX_DEFAULT,
  * counting what the file held when opened). The line that would pass the cap is
  * replaced by one saying the file reached it (also a console warning); the file
- * is then closed and further lines go to the console only. */
+ * takes no further line (log_enabled() stops counting it) and lines go to the
+ * console only. The file never passes the cap when it is at least 160 bytes. */
 void log_set_file_max(struct log *l, uint64_t bytes);
 
 /* Rate-limit client-driven lines (one per frame, per TLS abort, access lines):
