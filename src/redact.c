@@ -80,8 +80,7 @@ class_grow(const struct redact_set *set, struct redact_class *c)
 
 /* The entry equal to s[0..len) with hash h in c, or NULL. */
 static const struct redact_entry *
-class_lookup(const struct redact_set *set, const struct redact_class *c, const char *s,
-	     uint64_t h)
+class_lookup(const struct redact_set *set, const struct redact_class *c, const char *s, uint64_t h)
 {
 	if (!c->nslots)
 		return NULL;
@@ -110,8 +109,7 @@ redact_set_add(struct redact_set *set, const char *s, size_t len)
 	if (set->n >= REDACT_SECRETS_MAX)
 		return -ENOSPC;
 	if (!c) {
-		struct redact_class *v =
-			realloc(set->classes, (set->nclasses + 1) * sizeof(*v));
+		struct redact_class *v = realloc(set->classes, (set->nclasses + 1) * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
