@@ -762,6 +762,42 @@ test_peer_limit(void)
 	free(c.con_buf);
 }
 
+struct peer_race {
+	struct log *log;
+	unsigned allowed;
+};
+
+static void *
+peer_thread(void *arg)
+{
+	struct peer_race *r = arg;
+
+	for (int i = 0; i < 20000; i++)
+		r->allowed += log_peer_allow_at(r->log, "192.168.1.99", 777);
+	return NULL;
+}
+
+/* The MHD thread and the loop thread may ask for the same peer at once: the
+ * budget is spent exactly once. */
+static void
+test_peer_threads(void)
+{
+	struct log l;
+	struct peer_race r[2];
+	pthread_t t[2];
+
+	CHECK_INT(log_open(&l, NULL, LOG_ERR), 0);
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct peer_race){ .log = &l };
+		pthread_create(&t[i], NULL, peer_thread, &r[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_INT(r[0].allowed + r[1].allowed, LOG_PEER_BURST);
+	l.console = NULL;
+	log_close(&l);
+}
+
 struct hook_log {
 	char calls[64];
 	unsigned n;
@@ -845,6 +881,7 @@ main(void)
 	test_injection();
 	test_file_cap();
 	test_peer_limit();
+	test_peer_threads();
 	test_console_hook();
 	test_log_redact();
 
