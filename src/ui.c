@@ -23,7 +23,16 @@ console_hook(void *arg, FILE *console, enum log_console_phase phase)
 
 	if (!u->bar_drawn)
 		return;
-	fputs(phase == LOG_CONSOLE_BEFORE ? UI_ERASE : u->bar, console);
+	if (phase == LOG_CONSOLE_BEFORE) {
+		fputs(UI_ERASE, console);
+		return;
+	}
+	/* A stalled transfer's bar would otherwise sit under every line. */
+	if (util_mono_ms() - u->bar_ms > UI_BAR_STALE_MS) {
+		u->bar_drawn = false;
+		return;
+	}
+	fputs(u->bar, console);
 }
 
 void
@@ -76,6 +85,7 @@ bar_draw(void *arg, FILE *console)
 	fputs(d->u->bar, console);
 	fflush(console);
 	d->u->bar_drawn = true;
+	d->u->bar_ms = util_mono_ms();
 }
 
 /* Add a string member whose value went through the log's redaction (apikey

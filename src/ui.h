@@ -28,6 +28,8 @@
 #define UI_BAR_LINE_MAX 512  /* a drawn bar: "\r\033[K  <key> [<bar>] pct% sent/total bytes",
 			      * its key escaped (4 bytes a byte at most) */
 #define UI_KEY_COLS_MIN 8    /* columns the key keeps on a narrow terminal */
+#define UI_BAR_STALE_MS 10000 /* a bar not updated for this long (a download that
+			       * stopped without ending) is not redrawn after a line */
 
 struct ui_transfer {
 	char key[UI_KEY_MAX];   /* "<who> <file>", "" = free slot */
@@ -41,6 +43,7 @@ struct ui {
 	bool tty;               /* stderr is a terminal: draw progress bars in place */
 	bool bar_drawn;         /* the last console line is a bar (under the log's lock) */
 	char bar[UI_BAR_LINE_MAX]; /* the bar as drawn, to redraw after a line (same lock) */
+	uint64_t bar_ms;        /* monotonic time the bar was last drawn (same lock) */
 	struct ui_transfer transfers[UI_TRANSFERS_MAX];
 };
 

@@ -97,6 +97,21 @@ test_bar_and_lines(void)
 			"700/1000 bytes");
 	free(rows);
 	free(open);
+	/* A bar not updated for UI_BAR_STALE_MS is not drawn again after a line. */
+	u.bar_ms -= UI_BAR_STALE_MS + 1;
+	log_notice(&c.log, "much later");
+	fflush(c.log.console);
+	rows = terminal(c.buf, &open);
+	CHECK(strstr(rows, "a status line\nmuch later\n") != NULL);
+	CHECK_STR(open, "");
+	free(rows);
+	free(open);
+	ui_progress(&u, "10000abcde", "image_user2-0x81000.bin", 800, 1000);
+	fflush(c.log.console);
+	rows = terminal(c.buf, &open);
+	CHECK(strstr(open, "  10000abcde image_user2-0 [") == open);
+	free(rows);
+	free(open);
 	/* The end of the transfer erases the bar for good. */
 	ui_progress(&u, "10000abcde", "image_user2-0x81000.bin", 1000, 1000);
 	log_notice(&c.log, "after");
