@@ -123,7 +123,8 @@ json_emit(struct ui *u, cJSON *o)
 void
 ui_say(struct ui *u, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	/* The log's slack too: a secret that straddles LOG_LINE_MAX is seen whole. */
+	char line[LOG_LINE_MAX + LOG_SECRET_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);

@@ -264,6 +264,8 @@ test_json(void)
 	ui_transition(&u, "a\nb", "ev", "c");
 	ui_progress(&u, "who\n1", "file\"2", 5, 10);
 	ui_json_int(&u, "exit", "code", -3);
+	/* A secret that straddles LOG_LINE_MAX is still seen whole. */
+	ui_say(&u, "%*s%s", LOG_LINE_MAX - 6, "", "s3cret-pw");
 	fclose(u.json);
 	u.json = NULL;
 
@@ -278,7 +280,7 @@ test_json(void)
 		i += l ? l : 1;
 	}
 	cJSON *all = json_lines(jbuf);
-	CHECK_INT(cJSON_GetArraySize(all), 5);
+	CHECK_INT(cJSON_GetArraySize(all), 6);
 	/* Values round-trip (quotes, backslashes, controls) ... */
 	CHECK_STR(field(all, 0, "event"), "device");
 	CHECK_STR(field(all, 0, "deviceid"), "id\"with\\quotes\nand\r\ncontrols\x01\x1b[2J");
@@ -293,7 +295,9 @@ test_json(void)
 	CHECK_STR(field(all, 3, "who"), "who\n1");
 	CHECK_STR(field(all, 3, "file"), "file\"2");
 	CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 4), "code")->valuedouble == -3);
-	CHECK(strstr(jbuf, "s3cret") == NULL && strstr(jbuf, "k-42") == NULL &&
+	CHECK(strlen(field(all, 5, "text")) == LOG_LINE_MAX - 3 &&
+	      strcmp(field(all, 5, "text") + LOG_LINE_MAX - 9, "   ***") == 0);
+	CHECK(strstr(jbuf, "s3cr") == NULL && strstr(jbuf, "k-42") == NULL &&
 	      strstr(jbuf, "0123456789ab") == NULL);
 	cJSON_Delete(all);
 	free(jbuf);
