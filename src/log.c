@@ -1,19 +1,16 @@
 /* log: see log.h.
  *
  * Every message takes the same path: format into a buffer with LOG_SECRET_MAX
- * bytes of slack beyond LOG_LINE_MAX, mark every byte covered by an occurrence
- * of any registered secret (so overlapping or adjacent secrets collapse into one
- * "***" and no fragment of either survives), then copy at most LOG_LINE_MAX
- * bytes of the result, replacing each marked run by "***" and control bytes by
- * "?". Only then is anything written, under the mutex, to the console and the
- * debug file. Redacting before cutting matters: a secret that straddles the cut
- * would otherwise leave its first bytes in the log.
+ * bytes of slack beyond LOG_LINE_MAX; under the mutex, mark every byte covered
+ * by a registered secret or an apikey value (redact.c), render at most
+ * LOG_LINE_MAX bytes of the result with each marked run replaced and every
+ * control byte or invalid UTF-8 escaped, and write that one line to the console
+ * (between the console hook's BEFORE and AFTER) and to the debug file (within its
+ * cap). Redacting before cutting matters: a secret that straddles the cut would
+ * otherwise leave its first bytes in the log.
  */
 #include "config.h"
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem() */
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -32,6 +29,8 @@
 #define LOG_RAW_MAX (LOG_LINE_MAX + LOG_SECRET_MAX + 1)
 /* A line after redaction and cutting: LOG_LINE_MAX bytes, "..." and the NUL. */
 #define LOG_OUT_MAX (LOG_LINE_MAX + 4)
+/* Room kept below the file cap for the line that says the cap was reached. */
+#define LOG_CAP_NOTE_MAX 160
 
 static const char *const level_names[_LOG_LEVEL_MAX] = {
 	[LOG_ERR] = "ERROR",
@@ -75,6 +74,9 @@ log_open(struct log *l, const char *path, int console_level)
 	memset(l, 0, sizeof(*l));
 	l->console = stderr;
 	l->console_level = console_level;
+	l->file_max = LOG_FILE_MAX_DEFAULT;
+	ratelimit_peers_init(&l->peers, l->peer_slots, LOG_PEERS_MAX, LOG_PEER_BURST,
+			     LOG_PEER_RATE);
 	r = pthread_mutex_init(&l->lock, NULL);
 	if (r)
 		return -r;
@@ -115,6 +117,8 @@ log_open(struct log *l, const char *path, int console_level)
 		r = -errno;
 		goto fail;
 	}
+	l->file_size = (uint64_t)st.st_size;
+	l->file_on = true;
 	return 0;
 fail:
 	close(fd);
@@ -127,139 +131,127 @@ log_default_path(char *buf, size_t len)
 	snprintf(buf, len, "sonota-%lld.log", (long long)time(NULL));
 }
 
-static bool
-have_secret(const struct log *l, const char *s)
-{
-	for (unsigned i = 0; i < l->nsecrets; i++)
-		if (strcmp(l->secrets[i], s) == 0)
-			return true;
-	return false;
-}
-
 int
 log_add_secret(struct log *l, const char *secret)
 {
-	char escaped[LOG_SECRET_MAX + 1];
-	char *forms[2] = { NULL, NULL };
-	unsigned nforms = 0;
-	size_t elen;
-	int r = 0;
+	char once[LOG_SECRET_MAX + 1], twice[LOG_SECRET_MAX + 1];
+	size_t elen, e2len;
+	int r;
 
 	if (!secret || !*secret)
 		return 0;
-	elen = util_json_escape(secret, escaped, sizeof(escaped));
-	if (elen > LOG_SECRET_MAX) {
-		explicit_bzero(escaped, sizeof(escaped));
+	elen = util_json_escape(secret, once, sizeof(once));
+	if (elen > LOG_SECRET_MAX || strlen(secret) > LOG_SECRET_MAX) {
+		explicit_bzero(once, sizeof(once));
 		return -E2BIG;
 	}
+	/* A frame logged inside another JSON string (an escaped dump) shows the
+	 * value escaped twice; kept when it fits, the structural apikey mask
+	 * covers that case for keys anyway. */
+	e2len = util_json_escape(once, twice, sizeof(twice));
 
 	pthread_mutex_lock(&l->lock);
-	if (!have_secret(l, secret)) {
-		forms[nforms] = strdup(secret);
-		if (!forms[nforms++])
-			r = -ENOMEM;
-	}
-	if (r == 0 && strcmp(escaped, secret) != 0 && !have_secret(l, escaped)) {
-		forms[nforms] = strdup(escaped);
-		if (!forms[nforms++])
-			r = -ENOMEM;
-	}
-	if (r == 0 && l->nsecrets + nforms > LOG_MAX_SECRETS)
-		r = -ENOSPC;
-	if (r == 0) {
-		for (unsigned i = 0; i < nforms; i++)
-			l->secrets[l->nsecrets++] = forms[i];
-	} else {
-		for (unsigned i = 0; i < nforms; i++)
-			util_free_secret(forms[i]);
-	}
+	r = redact_set_add(&l->secrets, secret, strlen(secret));
+	if (r == 0)
+		r = redact_set_add(&l->secrets, once, elen);
+	if (r == 0 && e2len <= LOG_SECRET_MAX)
+		r = redact_set_add(&l->secrets, twice, e2len);
+	if (r < 0)
+		l->secrets_lost = true; /* fail safe: from now on no line is written */
 	pthread_mutex_unlock(&l->lock);
-	explicit_bzero(escaped, sizeof(escaped));
+	explicit_bzero(once, sizeof(once));
+	explicit_bzero(twice, sizeof(twice));
 	return r;
 }
 
 bool
 log_enabled(const struct log *l, int level)
 {
-	return level <= l->console_level || l->file != NULL;
+	return level <= l->console_level ||
+	       (l->file && __atomic_load_n(&l->file_on, __ATOMIC_RELAXED));
 }
 
-/* Produce the redacted, cut and sanitised form of raw[0..n) in out
- * (LOG_OUT_MAX bytes). Call with the lock held (reads the secrets). */
+/* Produce the redacted, cut and escaped form of raw[0..n) in out (LOG_OUT_MAX
+ * bytes). Call with the lock held (reads the secrets). */
 static void
-redact(const struct log *l, const char *raw, size_t n, char *out)
+redact(const struct log *l, const char *raw, size_t n, unsigned flags, size_t out_max, char *out)
 {
 	unsigned char mask[LOG_RAW_MAX];
-	size_t i = 0, o = 0;
-	bool cut = false;
 
+	if (l->secrets_lost) {
+		util_strlcpy(out, "(line withheld: a secret could not be registered, so any line "
+				  "might show it)", LOG_OUT_MAX);
+		return;
+	}
+	/* Trailing newlines (lws and MHD end their lines so) would show as "\n". */
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+		n--;
 	memset(mask, 0, n);
-	for (unsigned s = 0; s < l->nsecrets; s++) {
-		size_t slen = strlen(l->secrets[s]);
-		const char *p = raw;
-
-		/* Step by one byte, not by slen: occurrences may overlap. */
-		while ((p = memmem(p, n - (size_t)(p - raw), l->secrets[s], slen))) {
-			memset(mask + (p - raw), 1, slen);
-			p++;
-		}
-	}
-
-	while (i < n) {
-		if (o >= LOG_LINE_MAX || i >= LOG_LINE_MAX) {
-			/* Never look past raw[LOG_LINE_MAX]: only secrets that start
-			 * before it are guaranteed to lie whole inside raw. */
-			cut = true;
-			break;
-		}
-		if (mask[i]) {
-			if (o + 3 > LOG_LINE_MAX) {
-				cut = true;
-				break;
-			}
-			memcpy(out + o, "***", 3);
-			o += 3;
-			while (i < n && mask[i])
-				i++;
-			continue;
-		}
-		unsigned char c = (unsigned char)raw[i++];
-		out[o++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
-	}
-	if (cut) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	/* Trailing newlines would make empty lines. */
-	while (o > 0 && out[o - 1] == '\n')
-		o--;
-	out[o] = '\0';
+	redact_mark_secrets(&l->secrets, raw, n, mask);
+	/* Structure last: an apikey value shows as "<redacted>" even when it was
+	 * also registered. */
+	redact_mark_apikeys(raw, n, mask);
+	/* Never render past raw[LOG_LINE_MAX]: only secrets that start before it
+	 * are guaranteed to lie whole inside raw. */
+	redact_render(raw, n, mask, LOG_LINE_MAX, out_max, flags, out);
+	explicit_bzero(mask, n);
 }
 
-/* Write text (redacted already) line by line. Call with the lock held. */
+/* Write one file line, within the cap. Call with the lock held. */
 static void
-write_lines(struct log *l, int level, const char *text)
+write_file(struct log *l, const char *ts, int level, const char *text)
+{
+	int len;
+
+	if (!l->file || !l->file_on)
+		return;
+	/* "ts LEVEL: " is at most 40 bytes. */
+	len = (int)strlen(ts) + (int)strlen(level_names[level]) + 3 + (int)strlen(text) + 1;
+	if (l->file_max && l->file_size + (uint64_t)len + LOG_CAP_NOTE_MAX > l->file_max) {
+		char note[LOG_CAP_NOTE_MAX];
+
+		snprintf(note, sizeof(note),
+			 "%s WARN: this debug log reached its cap of %llu bytes; "
+			 "further lines go to the console only\n",
+			 ts, (unsigned long long)l->file_max);
+		fputs(note, l->file);
+		fflush(l->file);
+		__atomic_store_n(&l->file_on, false, __ATOMIC_RELAXED);
+		if (l->console && LOG_WARN <= l->console_level) {
+			if (l->hook)
+				l->hook(l->hook_arg, l->console, LOG_CONSOLE_BEFORE);
+			fprintf(l->console, "%sthe debug log reached its cap of %llu bytes; "
+				"further lines go to the console only\n", console_tags[LOG_WARN],
+				(unsigned long long)l->file_max);
+			if (l->hook)
+				l->hook(l->hook_arg, l->console, LOG_CONSOLE_AFTER);
+			fflush(l->console);
+		}
+		return;
+	}
+	fprintf(l->file, "%s %s: %s\n", ts, level_names[level], text);
+	fflush(l->file);
+	l->file_size += (uint64_t)len;
+}
+
+/* Write text (redacted and escaped already: one line). Call with the lock held. */
+static void
+write_line(struct log *l, int level, const char *text)
 {
 	char ts[UTIL_TIMESTAMP_LEN];
-	bool to_console = level <= l->console_level && l->console;
-	const char *p = text;
 
-	if (l->file)
-		util_format_timestamp(util_now_ms(), ts, sizeof(ts));
-	do {
-		const char *nl = strchr(p, '\n');
-		int len = nl ? (int)(nl - p) : (int)strlen(p);
-
-		if (to_console)
-			fprintf(l->console, "%s%.*s\n", console_tags[level], len, p);
-		if (l->file)
-			fprintf(l->file, "%s %s: %.*s\n", ts, level_names[level], len, p);
-		p = nl ? nl + 1 : NULL;
-	} while (p);
-	if (to_console)
+	if (level <= l->console_level && l->console) {
+		if (l->hook)
+			l->hook(l->hook_arg, l->console, LOG_CONSOLE_BEFORE);
+		fprintf(l->console, "%s%s\n", console_tags[level], text);
+		if (l->hook)
+			l->hook(l->hook_arg, l->console, LOG_CONSOLE_AFTER);
 		fflush(l->console);
-	if (l->file)
-		fflush(l->file);
+	}
+	if (l->file && l->file_on) {
+		util_format_timestamp(util_now_ms(), ts, sizeof(ts));
+		write_file(l, ts, level, text);
+	}
 }
 
 /* The common tail: raw[0..n) is a formatted message (n < LOG_RAW_MAX). */
@@ -269,10 +261,33 @@ emit(struct log *l, int level, const char *raw, size_t n)
 	char out[LOG_OUT_MAX];
 
 	pthread_mutex_lock(&l->lock);
-	redact(l, raw, n, out);
-	write_lines(l, level, out);
+	redact(l, raw, n, REDACT_ESCAPE_CONTROL, LOG_LINE_MAX, out);
+	write_line(l, level, out);
 	pthread_mutex_unlock(&l->lock);
 	explicit_bzero(out, sizeof(out));
+}
+
+size_t
+log_redact(struct log *l, const char *text, bool json, char *out, size_t outlen)
+{
+	char buf[LOG_OUT_MAX];
+	size_t n = strnlen(text, LOG_RAW_MAX - 1), max, r;
+
+	if (!outlen)
+		return 0;
+	/* Room for "..." and the NUL, so that a cut never splits an escape. */
+	max = outlen > 4 ? outlen - 4 : 0;
+	if (max > LOG_LINE_MAX)
+		max = LOG_LINE_MAX;
+	pthread_mutex_lock(&l->lock);
+	if (l->secrets_lost)
+		util_strlcpy(buf, "(withheld)", sizeof(buf));
+	else
+		redact(l, text, n, json ? 0 : REDACT_ESCAPE_CONTROL, max, buf);
+	pthread_mutex_unlock(&l->lock);
+	r = util_strlcpy(out, buf, outlen);
+	explicit_bzero(buf, sizeof(buf));
+	return r < outlen ? r : outlen - 1;
 }
 
 /* Format fmt after a fixed prefix into raw (LOG_RAW_MAX bytes); returns the
@@ -394,19 +409,82 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 }
 
 void
+log_set_file_max(struct log *l, uint64_t bytes)
+{
+	pthread_mutex_lock(&l->lock);
+	l->file_max = bytes;
+	pthread_mutex_unlock(&l->lock);
+}
+
+bool
+log_peer_allow_at(struct log *l, const char *peer, uint64_t mono_ms)
+{
+	unsigned long suppressed = 0;
+	bool allow;
+
+	pthread_mutex_lock(&l->lock);
+	allow = ratelimit_peer_take(&l->peers, peer, mono_ms, &suppressed);
+	pthread_mutex_unlock(&l->lock);
+	if (allow && suppressed)
+		log_warn(l, "\u2026 %lu lines from %s suppressed", suppressed, peer ? peer : "?");
+	return allow;
+}
+
+bool
+log_peer_allow(struct log *l, const char *peer)
+{
+	return log_peer_allow_at(l, peer, util_mono_ms());
+}
+
+void
+log_set_console_hook(struct log *l, log_console_hook_fn fn, void *arg)
+{
+	pthread_mutex_lock(&l->lock);
+	l->hook = fn;
+	l->hook_arg = arg;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void
+log_console_write(struct log *l, log_console_fn fn, void *arg)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->console)
+		fn(arg, l->console);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Say what the rate limit hid and was not reported yet: the log must not end
+ * pretending nothing was suppressed. */
+static void
+report_suppressed(struct log *l)
+{
+	for (size_t i = 0; i < LOG_PEERS_MAX; i++) {
+		const struct ratelimit_peer *p = &l->peer_slots[i];
+
+		if (p->key[0] && p->suppressed)
+			log_warn(l, "\u2026 %lu lines from %s suppressed", p->suppressed, p->key);
+	}
+	if (l->peers.evicted_suppressed)
+		log_warn(l, "\u2026 %lu lines from peers no longer tracked suppressed",
+			 l->peers.evicted_suppressed);
+}
+
+void
 log_close(struct log *l)
 {
 	if (lws_log_target == l)
 		lws_log_target = NULL;
+	if (l->lock_ready)
+		report_suppressed(l);
 	if (l->file) {
 		fclose(l->file);
 		l->file = NULL;
 	}
-	for (unsigned i = 0; i < l->nsecrets && i < LOG_MAX_SECRETS; i++) {
-		util_free_secret(l->secrets[i]);
-		l->secrets[i] = NULL;
-	}
-	l->nsecrets = 0;
+	l->file_on = false;
+	redact_set_free(&l->secrets);
+	l->secrets_lost = false;
+	l->hook = NULL;
 	if (l->lock_ready) {
 		pthread_mutex_destroy(&l->lock);
 		l->lock_ready = false;

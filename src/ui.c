@@ -5,11 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "ui.h"
+#include "util.h"
+
+#define UI_ERASE "\r\033[K" /* back to column 0, erase to the end of the line */
+
+/* The logger's console hook: runs under its lock around every console line. */
+static void
+console_hook(void *arg, FILE *console, enum log_console_phase phase)
+{
+	struct ui *u = arg;
+
+	if (!u->bar_drawn)
+		return;
+	if (phase == LOG_CONSOLE_BEFORE) {
+		fputs(UI_ERASE, console);
+		return;
+	}
+	/* A stalled transfer's bar would otherwise sit under every line. */
+	if (util_mono_ms() - u->bar_ms > UI_BAR_STALE_MS) {
+		u->bar_drawn = false;
+		return;
+	}
+	fputs(u->bar, console);
+}
 
 void
 ui_init(struct ui *u, struct log *log, bool json)
@@ -18,15 +42,66 @@ ui_init(struct ui *u, struct log *log, bool json)
 	u->log = log;
 	u->json = json ? stdout : NULL;
 	u->tty = log && log->console && isatty(fileno(log->console));
+	if (log)
+		log_set_console_hook(log, console_hook, u);
 }
 
+/* Under the log's lock: erase the bar for good (a transfer ended). */
 static void
-bar_clear(struct ui *u)
+bar_erase(void *arg, FILE *console)
 {
-	if (u->tty && u->bar_drawn && u->log && u->log->console) {
-		fputs("\r\033[K", u->log->console);
+	struct ui *u = arg;
+
+	if (u->bar_drawn) {
+		fputs(UI_ERASE, console);
+		fflush(console);
 		u->bar_drawn = false;
 	}
+}
+
+void
+ui_fini(struct ui *u)
+{
+	if (!u->log)
+		return;
+	if (u->log->console)
+		log_console_write(u->log, bar_erase, u);
+	log_set_console_hook(u->log, NULL, NULL);
+	u->log = NULL;
+}
+
+struct bar_draw {
+	struct ui *u;
+	const char *text; /* the new bar, UI_ERASE first */
+};
+
+/* Under the log's lock: draw a new bar (and keep it for redraws). */
+static void
+bar_draw(void *arg, FILE *console)
+{
+	const struct bar_draw *d = arg;
+
+	util_strlcpy(d->u->bar, d->text, sizeof(d->u->bar));
+	fputs(d->u->bar, console);
+	fflush(console);
+	d->u->bar_drawn = true;
+	d->u->bar_ms = util_mono_ms();
+}
+
+/* Add a string member whose value went through the log's redaction (apikey
+ * values, secrets, invalid UTF-8); cJSON escapes quotes and controls. */
+static void
+add_str(struct ui *u, cJSON *o, const char *key, const char *value)
+{
+	char safe[LOG_LINE_MAX + 4];
+
+	if (!value)
+		value = "";
+	if (u->log)
+		log_redact(u->log, value, true, safe, sizeof(safe));
+	else
+		util_strlcpy(safe, "(withheld: no log)", sizeof(safe));
+	cJSON_AddStringToObject(o, key, safe);
 }
 
 static void
@@ -48,17 +123,17 @@ json_emit(struct ui *u, cJSON *o)
 void
 ui_say(struct ui *u, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	/* The log's slack too: a secret that straddles LOG_LINE_MAX is seen whole. */
+	char line[LOG_LINE_MAX + LOG_SECRET_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	bar_clear(u);
 	log_notice(u->log, "%s", line);
 	if (u->json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "event", "say");
-		cJSON_AddStringToObject(o, "text", line);
+		add_str(u, o, "text", line);
 		json_emit(u, o);
 		cJSON_Delete(o);
 	}
@@ -67,16 +142,15 @@ ui_say(struct ui *u, const char *fmt, ...)
 void
 ui_transition(struct ui *u, const char *old, const char *ev, const char *now)
 {
-	bar_clear(u);
 	/* One that stays in its stage changes nothing the user must see (-v shows it). */
 	log_printf(u->log, strcmp(old, now) ? LOG_NOTICE : LOG_INFO,
 		   "stage: %s \u2192 %s \u2192 %s", old, ev, now);
 	if (u->json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "event", "transition");
-		cJSON_AddStringToObject(o, "from", old);
-		cJSON_AddStringToObject(o, "on", ev);
-		cJSON_AddStringToObject(o, "to", now);
+		add_str(u, o, "from", old);
+		add_str(u, o, "on", ev);
+		add_str(u, o, "to", now);
 		json_emit(u, o);
 		cJSON_Delete(o);
 	}
@@ -99,6 +173,35 @@ transfer_slot(struct ui *u, const char *key)
 	return t;
 }
 
+/* Columns of the terminal behind f; 80 when unknown. */
+static size_t
+term_cols(FILE *f)
+{
+	struct winsize ws;
+	int fd = fileno(f);
+
+	if (fd >= 0 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Cut UTF-8 text s to at most cols characters (one column each: the text is
+ * escaped, so it holds no controls). */
+static void
+cut_cols(char *s, size_t cols)
+{
+	size_t chars = 0;
+
+	for (char *p = s; *p; p++) {
+		if (((unsigned char)*p & 0xc0) == 0x80)
+			continue;
+		if (chars++ == cols) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 void
 ui_progress(struct ui *u, const char *who, const char *file, uint64_t sent, uint64_t total)
 {
@@ -112,15 +215,22 @@ ui_progress(struct ui *u, const char *who, const char *file, uint64_t sent, uint
 	t->total = total;
 
 	if (u->tty && u->log && u->log->console && u->log->console_level >= LOG_NOTICE) {
-		char bar[UI_BAR_WIDTH + 1];
+		char bar[UI_BAR_WIDTH + 1], safe[UI_KEY_MAX * 4], tail[UI_BAR_WIDTH + 64];
+		char text[UI_BAR_LINE_MAX];
 		unsigned fill = pct * UI_BAR_WIDTH / 100;
 		for (unsigned i = 0; i < UI_BAR_WIDTH; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[UI_BAR_WIDTH] = '\0';
-		fprintf(u->log->console, "\r\033[K  %s [%s] %3u%% %llu/%llu bytes", key, bar, pct,
-			(unsigned long long)sent, (unsigned long long)total);
-		fflush(u->log->console);
-		u->bar_drawn = true;
+		snprintf(tail, sizeof(tail), " [%s] %3u%% %llu/%llu bytes", bar, pct,
+			 (unsigned long long)sent, (unsigned long long)total);
+		/* who and file come from clients: escaped and masked like a log line,
+		 * then cut so that the bar never wraps (erasing it erases one row). */
+		log_redact(u->log, key, false, safe, sizeof(safe));
+		size_t cols = term_cols(u->log->console), fixed = 2 + strlen(tail) + 1;
+		cut_cols(safe, cols > fixed + UI_KEY_COLS_MIN ? cols - fixed : UI_KEY_COLS_MIN);
+		snprintf(text, sizeof(text), UI_ERASE "  %s%s", safe, tail);
+		struct bar_draw d = { .u = u, .text = text };
+		log_console_write(u->log, bar_draw, &d);
 		/* The debug file still gets the milestones. */
 		if (pct / UI_PROGRESS_STEP != t->last_step) {
 			t->last_step = pct / UI_PROGRESS_STEP;
@@ -134,15 +244,16 @@ ui_progress(struct ui *u, const char *who, const char *file, uint64_t sent, uint
 	if (u->json && changed) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "event", "progress");
-		cJSON_AddStringToObject(o, "who", who);
-		cJSON_AddStringToObject(o, "file", file);
+		add_str(u, o, "who", who);
+		add_str(u, o, "file", file);
 		cJSON_AddNumberToObject(o, "sent", (double)sent);
 		cJSON_AddNumberToObject(o, "total", (double)total);
 		json_emit(u, o);
 		cJSON_Delete(o);
 	}
 	if (sent >= total) {
-		bar_clear(u);
+		if (u->log && u->log->console)
+			log_console_write(u->log, bar_erase, u);
 		t->key[0] = '\0';
 	}
 }
@@ -159,7 +270,7 @@ ui_json(struct ui *u, const char *event, ...)
 	const char *k;
 	while ((k = va_arg(ap, const char *))) {
 		const char *v = va_arg(ap, const char *);
-		cJSON_AddStringToObject(o, k, v ? v : "");
+		add_str(u, o, k, v);
 	}
 	va_end(ap);
 	json_emit(u, o);
