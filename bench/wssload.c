@@ -2,7 +2,7 @@
  * for the memory benchmark (bench/run, case (c)).
  *
  *   wssload HOST PORT N [--hold S] [--deviceid-prefix P] [--parallel K] [--timeout S]
- *                       [--ping S] [-v]
+ *                       [--ping S] [--download] [--keys-file FILE] [-v]
  *
  * Each session does what a stock Sonoff (ITA-GZ1-GL, firmware 1.5.5) does with the cloud
  * (/work/shared/docs/PROTOCOL.md §3, §7): a TLS connection capped at TLS 1.1, offering only
@@ -22,6 +22,26 @@
  * not retried (a real device would retry; a load client that hid failures would hide
  * server bugs), and once every session has either come up or failed with at least one
  * failure, wssload exits 1 at once instead of holding a partial set.
+ *
+ * --download (the stage-2 benchmark, bench/run CASE=stage2): a session does not stop at
+ * the upgrade. It downloads the binList entry for the inactive slot (user2.bin: the
+ * device runs slot 1) like the stock firmware (PROTOCOL.md §4): sequential keep-alive
+ * GETs with ?deviceid=&ts=&sign=, each with a 4 KB `Range`, every answer checked (206,
+ * exact Content-Range and Content-Length, one total), to HOST and the URL's port (the
+ * URL's host may be an address the benchmark cannot reach, as with the dispatch). The
+ * SHA-256 of the whole body must equal the upgrade's digest and byte 0 be 0xEA; then the
+ * upgrade is acked with error 0 and the websocket dropped (the device reboots): the
+ * session is "done". Any download failure is acked with 404, as the device does, and the
+ * device reconnects 1 s later (dispatch, websocket, dialogue) for the upgrade it is then
+ * offered, at most WL_ATTEMPTS_MAX downloads in all. An upgrade naming /slowota/ URLs
+ * counts the device as "moved to the slow stream"; a Range download from there fails
+ * (200 instead of 206), as for the real device. When every session is done or failed,
+ * stdout gets "wssload: D of N devices completed with verified digests after T s; S moved
+ * to the slow stream; F failed downloads (ack 404)" and wssload exits 0 only if D == N.
+ *
+ * --keys-file FILE: every apikey seen is appended to FILE as it is seen, one per line:
+ * "device DEVICEID KEY" (the device's own, sent in dispatch and register) and "server
+ * DEVICEID KEY" (each register reply's); tests check that none of them is in a log.
  *
  * One thread, one poll() loop, non-blocking sockets and mbedTLS directly. The device's
  * JSON, the HTTP head parser and the checks of the server's replies are the device
@@ -51,6 +71,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
@@ -69,6 +90,17 @@
 #define WL_PREFIX_LEN 6             /* deviceid = prefix (6 hex) + session number (4 hex) */
 #define WL_N_MAX 65536              /* 4 hex digits of session number */
 #define WL_TICK_MS 1000             /* longest poll() sleep */
+/* --download (PROTOCOL.md §4) */
+#define WL_RANGE_CHUNK 4096         /* bytes per Range request: the stock firmware's ~4 KB */
+#define WL_DL_IO_TIMEOUT_MS 10000   /* no byte of the download for this long: failed (devsim's) */
+#define WL_IMAGE_MAX 0x7B000        /* largest user image a slot holds */
+#define WL_ATTEMPTS_MAX 3           /* downloads per device before it gives up (devsim's 3) */
+#define WL_RETRY_MS 1000            /* reconnect delay after an ack 404 (devsim's 1 s) */
+#define WL_HIN_MAX 16384            /* HTTP answer bytes received, not yet consumed */
+/* After the ack is written the websocket stays (serviced) this long before it is dropped:
+ * the device writes its flash before it reboots, and closing a socket with unread bytes
+ * sends a RST that makes the server's kernel drop the ack it has not read yet. */
+#define WL_ACK_LINGER_MS 500
 
 static const int wl_suites[] = {
 	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
@@ -85,9 +117,19 @@ enum wl_phase {
 	WL_W_TLS,       /* its TLS handshake */
 	WL_W_UPGRADE,   /* GET /api/ws sent, reading the 101 */
 	WL_WS,          /* websocket dialogue, not up yet */
-	WL_UP,          /* upgrade received, dialogue done: held */
+	WL_UP,          /* upgrade received, dialogue done: held (--download: downloading) */
+	WL_RETRY,       /* --download: acked 404, reconnecting after WL_RETRY_MS */
+	WL_DONE,        /* --download: image verified, acked 0, websocket dropped */
 	WL_FAILED,      /* failed before coming up */
 	WL_LOST,        /* failed after coming up */
+};
+
+/* --download: the image download's state (its own plain TCP connection). */
+enum wl_dl {
+	WL_DL_NONE,     /* no download */
+	WL_DL_CONNECT,  /* TCP connect to the image server */
+	WL_DL_WAIT,     /* a Range request sent (maybe partly), reading its answer */
+	WL_DL_END,      /* finished (the ack is being sent) */
 };
 
 static const char *const wl_phase_name[] = {
@@ -100,6 +142,8 @@ static const char *const wl_phase_name[] = {
 	[WL_W_UPGRADE] = "websocket upgrade",
 	[WL_WS] = "dialogue",
 	[WL_UP] = "held",
+	[WL_RETRY] = "reconnecting after ack 404",
+	[WL_DONE] = "done",
 	[WL_FAILED] = "failed",
 	[WL_LOST] = "lost",
 };
@@ -159,6 +203,30 @@ struct wl_sess {
 	bool ping_out;                 /* a ping awaits its pong */
 	uint8_t ping_payload[4];
 	int64_t pong_deadline;
+	/* --download */
+	struct msg_upgrade upg;        /* the upgrade being executed */
+	enum wl_dl dl;
+	int hfd;                       /* image server connection, -1 none */
+	bool hreused;                  /* it answered a request before (one resend allowed) */
+	bool hhead;                    /* the head of the current answer is parsed */
+	bool hclose;                   /* ... and said Connection: close */
+	long long hbody_left;          /* body bytes of the current answer still to come */
+	long long req_first, req_last; /* the current Range */
+	uint8_t *img;                  /* the image, total bytes (malloc'd, freed at the end) */
+	long long total, got;
+	int64_t hdeadline;             /* no progress until then: failed */
+	char hreq[MSG_URL_MAX + 384];  /* request being sent: hreq[hreqoff..hreqlen) */
+	size_t hreqlen, hreqoff;
+	uint8_t hin[WL_HIN_MAX];
+	size_t hinlen;
+	char sign[65];                 /* the request's sign= (random, fixed per device) */
+	unsigned attempts;             /* downloads started */
+	bool got_slow;                 /* an upgrade named /slowota/ URLs */
+	int ack_error;                 /* the ack queued when closing */
+	bool closing;                  /* ack queued: drop the websocket once it is sent */
+	int64_t close_at;              /* ... at this time (WL_ACK_LINGER_MS after), 0 not yet */
+	int64_t retry_at;              /* WL_RETRY: when to reconnect */
+	char dlerr[200];               /* last download failure */
 };
 
 /* The whole load client. */
@@ -184,6 +252,9 @@ struct wl {
 	bool announced;
 	int64_t hold_end;            /* 0 = until a signal */
 	bool dispatch_port_noted;
+	bool download;               /* --download */
+	unsigned done, slow, acks404; /* --download: verified, moved to /slowota/, acks 404 */
+	FILE *keys;                  /* --keys-file, line-buffered, NULL none */
 };
 
 static volatile sig_atomic_t wl_stop;
@@ -237,6 +308,17 @@ wl_disconnect(struct wl_sess *s, bool graceful)
 	s->deadline = 0;
 }
 
+/* Close the image server connection (--download). */
+static void
+wl_dl_close(struct wl_sess *s)
+{
+	if (s->hfd >= 0)
+		close(s->hfd);
+	s->hfd = -1;
+	s->hinlen = 0;
+	s->hreqlen = s->hreqoff = 0;
+}
+
 /* Record the first failure of a session and end it. Returns -1 for chaining. */
 static int wl_fail(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int
@@ -246,7 +328,7 @@ wl_fail(struct wl_sess *s, const char *fmt, ...)
 	char line[512];
 	va_list ap;
 
-	if (s->phase == WL_FAILED || s->phase == WL_LOST)
+	if (s->phase == WL_FAILED || s->phase == WL_LOST || s->phase == WL_DONE)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -262,6 +344,7 @@ wl_fail(struct wl_sess *s, const char *fmt, ...)
 		s->phase = WL_FAILED;
 	}
 	wl_disconnect(s, false);
+	wl_dl_close(s);
 	free(s->out);
 	s->out = NULL;
 	s->outcap = 0;
@@ -403,6 +486,8 @@ wl_expect(struct wl_sess *s, enum wl_step step)
 	s->deadline = wl_now_ms() + WL_REPLY_TIMEOUT_MS;
 }
 
+static int wl_dl_start(struct wl_sess *s);
+
 static void
 wl_check_up(struct wl_sess *s)
 {
@@ -418,6 +503,8 @@ wl_check_up(struct wl_sess *s)
 	if (wl->verbose)
 		wl_log(s, "up after %lld ms (%u relay updates acked, upgrade not acked)",
 		       (long long)(s->t_up - s->t_start), s->relay_acks);
+	if (wl->download)
+		wl_dl_start(s);
 }
 
 /* A reply (no "action") to the message of the current step. */
@@ -443,6 +530,8 @@ wl_reply(struct wl_sess *s, const cJSON *o, const char *raw)
 			return wl_fail(s, "register reply: the server apikey equals the device's "
 				       "own (must differ, PROTOCOL §3.3)");
 		snprintf(s->srvkey, sizeof(s->srvkey), "%s", it->valuestring);
+		if (wl->keys)
+			fprintf(wl->keys, "server %s %s\n", s->deviceid, s->srvkey);
 		s->hb_ms = 145 * 1000;
 		it = cJSON_GetObjectItemCaseSensitive(o, "config");
 		if (it) {
@@ -515,6 +604,8 @@ wl_upgrade(struct wl_sess *s, const cJSON *params, const char *seq)
 		return wl_fail(s, "bad upgrade: binList has %d entries, not 2",
 			       cJSON_GetArraySize(list));
 	s->have_upgrade = true;
+	s->upg = s->wl->model.slot == 1 ? u2 : u1;
+	snprintf(s->upg.seq, sizeof(s->upg.seq), "%s", seq); /* the ack echoes it */
 	if (s->wl->verbose)
 		wl_log(s, "upgrade (sequence %s): %s, %s", seq, u1.url, u2.url);
 	if (s->step == WL_STEP_DONE)
@@ -824,6 +915,307 @@ wl_upgrade_reply(struct wl_sess *s)
 	return wl_ws_frames(s);
 }
 
+/* ---- --download: the image download (PROTOCOL.md §4) ------------------------------- */
+
+/* End the download: ack the upgrade with error (0: verified, 404: failed, as the device),
+ * then drop the websocket once the ack is out (wl_after_io). */
+static int
+wl_dl_end(struct wl_sess *s, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int
+wl_dl_end(struct wl_sess *s, int error, const char *fmt, ...)
+{
+	struct wl *wl = s->wl;
+	va_list ap;
+
+	wl_dl_close(s);
+	s->dl = WL_DL_END;
+	free(s->img);
+	s->img = NULL;
+	if (error) {
+		va_start(ap, fmt);
+		vsnprintf(s->dlerr, sizeof(s->dlerr), fmt, ap);
+		va_end(ap);
+		wl->acks404++;
+		wl_log(s, "download %u of %s failed, acking %d: %s", s->attempts, s->upg.url, error,
+		       s->dlerr);
+	} else if (wl->verbose) {
+		wl_log(s, "%s verified (%lld bytes, SHA-256 as in the upgrade), acking 0",
+		       s->upg.url, s->total);
+	}
+	s->ack_error = error;
+	s->closing = true;
+	return wl_send_json(s, msg_ack(s->deviceid, s->srvkey, s->upg.seq, error));
+}
+
+/* Send the Range request for the next chunk (a fresh or kept-alive connection). */
+static int
+wl_dl_request(struct wl_sess *s)
+{
+	long long last = s->got + WL_RANGE_CHUNK - 1;
+	int n;
+
+	if (s->total > 0 && last > s->total - 1)
+		last = s->total - 1;
+	s->req_first = s->got;
+	s->req_last = last;
+	n = snprintf(s->hreq, sizeof(s->hreq),
+		     "GET %s%cdeviceid=%s&ts=%u&sign=%s HTTP/1.1\r\n"
+		     "Host: %s:%u\r\n"
+		     "Range: bytes=%lld-%lld\r\n"
+		     "\r\n",
+		     s->upg.path, strchr(s->upg.path, '?') ? '&' : '?', s->deviceid,
+		     (unsigned)(wl_now_ms() & 0x7fffffff), s->sign, s->upg.host, s->upg.port,
+		     s->req_first, s->req_last);
+	if (n < 0 || (size_t)n >= sizeof(s->hreq))
+		return wl_dl_end(s, 404, "request for %s too long", s->upg.path);
+	s->hreqlen = (size_t)n;
+	s->hreqoff = 0;
+	s->hhead = false;
+	s->dl = WL_DL_WAIT;
+	s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
+	return 0;
+}
+
+/* Open a connection to the image server: HOST (as the dispatch) and the URL's port. */
+static int
+wl_dl_connect(struct wl_sess *s)
+{
+	struct sockaddr_in a = s->wl->addr;
+	int one = 1;
+
+	wl_dl_close(s);
+	s->hfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->hfd < 0)
+		return wl_dl_end(s, 404, "socket: %s", strerror(errno));
+	setsockopt(s->hfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	a.sin_port = htons(s->upg.port);
+	s->hreused = false;
+	s->dl = WL_DL_CONNECT;
+	s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
+	if (connect(s->hfd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
+		return wl_dl_end(s, 404, "connect to port %u: %s", s->upg.port, strerror(errno));
+	return 0;
+}
+
+/* The upgrade is in and the dialogue done: start a download of upg. */
+static int
+wl_dl_start(struct wl_sess *s)
+{
+	struct wl *wl = s->wl;
+
+	s->attempts++;
+	if (!strncmp(s->upg.path, "/slowota/", 9) && !s->got_slow) {
+		s->got_slow = true;
+		wl->slow++;
+	}
+	free(s->img);
+	s->img = NULL;
+	s->total = -1;
+	s->got = 0;
+	if (!s->sign[0]) {
+		uint8_t r[32];
+
+		dev_random(r, sizeof(r));
+		for (size_t i = 0; i < sizeof(r); i++)
+			snprintf(s->sign + 2 * i, 3, "%02x", r[i]);
+	}
+	return wl_dl_connect(s);
+}
+
+/* Parse what the image server sent: heads, bodies, next requests, the final check. */
+static int
+wl_dl_parse(struct wl_sess *s)
+{
+	while (s->dl == WL_DL_WAIT) {
+		if (!s->hhead) {
+			struct http_resp r;
+			char err[160];
+			size_t i;
+
+			for (i = 0; i + 3 < s->hinlen; i++)
+				if (!memcmp(s->hin + i, "\r\n\r\n", 4))
+					break;
+			if (i + 3 >= s->hinlen) {
+				if (s->hinlen >= HTTP_HEAD_MAX)
+					return wl_dl_end(s, 404, "answer head over %d bytes",
+							 HTTP_HEAD_MAX);
+				return 0;
+			}
+			if (http_parse_response((const char *)s->hin, i + 4, &r, err,
+						sizeof(err)) < 0)
+				return wl_dl_end(s, 404, "malformed answer head: %s", err);
+			if (r.status == 200)
+				return wl_dl_end(s, 404, "200 to a Range request: the server ignored "
+						 "Range (a Range download cannot use this URL)");
+			if (r.status != 206)
+				return wl_dl_end(s, 404, "Range %lld-%lld answered %d",
+						 s->req_first, s->req_last, r.status);
+			if (r.te_chunked || r.content_length < 0)
+				return wl_dl_end(s, 404, "206 without Content-Length, or chunked");
+			if (!r.has_range || r.range_first != s->req_first ||
+			    (s->total > 0 && r.range_total != s->total) ||
+			    r.range_last != (s->req_last < r.range_total - 1 ? s->req_last
+									 : r.range_total - 1) ||
+			    r.content_length != r.range_last - r.range_first + 1)
+				return wl_dl_end(s, 404, "Content-Range/Length do not match bytes="
+						 "%lld-%lld", s->req_first, s->req_last);
+			if (s->total < 0) {
+				if (r.range_total < 1 || r.range_total > WL_IMAGE_MAX)
+					return wl_dl_end(s, 404, "image of %lld bytes (slot: %d)",
+							 r.range_total, WL_IMAGE_MAX);
+				s->total = r.range_total;
+				s->img = malloc((size_t)s->total);
+				if (!s->img)
+					return wl_dl_end(s, 404, "out of memory");
+			}
+			s->hhead = true;
+			s->hclose = r.conn_close;
+			s->hbody_left = r.content_length;
+			memmove(s->hin, s->hin + i + 4, s->hinlen - i - 4);
+			s->hinlen -= i + 4;
+		}
+		if (s->hinlen) {
+			size_t k = s->hinlen < (size_t)s->hbody_left ? s->hinlen
+								      : (size_t)s->hbody_left;
+
+			memcpy(s->img + s->got, s->hin, k);
+			s->got += (long long)k;
+			s->hbody_left -= (long long)k;
+			memmove(s->hin, s->hin + k, s->hinlen - k);
+			s->hinlen -= k;
+		}
+		if (s->hbody_left > 0)
+			return 0;
+		if (s->hinlen)
+			return wl_dl_end(s, 404, "bytes after the answer to bytes=%lld-%lld",
+					 s->req_first, s->req_last);
+		if (s->got == s->total) {
+			uint8_t sha[32];
+
+			mbedtls_sha256_ret(s->img, (size_t)s->total, sha, 0);
+			if (memcmp(sha, s->upg.digest, sizeof(sha)))
+				return wl_dl_end(s, 404, "SHA-256 of the %lld bytes differs from the "
+						 "upgrade's digest", s->total);
+			if (s->img[0] != 0xea)
+				return wl_dl_end(s, 404, "byte 0 is 0x%02x, not 0xEA", s->img[0]);
+			return wl_dl_end(s, 0, "verified");
+		}
+		s->hreused = true;
+		if (s->hclose) {
+			if (wl_dl_connect(s) < 0)
+				return -1;
+			s->hreused = true; /* a close announced is not a failure of the server */
+		} else if (wl_dl_request(s) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* I/O on the image server connection. */
+static void
+wl_dl_io(struct wl_sess *s, short revents)
+{
+	if (s->dl == WL_DL_CONNECT) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(s->hfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr) {
+			wl_dl_end(s, 404, "connect to port %u: %s", s->upg.port, strerror(soerr));
+			return;
+		}
+		if (!(revents & POLLOUT))
+			return;
+		if (wl_dl_request(s) < 0)
+			return;
+	}
+	if (s->dl != WL_DL_WAIT)
+		return;
+	while (s->hreqoff < s->hreqlen) {
+		ssize_t n = send(s->hfd, s->hreq + s->hreqoff, s->hreqlen - s->hreqoff,
+				 MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			wl_dl_end(s, 404, "send: %s", strerror(errno));
+			return;
+		}
+		s->hreqoff += (size_t)n;
+	}
+	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
+		return;
+	for (;;) {
+		ssize_t n = recv(s->hfd, s->hin + s->hinlen, sizeof(s->hin) - s->hinlen, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == 0 && !s->hhead && !s->hinlen && s->hreused) {
+			/* a kept-alive connection the server closed: resend once on a new one */
+			if (wl_dl_connect(s) == 0)
+				s->hreused = false;
+			return;
+		}
+		if (n <= 0) {
+			wl_dl_end(s, 404, "the image server %s at %lld of %lld bytes",
+				  n == 0 ? "closed the connection" : strerror(errno), s->got,
+				  s->total);
+			return;
+		}
+		s->hinlen += (size_t)n;
+		s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
+		if (wl_dl_parse(s) < 0 || s->dl != WL_DL_WAIT)
+			return;
+		if (s->hinlen == sizeof(s->hin)) {
+			wl_dl_end(s, 404, "%zu bytes received and nothing complete", s->hinlen);
+			return;
+		}
+	}
+}
+
+/* After I/O: a session whose ack went out drops its websocket: done, or reconnect. */
+static void
+wl_after_io(struct wl_sess *s, int64_t now)
+{
+	struct wl *wl = s->wl;
+
+	if (!s->closing || s->fd < 0 || s->outoff < s->outlen || s->phase != WL_UP)
+		return;
+	if (!s->close_at)
+		s->close_at = now + WL_ACK_LINGER_MS;
+	if (now < s->close_at)
+		return;
+	s->closing = false;
+	s->close_at = 0;
+	/* the device reboots (ack 0) or drops the connection to retry: no close frame */
+	wl_disconnect(s, true);
+	wl->up--;
+	if (s->ack_error == 0) {
+		s->phase = WL_DONE;
+		wl->done++;
+		return;
+	}
+	wl->setting_up++;
+	if (s->attempts >= WL_ATTEMPTS_MAX) {
+		s->phase = WL_RETRY;
+		wl_fail(s, "gave up after %u failed downloads; last: %s", s->attempts, s->dlerr);
+		return;
+	}
+	/* a new connection, a new dialogue; sequences must still grow (kept) */
+	s->phase = WL_RETRY;
+	s->retry_at = now + WL_RETRY_MS;
+	s->step = WL_STEP_REGISTER;
+	s->have_upgrade = false;
+	s->srvkey[0] = '\0';
+	s->msglen = 0;
+	s->in_frag = false;
+	s->next_ping = 0;
+	s->ping_out = false;
+	s->dl = WL_DL_NONE;
+}
+
 /* ---- per-session I/O ------------------------------------------------------------ */
 
 static int
@@ -947,6 +1339,16 @@ wl_io(struct wl_sess *s, short revents)
 static void
 wl_timers(struct wl_sess *s, int64_t now)
 {
+	if (s->phase == WL_RETRY) {
+		if (now >= s->retry_at)
+			wl_connect(s, WL_D_CONNECT);
+		return;
+	}
+	if (s->hfd >= 0 && (s->dl == WL_DL_CONNECT || s->dl == WL_DL_WAIT) && now >= s->hdeadline) {
+		wl_dl_end(s, 404, "no progress for %d s at %lld of %lld bytes",
+			  WL_DL_IO_TIMEOUT_MS / 1000, s->got, s->total);
+		return;
+	}
 	if (s->fd < 0)
 		return;
 	if (s->deadline && now >= s->deadline) {
@@ -974,6 +1376,12 @@ wl_timers(struct wl_sess *s, int64_t now)
 static int64_t
 wl_min_deadline(const struct wl_sess *s, int64_t t)
 {
+	if (s->phase == WL_RETRY && s->retry_at < t)
+		t = s->retry_at;
+	if (s->hfd >= 0 && s->hdeadline < t)
+		t = s->hdeadline;
+	if (s->close_at && s->close_at < t)
+		t = s->close_at;
 	if (s->fd < 0)
 		return t;
 	if (s->deadline && s->deadline < t)
@@ -1001,7 +1409,7 @@ wl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: wssload HOST PORT N [--hold S] [--deviceid-prefix P] [--parallel K]\n"
-		"               [--timeout S] [--ping S] [-v]\n"
+		"               [--timeout S] [--ping S] [--download] [--keys-file FILE] [-v]\n"
 		"Open N concurrent stock-Sonoff sessions (dispatch + websocket dialogue up to\n"
 		"the upgrade command, which is not acked) to the TLS port HOST:PORT, print\n"
 		"\"wssload: N sessions up\" when all are up and hold them.\n"
@@ -1012,8 +1420,13 @@ wl_usage(FILE *f)
 		"  --timeout S          all N must be up within S seconds (default 60)\n"
 		"  --ping S             ping period of the held sessions (default: the\n"
 		"                       server's hbInterval, 145 s without one)\n"
+		"  --download           also download the image with 4 KB Ranges, check its\n"
+		"                       SHA-256 and ack the upgrade (0, or 404 and retry);\n"
+		"                       exit when every device is done or failed\n"
+		"  --keys-file FILE     append every apikey seen (device and server) to FILE\n"
 		"  -v                   log every session's progress\n"
-		"Exit: 0 all N came up and none was lost; 1 otherwise; 2 usage.\n");
+		"Exit: 0 all N came up (--download: completed) and none was lost; 1 otherwise;\n"
+		"2 usage.\n");
 }
 
 static int
@@ -1031,7 +1444,7 @@ wl_uint(const char *s, long min, long max, long *ret)
 }
 
 static int
-wl_args(struct wl *wl, int argc, char **argv)
+wl_args(struct wl *wl, int argc, char **argv, const char **ret_keys)
 {
 	const char *pos[3];
 	unsigned npos = 0;
@@ -1058,6 +1471,10 @@ wl_args(struct wl *wl, int argc, char **argv)
 			wl->verbose = true;
 			continue;
 		}
+		if (!strcmp(a, "--download")) {
+			wl->download = true;
+			continue;
+		}
 		if (!val)
 			goto bad;
 		i++;
@@ -1069,6 +1486,8 @@ wl_args(struct wl *wl, int argc, char **argv)
 			wl->timeout_s = (int)v;
 		else if (!strcmp(a, "--ping") && !wl_uint(val, 1, 86400, &v))
 			wl->ping_s = (int)v;
+		else if (!strcmp(a, "--keys-file"))
+			*ret_keys = val;
 		else if (!strcmp(a, "--deviceid-prefix") && strlen(val) == WL_PREFIX_LEN &&
 			 strspn(val, "0123456789abcdef") == WL_PREFIX_LEN)
 			snprintf(wl->prefix, sizeof(wl->prefix), "%s", val);
@@ -1156,7 +1575,7 @@ wl_summary(struct wl *wl, const char *why)
 
 	for (unsigned i = 0; i < wl->n; i++)
 		count[wl->sess[i].phase]++;
-	for (int p = WL_IDLE; p <= WL_WS; p++)
+	for (int p = WL_IDLE; p <= (wl->download ? WL_RETRY : WL_WS); p++)
 		if (count[p] && off < sizeof(detail))
 			off += (size_t)snprintf(detail + off, sizeof(detail) - off, ", %u in %s",
 						count[p], wl_phase_name[p]);
@@ -1170,15 +1589,26 @@ main(int argc, char **argv)
 	struct wl wl = { 0 };
 	struct pollfd *pfd;
 	unsigned *who, next = 0;
+	const char *keys = NULL;
 	struct sigaction sa = { .sa_handler = wl_on_signal };
 	sigset_t block, waitmask;
 	int rc = 1;
 
-	if (wl_args(&wl, argc, argv) < 0)
+	if (wl_args(&wl, argc, argv, &keys) < 0)
 		return 2;
-	if (wl_fd_limit(wl.n) < 0) {
-		fprintf(stderr, "wssload: cannot raise the descriptor limit to %u\n", wl.n + 16);
+	/* --download: a websocket and an image server connection per session */
+	if (wl_fd_limit(wl.n * (wl.download ? 2 : 1)) < 0) {
+		fprintf(stderr, "wssload: cannot raise the descriptor limit to %u\n",
+			wl.n * (wl.download ? 2 : 1) + 16);
 		return 1;
+	}
+	if (keys) {
+		wl.keys = fopen(keys, "a");
+		if (!wl.keys) {
+			fprintf(stderr, "wssload: %s: %s\n", keys, strerror(errno));
+			return 1;
+		}
+		setvbuf(wl.keys, NULL, _IOLBF, 0);
 	}
 	model_defaults(&wl.model); /* ITA-GZ1-GL, 1.5.5, slot 1, switch off */
 	if (wl_tls_init(&wl) < 0) {
@@ -1186,8 +1616,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	wl.sess = calloc(wl.n, sizeof(*wl.sess));
-	pfd = calloc(wl.n, sizeof(*pfd));
-	who = calloc(wl.n, sizeof(*who));
+	pfd = calloc(2 * (size_t)wl.n, sizeof(*pfd));
+	who = calloc(2 * (size_t)wl.n, sizeof(*who));
 	if (!wl.sess || !pfd || !who) {
 		fprintf(stderr, "wssload: out of memory\n");
 		return 1;
@@ -1198,8 +1628,11 @@ main(int argc, char **argv)
 		s->wl = &wl;
 		s->idx = i;
 		s->fd = -1;
+		s->hfd = -1;
 		snprintf(s->deviceid, sizeof(s->deviceid), "%s%04x", wl.prefix, i & 0xffffu);
 		dev_uuid4(s->apikey);
+		if (wl.keys)
+			fprintf(wl.keys, "device %s %s\n", s->deviceid, s->apikey);
 		snprintf(s->relay[0], sizeof(s->relay[0]), "off");
 	}
 
@@ -1241,13 +1674,29 @@ main(int argc, char **argv)
 			rc = wl.lost ? 1 : 0;
 			break;
 		}
-		if (!wl.announced && (wl.failed || wl.lost) &&
+		if (wl.download && wl.done + wl.failed + wl.lost == wl.n) {
+			printf("wssload: %u of %u devices completed with verified digests after "
+			       "%.1f s; %u moved to the slow stream; %u failed downloads (ack 404)\n",
+			       wl.done, wl.n, (double)(now - wl.t0) / 1000, wl.slow, wl.acks404);
+			fflush(stdout);
+			if (wl.done != wl.n)
+				wl_summary(&wl, "not every device completed");
+			rc = wl.done == wl.n ? 0 : 1;
+			break;
+		}
+		if (!wl.download && !wl.announced && (wl.failed || wl.lost) &&
 		    wl.up + wl.failed + wl.lost == wl.n) {
 			wl_summary(&wl, "not every session came up");
 			break;
 		}
 		if (!wl.announced && now - wl.t0 >= (int64_t)wl.timeout_s * 1000) {
-			wl_summary(&wl, "--timeout reached before all sessions were up");
+			if (wl.download)
+				printf("wssload: %u of %u devices completed with verified digests "
+				       "before --timeout %d s; %u moved to the slow stream; %u failed "
+				       "downloads (ack 404)\n", wl.done, wl.n, wl.timeout_s, wl.slow,
+				       wl.acks404);
+			wl_summary(&wl, wl.download ? "--timeout reached before every device was done"
+						    : "--timeout reached before all sessions were up");
 			break;
 		}
 		if (wl.announced && wl.up == 0) {
@@ -1264,14 +1713,22 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < next; i++) {
 			struct wl_sess *s = &wl.sess[i];
 
+			until = wl_min_deadline(s, until);
+			if (s->hfd >= 0) {
+				pfd[np].fd = s->hfd;
+				pfd[np].events = (short)(POLLIN |
+							 (s->dl == WL_DL_CONNECT ||
+							  s->hreqoff < s->hreqlen ? POLLOUT : 0));
+				pfd[np].revents = 0;
+				who[np++] = 2 * i + 1;
+			}
 			if (s->fd < 0)
 				continue;
-			until = wl_min_deadline(s, until);
 			pfd[np].fd = s->fd;
 			pfd[np].events = (short)(POLLIN | s->want |
 						 (s->outoff < s->outlen ? POLLOUT : 0));
 			pfd[np].revents = 0;
-			who[np++] = i;
+			who[np++] = 2 * i;
 		}
 		until = until > now ? until - now : 0;
 		ts.tv_sec = (time_t)(until / 1000);
@@ -1282,18 +1739,24 @@ main(int argc, char **argv)
 			break;
 		}
 		for (unsigned k = 0; r > 0 && k < np; k++) {
-			struct wl_sess *s = &wl.sess[who[k]];
+			struct wl_sess *s = &wl.sess[who[k] / 2];
 
 			/* the fd may have been closed (and reused) by an earlier session's I/O
 			 * in this round: only act on the session's own current socket */
-			if (pfd[k].revents && s->fd == pfd[k].fd)
+			if (!pfd[k].revents)
+				continue;
+			if (who[k] % 2 && s->hfd == pfd[k].fd)
+				wl_dl_io(s, pfd[k].revents);
+			else if (!(who[k] % 2) && s->fd == pfd[k].fd)
 				wl_io(s, pfd[k].revents);
 		}
 		now = wl_now_ms();
-		for (unsigned i = 0; i < next; i++)
+		for (unsigned i = 0; i < next; i++) {
 			wl_timers(&wl.sess[i], now);
+			wl_after_io(&wl.sess[i], now);
+		}
 
-		if (!wl.announced && wl.up == wl.n) {
+		if (!wl.download && !wl.announced && wl.up == wl.n) {
 			wl.announced = true;
 			fprintf(stderr, "wssload: all %u sessions up after %.1f s\n", wl.n,
 				(double)(now - wl.t0) / 1000);
@@ -1306,8 +1769,12 @@ main(int argc, char **argv)
 
 	for (unsigned i = 0; i < wl.n; i++) {
 		wl_disconnect(&wl.sess[i], true);
+		wl_dl_close(&wl.sess[i]);
 		free(wl.sess[i].out);
+		free(wl.sess[i].img);
 	}
+	if (wl.keys)
+		fclose(wl.keys);
 	free(who);
 	free(pfd);
 	free(wl.sess);
