@@ -2,7 +2,8 @@
  * for the memory benchmark (bench/run, case (c)).
  *
  *   wssload HOST PORT N [--hold S] [--deviceid-prefix P] [--parallel K] [--timeout S]
- *                       [--ping S] [--download] [--keys-file FILE] [-v]
+ *                       [--ping S] [--download [--attempts N] [--ack-error E]]
+ *                       [--keys-file FILE] [-v]
  *
  * Each session does what a stock Sonoff (ITA-GZ1-GL, firmware 1.5.5) does with the cloud
  * (/work/shared/docs/PROTOCOL.md §3, §7): a TLS connection capped at TLS 1.1, offering only
@@ -38,6 +39,8 @@
  * (200 instead of 206), as for the real device. When every session is done or failed,
  * stdout gets "wssload: D of N devices completed with verified digests after T s; S moved
  * to the slow stream; F failed downloads (ack 404)" and wssload exits 0 only if D == N.
+ * --attempts N changes WL_ATTEMPTS_MAX; --ack-error E (tests/e2e/hostile.tsv) skips the
+ * download and acks every upgrade with E: a device that fails forever.
  *
  * --keys-file FILE: every apikey seen is appended to FILE as it is seen, one per line:
  * "device DEVICEID KEY" (the device's own, sent in dispatch and register) and "server
@@ -253,6 +256,8 @@ struct wl {
 	int64_t hold_end;            /* 0 = until a signal */
 	bool dispatch_port_noted;
 	bool download;               /* --download */
+	unsigned attempts_max;       /* --attempts, WL_ATTEMPTS_MAX by default */
+	int ack_error;               /* --ack-error: ack every upgrade with it, 0 = download */
 	unsigned done, slow, acks404; /* --download: verified, moved to /slowota/, acks 404 */
 	FILE *keys;                  /* --keys-file, line-buffered, NULL none */
 };
@@ -1008,6 +1013,16 @@ wl_dl_start(struct wl_sess *s)
 		s->got_slow = true;
 		wl->slow++;
 	}
+	if (wl->ack_error) {
+		s->dl = WL_DL_END;
+		s->ack_error = wl->ack_error;
+		s->closing = true;
+		snprintf(s->dlerr, sizeof(s->dlerr), "--ack-error %d", wl->ack_error);
+		wl_log(s, "upgrade %u (%s) acked with %d (--ack-error)", s->attempts, s->upg.url,
+		       wl->ack_error);
+		wl->acks404 += wl->ack_error == 404;
+		return wl_send_json(s, msg_ack(s->deviceid, s->srvkey, s->upg.seq, wl->ack_error));
+	}
 	free(s->img);
 	s->img = NULL;
 	s->total = -1;
@@ -1198,7 +1213,7 @@ wl_after_io(struct wl_sess *s, int64_t now)
 		return;
 	}
 	wl->setting_up++;
-	if (s->attempts >= WL_ATTEMPTS_MAX) {
+	if (s->attempts >= wl->attempts_max) {
 		s->phase = WL_RETRY;
 		wl_fail(s, "gave up after %u failed downloads; last: %s", s->attempts, s->dlerr);
 		return;
@@ -1423,6 +1438,8 @@ wl_usage(FILE *f)
 		"  --download           also download the image with 4 KB Ranges, check its\n"
 		"                       SHA-256 and ack the upgrade (0, or 404 and retry);\n"
 		"                       exit when every device is done or failed\n"
+		"  --attempts N         downloads per device before it gives up (default 3)\n"
+		"  --ack-error E        do not download: ack every upgrade with error E\n"
 		"  --keys-file FILE     append every apikey seen (device and server) to FILE\n"
 		"  -v                   log every session's progress\n"
 		"Exit: 0 all N came up (--download: completed) and none was lost; 1 otherwise;\n"
@@ -1486,6 +1503,10 @@ wl_args(struct wl *wl, int argc, char **argv, const char **ret_keys)
 			wl->timeout_s = (int)v;
 		else if (!strcmp(a, "--ping") && !wl_uint(val, 1, 86400, &v))
 			wl->ping_s = (int)v;
+		else if (!strcmp(a, "--attempts") && !wl_uint(val, 1, 1000, &v))
+			wl->attempts_max = (unsigned)v;
+		else if (!strcmp(a, "--ack-error") && !wl_uint(val, 1, 100000, &v))
+			wl->ack_error = (int)v;
 		else if (!strcmp(a, "--keys-file"))
 			*ret_keys = val;
 		else if (!strcmp(a, "--deviceid-prefix") && strlen(val) == WL_PREFIX_LEN &&
@@ -1494,8 +1515,10 @@ wl_args(struct wl *wl, int argc, char **argv, const char **ret_keys)
 		else
 			goto bad;
 	}
-	if (npos != 3)
+	if (npos != 3 || (!wl->download && (wl->attempts_max || wl->ack_error)))
 		goto bad;
+	if (!wl->attempts_max)
+		wl->attempts_max = WL_ATTEMPTS_MAX;
 	wl->host = pos[0];
 	if (inet_pton(AF_INET, wl->host, &wl->addr.sin_addr) != 1) {
 		fprintf(stderr, "wssload: HOST must be an IPv4 address, not \"%s\"\n", wl->host);
