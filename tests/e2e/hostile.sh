@@ -29,10 +29,10 @@ HOSTILE_ADDR=192.168.77.250		# the hostile client's home address (not in devsim'
 HOSTILE_RSS_MAX_KB=81920		# 80 MB: 200 held sessions measured 23-37 MB (docs/PERFORMANCE.md)
 HOSTILE_RSS_MAX_KB_ASAN=1048576		# under ASan (shadow memory, quarantine): 1 GB
 HOSTILE_ROW_BOUND=50			# seconds any one row may take (the client's own bound)
-DEV_TIMEOUT=25				# the good device's --timeout
+DEV_TIMEOUT=15				# the good device's --timeout (it needs 1-3 s)
 SONOTA_BOUND=170			# sonota-c's process bound: longer than any group
 
-[ -n "$GROUP" ] || { echo "usage: $0 GROUP   (img, cloud1, cloud2, scale)" >&2; exit 2; }
+[ -n "$GROUP" ] || { echo "usage: $0 GROUP   (img, cloud1, cloud2, cloud3, scale)" >&2; exit 2; }
 grep -q "^[^#][^	]*	$GROUP	" "$TSV" || { echo "hostile: no rows of group '$GROUP' in $TSV" >&2; exit 2; }
 for v in SONOTA_BIN DEVSIM_BIN MKIMAGE_BIN WSSLOAD_BIN; do
 	if [ -z "${!v:-}" ] || [ ! -x "${!v}" ]; then
@@ -108,13 +108,17 @@ after_row()
 	echo "hostile: after $id: alive, RSS $rss kB" >&2
 }
 
-# No forged line in the logs: none starting with FORGED-<ID> or having it after CR/ESC.
+# No forged entry in the logs: FORGED-<ID> must never start a line, nor follow only the
+# log's own prefix (debug log "YYYY-MM-DD HH:MM:SS.mmm LEVEL: ", console "level: "), a raw
+# CR or an escape sequence: there it would pass for an entry of ours.
+LOG_PREFIX_RE='([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ [A-Za-z]+: |[a-z]+: )?'
 log_check()
 {
 	local id="$1" f hit
 	sleep 0.3 # the log line of the row's last event
 	for f in sonota.debug sonota.log; do
-		hit=$(grep -aP "(^|\\r|\\x1b\\[[0-9;]*[A-Za-z])FORGED-$id( |\$)" "$E2E_LOGS/$f" | head -n 1)
+		hit=$(grep -aP "(^$LOG_PREFIX_RE|\\r|\\x1b\\[[0-9;]*[A-Za-z])FORGED-$id( |\$)" \
+			"$E2E_LOGS/$f" | head -n 1)
 		[ -z "$hit" ] || fail_row "$id" "$f has a forged line: $(printf '%q' "$hit")"
 	done
 }
