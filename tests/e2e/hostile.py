@@ -44,6 +44,7 @@ HTTP_PORT = 8080        # the image server
 TLS_PORT = 8443         # dispatch + websocket
 PROBE_S = 5             # the image server answers a HEAD within this (alive)
 CONNECT_S = 5           # TCP connect + TLS handshake of the hostile client itself
+TRICKLE_S = 1           # tls-trickle: one more byte this often
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's sample key (24 chars, 16 bytes)
 
 
@@ -313,7 +314,7 @@ def parse_expect(exp):
     return m.group(1), m.group(2), float(m.group(3) or 5)
 
 
-def check_http_like(s, data, kind, arg, secs):
+def check_http_like(s, data, kind, arg, secs, trickle=False):
     err = send_all(s, data)
     if kind == "status":
         st, closed, el = read_status(s, secs)
@@ -330,6 +331,16 @@ def check_http_like(s, data, kind, arg, secs):
         if st is not None and arg and arg != "*" and str(st) not in arg.split(","):
             return False, "status %d, wanted %s or a close" % (st, arg)
         return True, ("status %d" % st if st is not None else "closed") + " after %.1f s" % el
+    if kind == "closed" and trickle:
+        # one more byte every TRICKLE_S until the server closes (a send fails or EOF)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < secs:
+            if send_all(s, b"A"):
+                return True, "closed after %.1f s (trickled)" % (time.monotonic() - t0)
+            closed, _ = wait_closed(s, TRICKLE_S)
+            if closed:
+                return True, "closed after %.1f s (trickled)" % (time.monotonic() - t0)
+        return False, "connection still open after %g s of one byte per %g s" % (secs, TRICKLE_S)
     if kind == "closed":
         closed, el = wait_closed(s, secs)
         if not closed:
@@ -351,16 +362,16 @@ def run_row(args, row):
         raise BadRow("a row has 6 tab-separated fields, this one %d" % len(f))
     rowid, _, target, spec, exp = f[0], f[1], f[2], f[3], f[4]
     kind, arg, secs = parse_expect(exp)
-    if target in ("http", "https", "tls-raw", "wsup"):
+    if target in ("http", "https", "tls-raw", "tls-trickle", "wsup"):
         data = expand(spec, rowid)
         if target == "http":
             s = tcp(args, HTTP_PORT)
-        elif target == "tls-raw":
+        elif target in ("tls-raw", "tls-trickle"):
             s = tcp(args, TLS_PORT)
         else:
             s = tls(args)
         try:
-            return check_http_like(s, data, kind, arg, secs)
+            return check_http_like(s, data, kind, arg, secs, target == "tls-trickle")
         finally:
             s.close()
     if target == "ws":
