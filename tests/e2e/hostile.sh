@@ -152,7 +152,8 @@ row_ack404()
 	sent=$(grep -c "device ${prefix}0000: upgrade sent" "$E2E_LOGS/sonota.log")
 	if [ "$sent" -gt "$max" ]; then
 		fail_row "$id" "the upgrade was offered $sent times to a device that acks 404 every time (at most $max)"
-	elif ! grep -Eiq "device ${prefix}0000.*(gave up|giving up|gave-up)" "$E2E_LOGS/sonota.log"; then
+	elif ! grep -Eiq "${prefix}0000.*(gave up|giving up|gave-up|give up|abandon|no longer|not .*again)" \
+		"$E2E_LOGS/sonota.log"; then
 		fail_row "$id" "offered $sent times, but no line says that sonota-c gave up on ${prefix}0000"
 	else
 		echo "hostile: $id: PASS: offered $sent times, then given up with a diagnosis" >&2
