@@ -1360,8 +1360,10 @@ wl_timers(struct wl_sess *s, int64_t now)
 		return;
 	}
 	if (s->hfd >= 0 && (s->dl == WL_DL_CONNECT || s->dl == WL_DL_WAIT) && now >= s->hdeadline) {
-		wl_dl_end(s, 404, "no progress for %d s at %lld of %lld bytes",
-			  WL_DL_IO_TIMEOUT_MS / 1000, s->got, s->total);
+		wl_dl_end(s, 404, "no progress for %d s at %lld of %lld bytes (%s; request %zu of "
+			  "%zu bytes sent, %zu answer bytes unparsed)", WL_DL_IO_TIMEOUT_MS / 1000,
+			  s->got, s->total, s->dl == WL_DL_CONNECT ? "connecting" : "waiting",
+			  s->hreqoff, s->hreqlen, s->hinlen);
 		return;
 	}
 	if (s->fd < 0)
