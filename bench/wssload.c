@@ -74,7 +74,6 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
@@ -84,55 +83,12 @@
 #include "model.h"
 #include "msg.h"
 #include "ws.h"
-
-#define WL_CONNECT_TIMEOUT_MS 10000 /* TCP connect + TLS handshake */
-#define WL_REPLY_TIMEOUT_MS 10000   /* dispatch reply, 101, each dialogue reply, upgrade */
-#define WL_PONG_TIMEOUT_MS 10000    /* our ping's pong */
-#define WL_DISPATCH_BODY_MAX 1024   /* dispatch reply body (four short fields) */
-#define WL_IN_MAX 16384             /* received plaintext not yet parsed */
-#define WL_PREFIX_LEN 6             /* deviceid = prefix (6 hex) + session number (4 hex) */
-#define WL_N_MAX 65536              /* 4 hex digits of session number */
-#define WL_TICK_MS 1000             /* longest poll() sleep */
-/* --download (PROTOCOL.md §4) */
-#define WL_RANGE_CHUNK 4096         /* bytes per Range request: the stock firmware's ~4 KB */
-#define WL_DL_IO_TIMEOUT_MS 10000   /* no byte of the download for this long: failed (devsim's) */
-#define WL_IMAGE_MAX 0x7B000        /* largest user image a slot holds */
-#define WL_ATTEMPTS_MAX 3           /* downloads per device before it gives up (devsim's 3) */
-#define WL_RETRY_MS 1000            /* reconnect delay after an ack 404 (devsim's 1 s) */
-#define WL_HIN_MAX 16384            /* HTTP answer bytes received, not yet consumed */
-/* After the ack is written the websocket stays (serviced) this long before it is dropped:
- * the device writes its flash before it reboots, and closing a socket with unread bytes
- * sends a RST that makes the server's kernel drop the ack it has not read yet. */
-#define WL_ACK_LINGER_MS 500
+#include "wssload.h"
 
 static const int wl_suites[] = {
 	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
 	MBEDTLS_TLS_RSA_WITH_AES_256_CBC_SHA,
 	0,
-};
-
-enum wl_phase {
-	WL_IDLE,        /* not started yet */
-	WL_D_CONNECT,   /* TCP connect for the dispatch */
-	WL_D_TLS,       /* its TLS handshake */
-	WL_D_HTTP,      /* POST /dispatch/device sent, reading the reply */
-	WL_W_CONNECT,   /* TCP connect for the websocket */
-	WL_W_TLS,       /* its TLS handshake */
-	WL_W_UPGRADE,   /* GET /api/ws sent, reading the 101 */
-	WL_WS,          /* websocket dialogue, not up yet */
-	WL_UP,          /* upgrade received, dialogue done: held (--download: downloading) */
-	WL_RETRY,       /* --download: acked 404, reconnecting after WL_RETRY_MS */
-	WL_DONE,        /* --download: image verified, acked 0, websocket dropped */
-	WL_FAILED,      /* failed before coming up */
-	WL_LOST,        /* failed after coming up */
-};
-
-/* --download: the image download's state (its own plain TCP connection). */
-enum wl_dl {
-	WL_DL_NONE,     /* no download */
-	WL_DL_CONNECT,  /* TCP connect to the image server */
-	WL_DL_WAIT,     /* a Range request sent (maybe partly), reading its answer */
-	WL_DL_END,      /* finished (the ack is being sent) */
 };
 
 static const char *const wl_phase_name[] = {
@@ -151,115 +107,12 @@ static const char *const wl_phase_name[] = {
 	[WL_LOST] = "lost",
 };
 
-/* Dialogue step: the device message whose reply is awaited. */
-enum wl_step {
-	WL_STEP_REGISTER,
-	WL_STEP_DATE,
-	WL_STEP_UPDATE,
-	WL_STEP_QUERY,
-	WL_STEP_DONE, /* every reply received */
-};
-
 static const char *const wl_step_name[] = {
 	[WL_STEP_REGISTER] = "register",
 	[WL_STEP_DATE] = "date",
 	[WL_STEP_UPDATE] = "update",
 	[WL_STEP_QUERY] = "query",
 	[WL_STEP_DONE] = "waiting for the upgrade",
-};
-
-struct wl;
-
-/* One simulated device. */
-struct wl_sess {
-	struct wl *wl;
-	unsigned idx;                  /* session number, 0..N-1 */
-	enum wl_phase phase;
-	char deviceid[WL_PREFIX_LEN + 5];
-	char apikey[DEV_UUID_LEN + 1]; /* the device's own key (UUID v4) */
-	char srvkey[DEV_UUID_LEN + 1]; /* the key from the register reply, "" before */
-	int fd;                        /* -1 when no connection */
-	bool ssl_ready;                /* ssl set up (to be freed) */
-	mbedtls_ssl_context ssl;
-	int64_t deadline;              /* end of the current wait, 0 none */
-	int64_t t_start, t_up;         /* monotonic ms */
-	/* received plaintext: in[0..inlen) */
-	uint8_t in[WL_IN_MAX];
-	size_t inlen;
-	/* plaintext to send: out[outoff..outlen) */
-	uint8_t *out;
-	size_t outlen, outoff, outcap;
-	size_t wpending;               /* length of an mbedtls_ssl_write() to repeat, 0 none */
-	short want;                    /* extra poll events mbedTLS asked for */
-	/* websocket */
-	enum wl_step step;
-	char msg[WS_MSG_MAX + 1];      /* text message being reassembled */
-	size_t msglen;
-	bool in_frag;
-	bool have_upgrade;
-	bool have_seq;
-	unsigned long long last_seq;   /* highest server sequence seen */
-	unsigned relay_acks;           /* server relay updates acked */
-	char relay[4][4];              /* "on"/"off" */
-	int hb_ms;                     /* our ping period */
-	int64_t next_ping;             /* when to ping, 0 before the register reply */
-	bool ping_out;                 /* a ping awaits its pong */
-	uint8_t ping_payload[4];
-	int64_t pong_deadline;
-	/* --download */
-	struct msg_upgrade upg;        /* the upgrade being executed */
-	enum wl_dl dl;
-	int hfd;                       /* image server connection, -1 none */
-	bool hreused;                  /* it answered a request before (one resend allowed) */
-	bool hhead;                    /* the head of the current answer is parsed */
-	bool hclose;                   /* ... and said Connection: close */
-	long long hbody_left;          /* body bytes of the current answer still to come */
-	long long req_first, req_last; /* the current Range */
-	uint8_t *img;                  /* the image, total bytes (malloc'd, freed at the end) */
-	long long total, got;
-	int64_t hdeadline;             /* no progress until then: failed */
-	char hreq[MSG_URL_MAX + 384];  /* request being sent: hreq[hreqoff..hreqlen) */
-	size_t hreqlen, hreqoff;
-	uint8_t hin[WL_HIN_MAX];
-	size_t hinlen;
-	char sign[65];                 /* the request's sign= (random, fixed per device) */
-	unsigned attempts;             /* downloads started */
-	bool got_slow;                 /* an upgrade named /slowota/ URLs */
-	int ack_error;                 /* the ack queued when closing */
-	bool closing;                  /* ack queued: drop the websocket once it is sent */
-	int64_t close_at;              /* ... at this time (WL_ACK_LINGER_MS after), 0 not yet */
-	int64_t retry_at;              /* WL_RETRY: when to reconnect */
-	char dlerr[200];               /* last download failure */
-};
-
-/* The whole load client. */
-struct wl {
-	const char *host;
-	uint16_t port;
-	struct sockaddr_in addr;
-	unsigned n;
-	int hold_s;                  /* --hold, -1 = until a signal */
-	unsigned parallel;           /* sessions in setup at once */
-	int timeout_s;               /* all N up within this, from the start */
-	int ping_s;                  /* --ping, 0 = the server's hbInterval */
-	bool verbose;
-	char prefix[WL_PREFIX_LEN + 1];
-	struct model model;          /* ITA-GZ1-GL 1.5.5, switch off */
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;     /* shared by every connection, read-only once set up */
-	struct wl_sess *sess;
-	unsigned started, up, failed, lost;
-	unsigned setting_up;         /* started, neither up nor failed */
-	int64_t t0;
-	bool announced;
-	int64_t hold_end;            /* 0 = until a signal */
-	bool dispatch_port_noted;
-	bool download;               /* --download */
-	unsigned attempts_max;       /* --attempts, WL_ATTEMPTS_MAX by default */
-	int ack_error;               /* --ack-error: ack every upgrade with it, 0 = download */
-	unsigned done, slow, acks404; /* --download: verified, moved to /slowota/, acks 404 */
-	FILE *keys;                  /* --keys-file, line-buffered, NULL none */
 };
 
 static volatile sig_atomic_t wl_stop;
@@ -270,7 +123,7 @@ wl_on_signal(int sig)
 	wl_stop = sig;
 }
 
-static int64_t
+int64_t
 wl_now_ms(void)
 {
 	struct timespec ts;
@@ -279,8 +132,7 @@ wl_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wl_log(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
+void
 wl_log(struct wl_sess *s, const char *fmt, ...)
 {
 	char line[512];
@@ -294,7 +146,7 @@ wl_log(struct wl_sess *s, const char *fmt, ...)
 }
 
 /* Drop the connection: TLS close_notify when graceful (best effort, non-blocking). */
-static void
+void
 wl_disconnect(struct wl_sess *s, bool graceful)
 {
 	if (s->ssl_ready) {
@@ -313,20 +165,8 @@ wl_disconnect(struct wl_sess *s, bool graceful)
 	s->deadline = 0;
 }
 
-/* Close the image server connection (--download). */
-static void
-wl_dl_close(struct wl_sess *s)
-{
-	if (s->hfd >= 0)
-		close(s->hfd);
-	s->hfd = -1;
-	s->hinlen = 0;
-	s->hreqlen = s->hreqoff = 0;
-}
-
 /* Record the first failure of a session and end it. Returns -1 for chaining. */
-static int wl_fail(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int
+int
 wl_fail(struct wl_sess *s, const char *fmt, ...)
 {
 	struct wl *wl = s->wl;
@@ -471,7 +311,7 @@ wl_ws_send(struct wl_sess *s, int opcode, const void *data, size_t len)
 }
 
 /* Send a device JSON message (heap string from msg_*, freed here). */
-static int
+int
 wl_send_json(struct wl_sess *s, char *json)
 {
 	int r;
@@ -490,8 +330,6 @@ wl_expect(struct wl_sess *s, enum wl_step step)
 	s->step = step;
 	s->deadline = wl_now_ms() + WL_REPLY_TIMEOUT_MS;
 }
-
-static int wl_dl_start(struct wl_sess *s);
 
 static void
 wl_check_up(struct wl_sess *s)
@@ -918,317 +756,6 @@ wl_upgrade_reply(struct wl_sess *s)
 					 (long)(wl_now_ms() - wl->t0) / 1000 + 6)) < 0)
 		return -1;
 	return wl_ws_frames(s);
-}
-
-/* ---- --download: the image download (PROTOCOL.md §4) ------------------------------- */
-
-/* End the download: ack the upgrade with error (0: verified, 404: failed, as the device),
- * then drop the websocket once the ack is out (wl_after_io). */
-static int
-wl_dl_end(struct wl_sess *s, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int
-wl_dl_end(struct wl_sess *s, int error, const char *fmt, ...)
-{
-	struct wl *wl = s->wl;
-	va_list ap;
-
-	wl_dl_close(s);
-	s->dl = WL_DL_END;
-	free(s->img);
-	s->img = NULL;
-	if (error) {
-		va_start(ap, fmt);
-		vsnprintf(s->dlerr, sizeof(s->dlerr), fmt, ap);
-		va_end(ap);
-		wl->acks404++;
-		wl_log(s, "download %u of %s failed, acking %d: %s", s->attempts, s->upg.url, error,
-		       s->dlerr);
-	} else if (wl->verbose) {
-		wl_log(s, "%s verified (%lld bytes, SHA-256 as in the upgrade), acking 0",
-		       s->upg.url, s->total);
-	}
-	s->ack_error = error;
-	s->closing = true;
-	return wl_send_json(s, msg_ack(s->deviceid, s->srvkey, s->upg.seq, error));
-}
-
-/* Send the Range request for the next chunk (a fresh or kept-alive connection). */
-static int
-wl_dl_request(struct wl_sess *s)
-{
-	long long last = s->got + WL_RANGE_CHUNK - 1;
-	int n;
-
-	if (s->total > 0 && last > s->total - 1)
-		last = s->total - 1;
-	s->req_first = s->got;
-	s->req_last = last;
-	n = snprintf(s->hreq, sizeof(s->hreq),
-		     "GET %s%cdeviceid=%s&ts=%u&sign=%s HTTP/1.1\r\n"
-		     "Host: %s:%u\r\n"
-		     "Range: bytes=%lld-%lld\r\n"
-		     "\r\n",
-		     s->upg.path, strchr(s->upg.path, '?') ? '&' : '?', s->deviceid,
-		     (unsigned)(wl_now_ms() & 0x7fffffff), s->sign, s->upg.host, s->upg.port,
-		     s->req_first, s->req_last);
-	if (n < 0 || (size_t)n >= sizeof(s->hreq))
-		return wl_dl_end(s, 404, "request for %s too long", s->upg.path);
-	s->hreqlen = (size_t)n;
-	s->hreqoff = 0;
-	s->hhead = false;
-	s->dl = WL_DL_WAIT;
-	s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
-	return 0;
-}
-
-/* Open a connection to the image server: HOST (as the dispatch) and the URL's port. */
-static int
-wl_dl_connect(struct wl_sess *s)
-{
-	struct sockaddr_in a = s->wl->addr;
-	int one = 1;
-
-	wl_dl_close(s);
-	s->hfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->hfd < 0)
-		return wl_dl_end(s, 404, "socket: %s", strerror(errno));
-	setsockopt(s->hfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	a.sin_port = htons(s->upg.port);
-	s->hreused = false;
-	s->dl = WL_DL_CONNECT;
-	s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
-	if (connect(s->hfd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
-		return wl_dl_end(s, 404, "connect to port %u: %s", s->upg.port, strerror(errno));
-	return 0;
-}
-
-/* The upgrade is in and the dialogue done: start a download of upg. */
-static int
-wl_dl_start(struct wl_sess *s)
-{
-	struct wl *wl = s->wl;
-
-	s->attempts++;
-	if (!strncmp(s->upg.path, "/slowota/", 9) && !s->got_slow) {
-		s->got_slow = true;
-		wl->slow++;
-	}
-	if (wl->ack_error) {
-		s->dl = WL_DL_END;
-		s->ack_error = wl->ack_error;
-		s->closing = true;
-		snprintf(s->dlerr, sizeof(s->dlerr), "--ack-error %d", wl->ack_error);
-		wl_log(s, "upgrade %u (%s) acked with %d (--ack-error)", s->attempts, s->upg.url,
-		       wl->ack_error);
-		wl->acks404 += wl->ack_error == 404;
-		return wl_send_json(s, msg_ack(s->deviceid, s->srvkey, s->upg.seq, wl->ack_error));
-	}
-	free(s->img);
-	s->img = NULL;
-	s->total = -1;
-	s->got = 0;
-	if (!s->sign[0]) {
-		uint8_t r[32];
-
-		dev_random(r, sizeof(r));
-		for (size_t i = 0; i < sizeof(r); i++)
-			snprintf(s->sign + 2 * i, 3, "%02x", r[i]);
-	}
-	return wl_dl_connect(s);
-}
-
-/* Parse what the image server sent: heads, bodies, next requests, the final check. */
-static int
-wl_dl_parse(struct wl_sess *s)
-{
-	while (s->dl == WL_DL_WAIT) {
-		if (!s->hhead) {
-			struct http_resp r;
-			char err[160];
-			size_t i;
-
-			for (i = 0; i + 3 < s->hinlen; i++)
-				if (!memcmp(s->hin + i, "\r\n\r\n", 4))
-					break;
-			if (i + 3 >= s->hinlen) {
-				if (s->hinlen >= HTTP_HEAD_MAX)
-					return wl_dl_end(s, 404, "answer head over %d bytes",
-							 HTTP_HEAD_MAX);
-				return 0;
-			}
-			if (http_parse_response((const char *)s->hin, i + 4, &r, err,
-						sizeof(err)) < 0)
-				return wl_dl_end(s, 404, "malformed answer head: %s", err);
-			if (r.status == 200)
-				return wl_dl_end(s, 404, "200 to a Range request: the server ignored "
-						 "Range (a Range download cannot use this URL)");
-			if (r.status != 206)
-				return wl_dl_end(s, 404, "Range %lld-%lld answered %d",
-						 s->req_first, s->req_last, r.status);
-			if (r.te_chunked || r.content_length < 0)
-				return wl_dl_end(s, 404, "206 without Content-Length, or chunked");
-			if (!r.has_range || r.range_first != s->req_first ||
-			    (s->total > 0 && r.range_total != s->total) ||
-			    r.range_last != (s->req_last < r.range_total - 1 ? s->req_last
-									 : r.range_total - 1) ||
-			    r.content_length != r.range_last - r.range_first + 1)
-				return wl_dl_end(s, 404, "Content-Range/Length do not match bytes="
-						 "%lld-%lld", s->req_first, s->req_last);
-			if (s->total < 0) {
-				if (r.range_total < 1 || r.range_total > WL_IMAGE_MAX)
-					return wl_dl_end(s, 404, "image of %lld bytes (slot: %d)",
-							 r.range_total, WL_IMAGE_MAX);
-				s->total = r.range_total;
-				s->img = malloc((size_t)s->total);
-				if (!s->img)
-					return wl_dl_end(s, 404, "out of memory");
-			}
-			s->hhead = true;
-			s->hclose = r.conn_close;
-			s->hbody_left = r.content_length;
-			memmove(s->hin, s->hin + i + 4, s->hinlen - i - 4);
-			s->hinlen -= i + 4;
-		}
-		if (s->hinlen) {
-			size_t k = s->hinlen < (size_t)s->hbody_left ? s->hinlen
-								      : (size_t)s->hbody_left;
-
-			memcpy(s->img + s->got, s->hin, k);
-			s->got += (long long)k;
-			s->hbody_left -= (long long)k;
-			memmove(s->hin, s->hin + k, s->hinlen - k);
-			s->hinlen -= k;
-		}
-		if (s->hbody_left > 0)
-			return 0;
-		if (s->hinlen)
-			return wl_dl_end(s, 404, "bytes after the answer to bytes=%lld-%lld",
-					 s->req_first, s->req_last);
-		if (s->got == s->total) {
-			uint8_t sha[32];
-
-			mbedtls_sha256_ret(s->img, (size_t)s->total, sha, 0);
-			if (memcmp(sha, s->upg.digest, sizeof(sha)))
-				return wl_dl_end(s, 404, "SHA-256 of the %lld bytes differs from the "
-						 "upgrade's digest", s->total);
-			if (s->img[0] != 0xea)
-				return wl_dl_end(s, 404, "byte 0 is 0x%02x, not 0xEA", s->img[0]);
-			return wl_dl_end(s, 0, "verified");
-		}
-		s->hreused = true;
-		if (s->hclose) {
-			if (wl_dl_connect(s) < 0)
-				return -1;
-			s->hreused = true; /* a close announced is not a failure of the server */
-		} else if (wl_dl_request(s) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* I/O on the image server connection. */
-static void
-wl_dl_io(struct wl_sess *s, short revents)
-{
-	if (s->dl == WL_DL_CONNECT) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-
-		if (getsockopt(s->hfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-			soerr = errno;
-		if (soerr) {
-			wl_dl_end(s, 404, "connect to port %u: %s", s->upg.port, strerror(soerr));
-			return;
-		}
-		if (!(revents & POLLOUT))
-			return;
-		if (wl_dl_request(s) < 0)
-			return;
-	}
-	if (s->dl != WL_DL_WAIT)
-		return;
-	while (s->hreqoff < s->hreqlen) {
-		ssize_t n = send(s->hfd, s->hreq + s->hreqoff, s->hreqlen - s->hreqoff,
-				 MSG_NOSIGNAL);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0) {
-			wl_dl_end(s, 404, "send: %s", strerror(errno));
-			return;
-		}
-		s->hreqoff += (size_t)n;
-	}
-	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
-		return;
-	for (;;) {
-		ssize_t n = recv(s->hfd, s->hin + s->hinlen, sizeof(s->hin) - s->hinlen, 0);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n == 0 && !s->hhead && !s->hinlen && s->hreused) {
-			/* a kept-alive connection the server closed: resend once on a new one */
-			if (wl_dl_connect(s) == 0)
-				s->hreused = false;
-			return;
-		}
-		if (n <= 0) {
-			wl_dl_end(s, 404, "the image server %s at %lld of %lld bytes",
-				  n == 0 ? "closed the connection" : strerror(errno), s->got,
-				  s->total);
-			return;
-		}
-		s->hinlen += (size_t)n;
-		s->hdeadline = wl_now_ms() + WL_DL_IO_TIMEOUT_MS;
-		if (wl_dl_parse(s) < 0 || s->dl != WL_DL_WAIT)
-			return;
-		if (s->hinlen == sizeof(s->hin)) {
-			wl_dl_end(s, 404, "%zu bytes received and nothing complete", s->hinlen);
-			return;
-		}
-	}
-}
-
-/* After I/O: a session whose ack went out drops its websocket: done, or reconnect. */
-static void
-wl_after_io(struct wl_sess *s, int64_t now)
-{
-	struct wl *wl = s->wl;
-
-	if (!s->closing || s->fd < 0 || s->outoff < s->outlen || s->phase != WL_UP)
-		return;
-	if (!s->close_at)
-		s->close_at = now + WL_ACK_LINGER_MS;
-	if (now < s->close_at)
-		return;
-	s->closing = false;
-	s->close_at = 0;
-	/* the device reboots (ack 0) or drops the connection to retry: no close frame */
-	wl_disconnect(s, true);
-	wl->up--;
-	if (s->ack_error == 0) {
-		s->phase = WL_DONE;
-		wl->done++;
-		return;
-	}
-	wl->setting_up++;
-	if (s->attempts >= wl->attempts_max) {
-		s->phase = WL_RETRY;
-		wl_fail(s, "gave up after %u failed downloads; last: %s", s->attempts, s->dlerr);
-		return;
-	}
-	/* a new connection, a new dialogue; sequences must still grow (kept) */
-	s->phase = WL_RETRY;
-	s->retry_at = now + WL_RETRY_MS;
-	s->step = WL_STEP_REGISTER;
-	s->have_upgrade = false;
-	s->srvkey[0] = '\0';
-	s->msglen = 0;
-	s->in_frag = false;
-	s->next_ping = 0;
-	s->ping_out = false;
-	s->dl = WL_DL_NONE;
 }
 
 /* ---- per-session I/O ------------------------------------------------------------ */
