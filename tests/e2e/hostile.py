@@ -4,6 +4,7 @@
     /usr/bin/python3 hostile.py --host IP [--bind IP] --row "ID<TAB>GROUP<TAB>TARGET<TAB>INPUT<TAB>EXPECT<TAB>..."
     /usr/bin/python3 hostile.py --host IP [--bind IP] --probe
     /usr/bin/python3 hostile.py --host IP [--bind IP] --row ROW --then-probe
+    /usr/bin/python3 hostile.py --lint hostile.tsv
 
 Standard library only; TLS 1.2 (the hostile clients need not look like a device). The
 row's INPUT is data: literal text with the escapes \\r \\n \\t \\\\ \\xNN and the macros
@@ -12,6 +13,8 @@ describes both). Prints "hostile: ID: PASS: what happened" or "... FAIL: why" an
 or 1 (2: a bad row, a bug of the catalogue). --probe: a HEAD of the user1 image must be
 answered 200 within PROBE_S seconds (the image server is alive); --then-probe does that
 after the row and prints "hostile: probe: ..." (exit 3 when only the probe failed).
+--lint checks the whole catalogue without a server: 7 fields per row, unique ids, known
+groups, targets and expectations, inputs that expand (exit 0, or 1 with every problem).
 
 Macros in INPUT:
   {rep:TEXT:N}     TEXT N times (TEXT without ':' or '}')
@@ -447,14 +450,81 @@ def probe(args, kind="status", arg="200", secs=PROBE_S):
         s.close()
 
 
+GROUPS = ("img", "cloud1", "cloud2", "cloud3", "scale")
+TARGET_EXPECT = {
+    "http": ("status", "answer-or-closed", "closed"),
+    "https": ("status", "answer-or-closed", "closed"),
+    "tls-raw": ("closed", "answer-or-closed"),
+    "tls-trickle": ("closed",),
+    "wsup": ("refused", "answer-or-closed", "closed", "status"),
+    "ws": ("ws-closed", "noreply", "reply"),
+    "slowloris": ("status",),
+    "idle-ws": ("reply",),
+    "wssload": ("up",),
+    "ack404": ("gave-up",),
+}
+
+
+def lint(path):
+    """Every problem of the catalogue at path, as strings."""
+    bad, ids = [], set()
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            fld = line.split("\t")
+            where = "line %d" % n
+            if len(fld) != 7 or not all(fld):
+                bad.append("%s: %d non-empty tab-separated fields, want 7" % (where, len(fld)))
+                continue
+            rowid, group, target, spec, exp, after, _ = fld
+            if rowid in ids:
+                bad.append("%s: duplicate id %s" % (where, rowid))
+            ids.add(rowid)
+            if group not in GROUPS:
+                bad.append("%s: %s: unknown group %s" % (where, rowid, group))
+            if target not in TARGET_EXPECT:
+                bad.append("%s: %s: unknown target %s" % (where, rowid, target))
+                continue
+            try:
+                kind = parse_expect(exp)[0]
+                if kind not in TARGET_EXPECT[target]:
+                    bad.append("%s: %s: EXPECT %s does not fit TARGET %s" % (where, rowid,
+                                                                             kind, target))
+                if target == "ws":
+                    ws_frames(spec, rowid)
+                elif target in ("slowloris", "idle-ws"):
+                    int(spec)
+                elif target not in ("wssload", "ack404"):
+                    expand(spec, rowid)
+            except (BadRow, ValueError) as e:
+                bad.append("%s: %s: %s" % (where, rowid, e))
+            if after not in ("-", "log", "dev", "log,dev"):
+                bad.append("%s: %s: AFTER %s" % (where, rowid, after))
+    if len(ids) < 40:
+        bad.append("only %d rows; the catalogue has at least 40" % len(ids))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--host", required=True)
+    ap.add_argument("--lint")
+    ap.add_argument("--host")
     ap.add_argument("--bind")
     ap.add_argument("--row")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--then-probe", action="store_true")
     args = ap.parse_args()
+    if args.lint:
+        bad = lint(args.lint)
+        for b in bad:
+            print("hostile: lint: %s" % b)
+        if not bad:
+            print("hostile: lint: %s is well-formed" % args.lint)
+        return 1 if bad else 0
+    if not args.host:
+        ap.error("--host is required")
     rowid = "probe" if args.probe else (args.row or "").split("\t")[0]
     try:
         ok, why = probe(args) if args.probe else run_row(args, args.row or "")
