@@ -2,7 +2,8 @@
  * for the memory benchmark (bench/run, case (c)).
  *
  *   wssload HOST PORT N [--hold S] [--deviceid-prefix P] [--parallel K] [--timeout S]
- *                       [--ping S] [-v]
+ *                       [--ping S] [--download [--attempts N] [--ack-error E]]
+ *                       [--keys-file FILE] [-v]
  *
  * Each session does what a stock Sonoff (ITA-GZ1-GL, firmware 1.5.5) does with the cloud
  * (/work/shared/docs/PROTOCOL.md §3, §7): a TLS connection capped at TLS 1.1, offering only
@@ -22,6 +23,28 @@
  * not retried (a real device would retry; a load client that hid failures would hide
  * server bugs), and once every session has either come up or failed with at least one
  * failure, wssload exits 1 at once instead of holding a partial set.
+ *
+ * --download (the stage-2 benchmark, bench/run CASE=stage2): a session does not stop at
+ * the upgrade. It downloads the binList entry for the inactive slot (user2.bin: the
+ * device runs slot 1) like the stock firmware (PROTOCOL.md §4): sequential keep-alive
+ * GETs with ?deviceid=&ts=&sign=, each with a 4 KB `Range`, every answer checked (206,
+ * exact Content-Range and Content-Length, one total), to HOST and the URL's port (the
+ * URL's host may be an address the benchmark cannot reach, as with the dispatch). The
+ * SHA-256 of the whole body must equal the upgrade's digest and byte 0 be 0xEA; then the
+ * upgrade is acked with error 0 and the websocket dropped (the device reboots): the
+ * session is "done". Any download failure is acked with 404, as the device does, and the
+ * device reconnects 1 s later (dispatch, websocket, dialogue) for the upgrade it is then
+ * offered, at most WL_ATTEMPTS_MAX downloads in all. An upgrade naming /slowota/ URLs
+ * counts the device as "moved to the slow stream"; a Range download from there fails
+ * (200 instead of 206), as for the real device. When every session is done or failed,
+ * stdout gets "wssload: D of N devices completed with verified digests after T s; S moved
+ * to the slow stream; F failed downloads (ack 404)" and wssload exits 0 only if D == N.
+ * --attempts N changes WL_ATTEMPTS_MAX; --ack-error E (tests/e2e/hostile.tsv) skips the
+ * download and acks every upgrade with E: a device that fails forever.
+ *
+ * --keys-file FILE: every apikey seen is appended to FILE as it is seen, one per line:
+ * "device DEVICEID KEY" (the device's own, sent in dispatch and register) and "server
+ * DEVICEID KEY" (each register reply's); tests check that none of them is in a log.
  *
  * One thread, one poll() loop, non-blocking sockets and mbedTLS directly. The device's
  * JSON, the HTTP head parser and the checks of the server's replies are the device
@@ -60,34 +83,12 @@
 #include "model.h"
 #include "msg.h"
 #include "ws.h"
-
-#define WL_CONNECT_TIMEOUT_MS 10000 /* TCP connect + TLS handshake */
-#define WL_REPLY_TIMEOUT_MS 10000   /* dispatch reply, 101, each dialogue reply, upgrade */
-#define WL_PONG_TIMEOUT_MS 10000    /* our ping's pong */
-#define WL_DISPATCH_BODY_MAX 1024   /* dispatch reply body (four short fields) */
-#define WL_IN_MAX 16384             /* received plaintext not yet parsed */
-#define WL_PREFIX_LEN 6             /* deviceid = prefix (6 hex) + session number (4 hex) */
-#define WL_N_MAX 65536              /* 4 hex digits of session number */
-#define WL_TICK_MS 1000             /* longest poll() sleep */
+#include "wssload.h"
 
 static const int wl_suites[] = {
 	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
 	MBEDTLS_TLS_RSA_WITH_AES_256_CBC_SHA,
 	0,
-};
-
-enum wl_phase {
-	WL_IDLE,        /* not started yet */
-	WL_D_CONNECT,   /* TCP connect for the dispatch */
-	WL_D_TLS,       /* its TLS handshake */
-	WL_D_HTTP,      /* POST /dispatch/device sent, reading the reply */
-	WL_W_CONNECT,   /* TCP connect for the websocket */
-	WL_W_TLS,       /* its TLS handshake */
-	WL_W_UPGRADE,   /* GET /api/ws sent, reading the 101 */
-	WL_WS,          /* websocket dialogue, not up yet */
-	WL_UP,          /* upgrade received, dialogue done: held */
-	WL_FAILED,      /* failed before coming up */
-	WL_LOST,        /* failed after coming up */
 };
 
 static const char *const wl_phase_name[] = {
@@ -100,17 +101,10 @@ static const char *const wl_phase_name[] = {
 	[WL_W_UPGRADE] = "websocket upgrade",
 	[WL_WS] = "dialogue",
 	[WL_UP] = "held",
+	[WL_RETRY] = "reconnecting after ack 404",
+	[WL_DONE] = "done",
 	[WL_FAILED] = "failed",
 	[WL_LOST] = "lost",
-};
-
-/* Dialogue step: the device message whose reply is awaited. */
-enum wl_step {
-	WL_STEP_REGISTER,
-	WL_STEP_DATE,
-	WL_STEP_UPDATE,
-	WL_STEP_QUERY,
-	WL_STEP_DONE, /* every reply received */
 };
 
 static const char *const wl_step_name[] = {
@@ -121,71 +115,6 @@ static const char *const wl_step_name[] = {
 	[WL_STEP_DONE] = "waiting for the upgrade",
 };
 
-struct wl;
-
-/* One simulated device. */
-struct wl_sess {
-	struct wl *wl;
-	unsigned idx;                  /* session number, 0..N-1 */
-	enum wl_phase phase;
-	char deviceid[WL_PREFIX_LEN + 5];
-	char apikey[DEV_UUID_LEN + 1]; /* the device's own key (UUID v4) */
-	char srvkey[DEV_UUID_LEN + 1]; /* the key from the register reply, "" before */
-	int fd;                        /* -1 when no connection */
-	bool ssl_ready;                /* ssl set up (to be freed) */
-	mbedtls_ssl_context ssl;
-	int64_t deadline;              /* end of the current wait, 0 none */
-	int64_t t_start, t_up;         /* monotonic ms */
-	/* received plaintext: in[0..inlen) */
-	uint8_t in[WL_IN_MAX];
-	size_t inlen;
-	/* plaintext to send: out[outoff..outlen) */
-	uint8_t *out;
-	size_t outlen, outoff, outcap;
-	size_t wpending;               /* length of an mbedtls_ssl_write() to repeat, 0 none */
-	short want;                    /* extra poll events mbedTLS asked for */
-	/* websocket */
-	enum wl_step step;
-	char msg[WS_MSG_MAX + 1];      /* text message being reassembled */
-	size_t msglen;
-	bool in_frag;
-	bool have_upgrade;
-	bool have_seq;
-	unsigned long long last_seq;   /* highest server sequence seen */
-	unsigned relay_acks;           /* server relay updates acked */
-	char relay[4][4];              /* "on"/"off" */
-	int hb_ms;                     /* our ping period */
-	int64_t next_ping;             /* when to ping, 0 before the register reply */
-	bool ping_out;                 /* a ping awaits its pong */
-	uint8_t ping_payload[4];
-	int64_t pong_deadline;
-};
-
-/* The whole load client. */
-struct wl {
-	const char *host;
-	uint16_t port;
-	struct sockaddr_in addr;
-	unsigned n;
-	int hold_s;                  /* --hold, -1 = until a signal */
-	unsigned parallel;           /* sessions in setup at once */
-	int timeout_s;               /* all N up within this, from the start */
-	int ping_s;                  /* --ping, 0 = the server's hbInterval */
-	bool verbose;
-	char prefix[WL_PREFIX_LEN + 1];
-	struct model model;          /* ITA-GZ1-GL 1.5.5, switch off */
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;     /* shared by every connection, read-only once set up */
-	struct wl_sess *sess;
-	unsigned started, up, failed, lost;
-	unsigned setting_up;         /* started, neither up nor failed */
-	int64_t t0;
-	bool announced;
-	int64_t hold_end;            /* 0 = until a signal */
-	bool dispatch_port_noted;
-};
-
 static volatile sig_atomic_t wl_stop;
 
 static void
@@ -194,7 +123,7 @@ wl_on_signal(int sig)
 	wl_stop = sig;
 }
 
-static int64_t
+int64_t
 wl_now_ms(void)
 {
 	struct timespec ts;
@@ -203,8 +132,7 @@ wl_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wl_log(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
+void
 wl_log(struct wl_sess *s, const char *fmt, ...)
 {
 	char line[512];
@@ -218,7 +146,7 @@ wl_log(struct wl_sess *s, const char *fmt, ...)
 }
 
 /* Drop the connection: TLS close_notify when graceful (best effort, non-blocking). */
-static void
+void
 wl_disconnect(struct wl_sess *s, bool graceful)
 {
 	if (s->ssl_ready) {
@@ -238,15 +166,14 @@ wl_disconnect(struct wl_sess *s, bool graceful)
 }
 
 /* Record the first failure of a session and end it. Returns -1 for chaining. */
-static int wl_fail(struct wl_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int
+int
 wl_fail(struct wl_sess *s, const char *fmt, ...)
 {
 	struct wl *wl = s->wl;
 	char line[512];
 	va_list ap;
 
-	if (s->phase == WL_FAILED || s->phase == WL_LOST)
+	if (s->phase == WL_FAILED || s->phase == WL_LOST || s->phase == WL_DONE)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -262,6 +189,7 @@ wl_fail(struct wl_sess *s, const char *fmt, ...)
 		s->phase = WL_FAILED;
 	}
 	wl_disconnect(s, false);
+	wl_dl_close(s);
 	free(s->out);
 	s->out = NULL;
 	s->outcap = 0;
@@ -383,7 +311,7 @@ wl_ws_send(struct wl_sess *s, int opcode, const void *data, size_t len)
 }
 
 /* Send a device JSON message (heap string from msg_*, freed here). */
-static int
+int
 wl_send_json(struct wl_sess *s, char *json)
 {
 	int r;
@@ -418,6 +346,8 @@ wl_check_up(struct wl_sess *s)
 	if (wl->verbose)
 		wl_log(s, "up after %lld ms (%u relay updates acked, upgrade not acked)",
 		       (long long)(s->t_up - s->t_start), s->relay_acks);
+	if (wl->download)
+		wl_dl_start(s);
 }
 
 /* A reply (no "action") to the message of the current step. */
@@ -443,6 +373,8 @@ wl_reply(struct wl_sess *s, const cJSON *o, const char *raw)
 			return wl_fail(s, "register reply: the server apikey equals the device's "
 				       "own (must differ, PROTOCOL §3.3)");
 		snprintf(s->srvkey, sizeof(s->srvkey), "%s", it->valuestring);
+		if (wl->keys)
+			fprintf(wl->keys, "server %s %s\n", s->deviceid, s->srvkey);
 		s->hb_ms = 145 * 1000;
 		it = cJSON_GetObjectItemCaseSensitive(o, "config");
 		if (it) {
@@ -515,6 +447,8 @@ wl_upgrade(struct wl_sess *s, const cJSON *params, const char *seq)
 		return wl_fail(s, "bad upgrade: binList has %d entries, not 2",
 			       cJSON_GetArraySize(list));
 	s->have_upgrade = true;
+	s->upg = s->wl->model.slot == 1 ? u2 : u1;
+	snprintf(s->upg.seq, sizeof(s->upg.seq), "%s", seq); /* the ack echoes it */
 	if (s->wl->verbose)
 		wl_log(s, "upgrade (sequence %s): %s, %s", seq, u1.url, u2.url);
 	if (s->step == WL_STEP_DONE)
@@ -947,6 +881,18 @@ wl_io(struct wl_sess *s, short revents)
 static void
 wl_timers(struct wl_sess *s, int64_t now)
 {
+	if (s->phase == WL_RETRY) {
+		if (now >= s->retry_at)
+			wl_connect(s, WL_D_CONNECT);
+		return;
+	}
+	if (s->hfd >= 0 && (s->dl == WL_DL_CONNECT || s->dl == WL_DL_WAIT) && now >= s->hdeadline) {
+		wl_dl_end(s, 404, "no progress for %d s at %lld of %lld bytes (%s; request %zu of "
+			  "%zu bytes sent, %zu answer bytes unparsed)", WL_DL_IO_TIMEOUT_MS / 1000,
+			  s->got, s->total, s->dl == WL_DL_CONNECT ? "connecting" : "waiting",
+			  s->hreqoff, s->hreqlen, s->hinlen);
+		return;
+	}
 	if (s->fd < 0)
 		return;
 	if (s->deadline && now >= s->deadline) {
@@ -974,6 +920,12 @@ wl_timers(struct wl_sess *s, int64_t now)
 static int64_t
 wl_min_deadline(const struct wl_sess *s, int64_t t)
 {
+	if (s->phase == WL_RETRY && s->retry_at < t)
+		t = s->retry_at;
+	if (s->hfd >= 0 && s->hdeadline < t)
+		t = s->hdeadline;
+	if (s->close_at && s->close_at < t)
+		t = s->close_at;
 	if (s->fd < 0)
 		return t;
 	if (s->deadline && s->deadline < t)
@@ -1001,7 +953,7 @@ wl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: wssload HOST PORT N [--hold S] [--deviceid-prefix P] [--parallel K]\n"
-		"               [--timeout S] [--ping S] [-v]\n"
+		"               [--timeout S] [--ping S] [--download] [--keys-file FILE] [-v]\n"
 		"Open N concurrent stock-Sonoff sessions (dispatch + websocket dialogue up to\n"
 		"the upgrade command, which is not acked) to the TLS port HOST:PORT, print\n"
 		"\"wssload: N sessions up\" when all are up and hold them.\n"
@@ -1012,8 +964,15 @@ wl_usage(FILE *f)
 		"  --timeout S          all N must be up within S seconds (default 60)\n"
 		"  --ping S             ping period of the held sessions (default: the\n"
 		"                       server's hbInterval, 145 s without one)\n"
+		"  --download           also download the image with 4 KB Ranges, check its\n"
+		"                       SHA-256 and ack the upgrade (0, or 404 and retry);\n"
+		"                       exit when every device is done or failed\n"
+		"  --attempts N         downloads per device before it gives up (default 3)\n"
+		"  --ack-error E        do not download: ack every upgrade with error E\n"
+		"  --keys-file FILE     append every apikey seen (device and server) to FILE\n"
 		"  -v                   log every session's progress\n"
-		"Exit: 0 all N came up and none was lost; 1 otherwise; 2 usage.\n");
+		"Exit: 0 all N came up (--download: completed) and none was lost; 1 otherwise;\n"
+		"2 usage.\n");
 }
 
 static int
@@ -1031,7 +990,7 @@ wl_uint(const char *s, long min, long max, long *ret)
 }
 
 static int
-wl_args(struct wl *wl, int argc, char **argv)
+wl_args(struct wl *wl, int argc, char **argv, const char **ret_keys)
 {
 	const char *pos[3];
 	unsigned npos = 0;
@@ -1058,6 +1017,10 @@ wl_args(struct wl *wl, int argc, char **argv)
 			wl->verbose = true;
 			continue;
 		}
+		if (!strcmp(a, "--download")) {
+			wl->download = true;
+			continue;
+		}
 		if (!val)
 			goto bad;
 		i++;
@@ -1069,14 +1032,22 @@ wl_args(struct wl *wl, int argc, char **argv)
 			wl->timeout_s = (int)v;
 		else if (!strcmp(a, "--ping") && !wl_uint(val, 1, 86400, &v))
 			wl->ping_s = (int)v;
+		else if (!strcmp(a, "--attempts") && !wl_uint(val, 1, 1000, &v))
+			wl->attempts_max = (unsigned)v;
+		else if (!strcmp(a, "--ack-error") && !wl_uint(val, 1, 100000, &v))
+			wl->ack_error = (int)v;
+		else if (!strcmp(a, "--keys-file"))
+			*ret_keys = val;
 		else if (!strcmp(a, "--deviceid-prefix") && strlen(val) == WL_PREFIX_LEN &&
 			 strspn(val, "0123456789abcdef") == WL_PREFIX_LEN)
 			snprintf(wl->prefix, sizeof(wl->prefix), "%s", val);
 		else
 			goto bad;
 	}
-	if (npos != 3)
+	if (npos != 3 || (!wl->download && (wl->attempts_max || wl->ack_error)))
 		goto bad;
+	if (!wl->attempts_max)
+		wl->attempts_max = WL_ATTEMPTS_MAX;
 	wl->host = pos[0];
 	if (inet_pton(AF_INET, wl->host, &wl->addr.sin_addr) != 1) {
 		fprintf(stderr, "wssload: HOST must be an IPv4 address, not \"%s\"\n", wl->host);
@@ -1156,7 +1127,7 @@ wl_summary(struct wl *wl, const char *why)
 
 	for (unsigned i = 0; i < wl->n; i++)
 		count[wl->sess[i].phase]++;
-	for (int p = WL_IDLE; p <= WL_WS; p++)
+	for (int p = WL_IDLE; p <= (wl->download ? WL_RETRY : WL_WS); p++)
 		if (count[p] && off < sizeof(detail))
 			off += (size_t)snprintf(detail + off, sizeof(detail) - off, ", %u in %s",
 						count[p], wl_phase_name[p]);
@@ -1170,15 +1141,26 @@ main(int argc, char **argv)
 	struct wl wl = { 0 };
 	struct pollfd *pfd;
 	unsigned *who, next = 0;
+	const char *keys = NULL;
 	struct sigaction sa = { .sa_handler = wl_on_signal };
 	sigset_t block, waitmask;
 	int rc = 1;
 
-	if (wl_args(&wl, argc, argv) < 0)
+	if (wl_args(&wl, argc, argv, &keys) < 0)
 		return 2;
-	if (wl_fd_limit(wl.n) < 0) {
-		fprintf(stderr, "wssload: cannot raise the descriptor limit to %u\n", wl.n + 16);
+	/* --download: a websocket and an image server connection per session */
+	if (wl_fd_limit(wl.n * (wl.download ? 2 : 1)) < 0) {
+		fprintf(stderr, "wssload: cannot raise the descriptor limit to %u\n",
+			wl.n * (wl.download ? 2 : 1) + 16);
 		return 1;
+	}
+	if (keys) {
+		wl.keys = fopen(keys, "a");
+		if (!wl.keys) {
+			fprintf(stderr, "wssload: %s: %s\n", keys, strerror(errno));
+			return 1;
+		}
+		setvbuf(wl.keys, NULL, _IOLBF, 0);
 	}
 	model_defaults(&wl.model); /* ITA-GZ1-GL, 1.5.5, slot 1, switch off */
 	if (wl_tls_init(&wl) < 0) {
@@ -1186,8 +1168,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	wl.sess = calloc(wl.n, sizeof(*wl.sess));
-	pfd = calloc(wl.n, sizeof(*pfd));
-	who = calloc(wl.n, sizeof(*who));
+	pfd = calloc(2 * (size_t)wl.n, sizeof(*pfd));
+	who = calloc(2 * (size_t)wl.n, sizeof(*who));
 	if (!wl.sess || !pfd || !who) {
 		fprintf(stderr, "wssload: out of memory\n");
 		return 1;
@@ -1198,8 +1180,11 @@ main(int argc, char **argv)
 		s->wl = &wl;
 		s->idx = i;
 		s->fd = -1;
+		s->hfd = -1;
 		snprintf(s->deviceid, sizeof(s->deviceid), "%s%04x", wl.prefix, i & 0xffffu);
 		dev_uuid4(s->apikey);
+		if (wl.keys)
+			fprintf(wl.keys, "device %s %s\n", s->deviceid, s->apikey);
 		snprintf(s->relay[0], sizeof(s->relay[0]), "off");
 	}
 
@@ -1241,13 +1226,29 @@ main(int argc, char **argv)
 			rc = wl.lost ? 1 : 0;
 			break;
 		}
-		if (!wl.announced && (wl.failed || wl.lost) &&
+		if (wl.download && wl.done + wl.failed + wl.lost == wl.n) {
+			printf("wssload: %u of %u devices completed with verified digests after "
+			       "%.1f s; %u moved to the slow stream; %u failed downloads (ack 404)\n",
+			       wl.done, wl.n, (double)(now - wl.t0) / 1000, wl.slow, wl.acks404);
+			fflush(stdout);
+			if (wl.done != wl.n)
+				wl_summary(&wl, "not every device completed");
+			rc = wl.done == wl.n ? 0 : 1;
+			break;
+		}
+		if (!wl.download && !wl.announced && (wl.failed || wl.lost) &&
 		    wl.up + wl.failed + wl.lost == wl.n) {
 			wl_summary(&wl, "not every session came up");
 			break;
 		}
 		if (!wl.announced && now - wl.t0 >= (int64_t)wl.timeout_s * 1000) {
-			wl_summary(&wl, "--timeout reached before all sessions were up");
+			if (wl.download)
+				printf("wssload: %u of %u devices completed with verified digests "
+				       "before --timeout %d s; %u moved to the slow stream; %u failed "
+				       "downloads (ack 404)\n", wl.done, wl.n, wl.timeout_s, wl.slow,
+				       wl.acks404);
+			wl_summary(&wl, wl.download ? "--timeout reached before every device was done"
+						    : "--timeout reached before all sessions were up");
 			break;
 		}
 		if (wl.announced && wl.up == 0) {
@@ -1264,14 +1265,22 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < next; i++) {
 			struct wl_sess *s = &wl.sess[i];
 
+			until = wl_min_deadline(s, until);
+			if (s->hfd >= 0) {
+				pfd[np].fd = s->hfd;
+				pfd[np].events = (short)(POLLIN |
+							 (s->dl == WL_DL_CONNECT ||
+							  s->hreqoff < s->hreqlen ? POLLOUT : 0));
+				pfd[np].revents = 0;
+				who[np++] = 2 * i + 1;
+			}
 			if (s->fd < 0)
 				continue;
-			until = wl_min_deadline(s, until);
 			pfd[np].fd = s->fd;
 			pfd[np].events = (short)(POLLIN | s->want |
 						 (s->outoff < s->outlen ? POLLOUT : 0));
 			pfd[np].revents = 0;
-			who[np++] = i;
+			who[np++] = 2 * i;
 		}
 		until = until > now ? until - now : 0;
 		ts.tv_sec = (time_t)(until / 1000);
@@ -1282,18 +1291,24 @@ main(int argc, char **argv)
 			break;
 		}
 		for (unsigned k = 0; r > 0 && k < np; k++) {
-			struct wl_sess *s = &wl.sess[who[k]];
+			struct wl_sess *s = &wl.sess[who[k] / 2];
 
 			/* the fd may have been closed (and reused) by an earlier session's I/O
 			 * in this round: only act on the session's own current socket */
-			if (pfd[k].revents && s->fd == pfd[k].fd)
+			if (!pfd[k].revents)
+				continue;
+			if (who[k] % 2 && s->hfd == pfd[k].fd)
+				wl_dl_io(s, pfd[k].revents);
+			else if (!(who[k] % 2) && s->fd == pfd[k].fd)
 				wl_io(s, pfd[k].revents);
 		}
 		now = wl_now_ms();
-		for (unsigned i = 0; i < next; i++)
+		for (unsigned i = 0; i < next; i++) {
 			wl_timers(&wl.sess[i], now);
+			wl_after_io(&wl.sess[i], now);
+		}
 
-		if (!wl.announced && wl.up == wl.n) {
+		if (!wl.download && !wl.announced && wl.up == wl.n) {
 			wl.announced = true;
 			fprintf(stderr, "wssload: all %u sessions up after %.1f s\n", wl.n,
 				(double)(now - wl.t0) / 1000);
@@ -1306,8 +1321,12 @@ main(int argc, char **argv)
 
 	for (unsigned i = 0; i < wl.n; i++) {
 		wl_disconnect(&wl.sess[i], true);
+		wl_dl_close(&wl.sess[i]);
 		free(wl.sess[i].out);
+		free(wl.sess[i].img);
 	}
+	if (wl.keys)
+		fclose(wl.keys);
 	free(who);
 	free(pfd);
 	free(wl.sess);

@@ -611,33 +611,67 @@ s_stray-final()
 	e2e_expect_exit sonota-c "$E2E_RC" 130
 }
 
-# Many devices at once: 24 stock sessions (tests' bench/wssload: one TLS dispatch and one
+# Many devices at once: 50 stock sessions (tests' bench/wssload: one TLS dispatch and one
 # websocket each, capped at TLS 1.1, every one its own deviceid) each register and get an
-# upgrade with the right digests, and are held open. A 25th device beyond --max-devices 24
-# is refused by name while the 24 carry on undisturbed.
+# upgrade with the right digests, and are held open. A 51st device beyond --max-devices 50
+# is refused by name while the 50 carry on undisturbed. Secrets at any scale (issue 9,
+# item 4): wssload records every apikey it sent (the devices' own) and received (the
+# server's, from each register reply); none may appear in clear in any log of sonota-c:
+# the console at debug level (-vv), the debug log (--log-file) and the --json output.
 s_many()
 {
+	local n=50
 	if [ -z "${WSSLOAD_BIN:-}" ] || [ ! -x "$WSSLOAD_BIN" ]; then
 		e2e_fail "WSSLOAD_BIN is not set to an executable: run through meson test"
 	fi
 	images
-	sonota_start --no-prov --serving-host "$HOME_IP" --max-devices 24
-	e2e_start wssload "$NS_SRV" 40 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 24 --hold 5 \
-		--timeout 20 --deviceid-prefix 1000aa
-	e2e_wait_log "$E2E_LOGS/wssload.log" '^wssload: 24 sessions up$' 25 ||
-		e2e_fail "the 24 sessions did not all come up within 25 s"
+	# --json goes to stdout (sonota.json), the console to stderr (sonota.log)
+	set_sonota_common
+	e2e_start sonota "$NS_SRV" "$SONOTA_BOUND" -- bash -c 'out=$1; shift; exec "$@" >"$out"' \
+		many-json "$E2E_LOGS/sonota.json" "$SONOTA_BIN" "${sonota_common[@]}" -vv --json \
+		--no-prov --serving-host "$HOME_IP" --max-devices "$n"
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^listening:' 10 ||
+		e2e_fail "sonota-c did not print its 'listening:' line within 10 s"
+	local keys="$E2E_LOGS/keys.txt"
+	: >"$keys"
+	e2e_start wssload "$NS_SRV" 45 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 "$n" --hold 5 \
+		--timeout 30 --deviceid-prefix 1000aa --keys-file "$keys"
+	e2e_wait_log "$E2E_LOGS/wssload.log" "^wssload: $n sessions up\$" 32 ||
+		e2e_fail "the $n sessions did not all come up within 32 s"
 	e2e_start extra "$NS_SRV" 20 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 1 --hold 1 \
-		--timeout 10 --deviceid-prefix 1000bb
+		--timeout 10 --deviceid-prefix 1000bb --keys-file "$keys"
 	e2e_wait extra
-	e2e_expect_exit "the 25th device's wssload" "$E2E_RC" 1
+	e2e_expect_exit "the 51st device's wssload" "$E2E_RC" 1
 	e2e_wait wssload
-	e2e_expect_exit "wssload (24 sessions)" "$E2E_RC" 0
+	e2e_expect_exit "wssload ($n sessions)" "$E2E_RC" 0
 	e2e_stop sonota 0
 	e2e_expect_exit sonota-c "$E2E_RC" 130
-	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4} \(ITA-GZ1-GL.*\) registered from' 24
-	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4}: upgrade sent' 24
-	e2e_expect_log_count sonota 'device 1000bb0000 refused: 24 devices are served already' 1
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4} \(ITA-GZ1-GL.*\) registered from' "$n"
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4}: upgrade sent' "$n"
+	e2e_expect_log_count sonota "device 1000bb0000 refused: $n devices are served already" 1
 	e2e_expect_nolog sonota 'device 1000aa[0-9a-f]{4} refused'
+	# every key seen, in every log
+	local nd ns f kind total bad=''
+	nd=$(grep -c '^device ' "$keys")
+	ns=$(grep -c '^server ' "$keys")
+	[ "$nd" -ge $((n + 1)) ] || e2e_fail "keys.txt holds $nd device apikeys, wanted $((n + 1))"
+	[ "$ns" -ge "$n" ] || e2e_fail "keys.txt holds $ns server apikeys, wanted >= $n"
+	[ -s "$E2E_LOGS/sonota.debug" ] || e2e_fail "no debug log (sonota.debug)"
+	[ -s "$E2E_LOGS/sonota.json" ] || e2e_fail "no --json output (sonota.json)"
+	for f in sonota.log sonota.debug sonota.json; do
+		for kind in device server; do
+			awk -v k="$kind" '$1 == k { print $3 }' "$keys" | sort -u >"$E2E_WORK/k.$kind"
+			total=$(wc -l <"$E2E_WORK/k.$kind")
+			grep -aoiF -f "$E2E_WORK/k.$kind" "$E2E_LOGS/$f" | tr 'A-F' 'a-f' | sort -u \
+				>"$E2E_WORK/hits" || true
+			if [ -s "$E2E_WORK/hits" ]; then
+				bad="$bad; $f: $(wc -l <"$E2E_WORK/hits") of $total $kind apikeys in clear (e.g. $(head -n 1 "$E2E_WORK/hits"))"
+			else
+				e2e_log "ok: none of the $total $kind apikeys is in $f"
+			fi
+		done
+	done
+	[ -z "$bad" ] || e2e_fail "apikeys in clear${bad}"
 }
 
 "s_$SCENARIO"
