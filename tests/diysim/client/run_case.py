@@ -574,6 +574,51 @@ def case_malformed(args):
     sim.finish(stop=True)
 
 
+def case_mdns_multicast(args):
+    """The default path: real mDNS on 224.0.0.251:5353 (on lo), announcements and an answer to
+    a PTR query. Skipped (77) where multicast on loopback is not available."""
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(('', 5353))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     socket.inet_aton('224.0.0.251') + socket.inet_aton('127.0.0.1'))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('127.0.0.1'))
+    except OSError as e:
+        print('skip: no multicast on loopback: %s' % e)
+        sys.exit(77)
+    s.settimeout(0.5)
+    did = '10000cafe5'
+    p = subprocess.Popen([args.diysim, '--model', os.path.join(args.models, 'r3-3.6.model'),
+                          '--port', '0', '--deviceid', did, '--timeout', '8'],
+                         stderr=subprocess.DEVNULL)
+    ours, queried, end = 0, False, time.time() + 6
+    while time.time() < end and ours < 3:
+        try:
+            d, _ = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if d[2] & 0x80 == 0:
+            continue  # a query (ours, looped back, or another host's)
+        try:
+            recs = decode_mdns(d)
+        except (AssertionError, IndexError, struct.error, UnicodeDecodeError):
+            continue  # another responder's packet, compressed names etc.
+        if not any(r['type'] == 16 and r['txt'].get('id') == did for r in recs):
+            continue
+        ours += 1
+        if ours == 2 and not queried:  # after the two announcements (RFC 6762 §8.3)
+            q = struct.pack('>6H', 0, 0, 1, 0, 0, 0) + b'\x08_ewelink\x04_tcp\x05local\x00' + \
+                struct.pack('>HH', 12, 1)
+            s.sendto(q, ('224.0.0.251', 5353))
+            queried = True
+    p.send_signal(signal.SIGTERM)
+    p.wait(10)
+    expect(ours >= 3, 'two announcements and an answer to the PTR query on 224.0.0.251:5353 '
+           '(got %d packets of ours)' % ours)
+
+
 CASES = {
     'ok-3.3': lambda a: case_ok(a, '3.3'),
     'ok-3.6': lambda a: case_ok(a, '3.6'),
@@ -596,6 +641,7 @@ CASES = {
     'unlock-offline': case_unlock_offline,
     'unlock-server': case_unlock_server,
     'malformed': case_malformed,
+    'mdns-multicast': case_mdns_multicast,
 }
 
 
