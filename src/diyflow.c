@@ -211,3 +211,62 @@ diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen)
 	util_seterr(diag, diaglen, "every byte delivered, waiting for the device's completion POST");
 	return DIYFLOW_PENDING;
 }
+
+const char *
+diyflow_stage_name(enum diyflow_stage st)
+{
+	static const char *const names[_DIYFLOW_STAGE_MAX] = {
+		[DIYFLOW_STAGE_DISCOVER] = "discover",
+		[DIYFLOW_STAGE_INFO] = "info",
+		[DIYFLOW_STAGE_UNLOCK] = "unlock",
+		[DIYFLOW_STAGE_FLASH] = "flash",
+		[DIYFLOW_STAGE_SERVING] = "serving-image",
+		[DIYFLOW_STAGE_COMPLETION] = "completion-post",
+		[DIYFLOW_STAGE_LEFT_MDNS] = "left-mdns",
+		[DIYFLOW_STAGE_DONE] = "done",
+		[DIYFLOW_STAGE_FAILED] = "failed",
+	};
+
+	return (unsigned)st < _DIYFLOW_STAGE_MAX ? names[st] : "unknown";
+}
+
+int64_t
+diyflow_stage_limit_ms(enum diyflow_stage st)
+{
+	switch (st) {
+	case DIYFLOW_STAGE_DISCOVER: return DIYFLOW_DISCOVER_MS;
+	case DIYFLOW_STAGE_INFO: return DIYFLOW_INFO_MS;
+	case DIYFLOW_STAGE_UNLOCK: return DIYFLOW_UNLOCK_MS;
+	case DIYFLOW_STAGE_FLASH: return DIYFLOW_FLASH_MS;
+	case DIYFLOW_STAGE_SERVING: return DIYFLOW_STALL_MS;
+	case DIYFLOW_STAGE_COMPLETION: return DIYFLOW_COMPLETION_MS;
+	case DIYFLOW_STAGE_LEFT_MDNS: return DIYFLOW_LEAVE_MDNS_MS;
+	default: return 0;
+	}
+}
+
+enum diyflow_stage
+diyflow_stage_of(enum diyflow_action next, const struct diyflow_progress *p)
+{
+	char diag[8];
+
+	switch (next) {
+	case DIYFLOW_ACT_INFO: return DIYFLOW_STAGE_INFO;
+	case DIYFLOW_ACT_UNLOCK: return DIYFLOW_STAGE_UNLOCK;
+	case DIYFLOW_ACT_FLASH: return DIYFLOW_STAGE_FLASH;
+	case DIYFLOW_ACT_GIVE_UP: return DIYFLOW_STAGE_FAILED;
+	case DIYFLOW_ACT_SERVE: break;
+	}
+	if (!p)
+		return DIYFLOW_STAGE_SERVING;
+	switch (diyflow_verdict(p, diag, sizeof(diag))) {
+	case DIYFLOW_DONE: return DIYFLOW_STAGE_DONE;
+	case DIYFLOW_FAILED: return DIYFLOW_STAGE_FAILED;
+	case DIYFLOW_PENDING: break;
+	}
+	if (p->completion_seen)
+		return DIYFLOW_STAGE_LEFT_MDNS; /* error 0: a non-zero code is FAILED above */
+	if (p->image_size && p->acked >= p->image_size)
+		return DIYFLOW_STAGE_COMPLETION;
+	return DIYFLOW_STAGE_SERVING;
+}

@@ -119,3 +119,33 @@ enum diyflow_verdict {
 /* The verdict now. On DIYFLOW_FAILED (and on DIYFLOW_PENDING, as a status line) writes one line into
  * diag; DIYFLOW_DONE only when all three proofs hold, never on a timer. */
 enum diyflow_verdict diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen);
+
+/* ---- stages (the route table's rows, docs/diy.md) --------------------------------------- */
+
+#define DIYFLOW_DISCOVER_MS 60000 /* start -> a DIY-mode announcement (or --device-ip answers) */
+
+enum diyflow_stage {
+	DIYFLOW_STAGE_DISCOVER = 0, /* waiting for the device's announcement */
+	DIYFLOW_STAGE_INFO,
+	DIYFLOW_STAGE_UNLOCK,
+	DIYFLOW_STAGE_FLASH,
+	DIYFLOW_STAGE_SERVING,      /* "serving-image": ota_flash accepted, bytes going out */
+	DIYFLOW_STAGE_COMPLETION,   /* "completion-post": every byte acked, waiting for the POST */
+	DIYFLOW_STAGE_LEFT_MDNS,    /* "left-mdns": completion 0, waiting for the goodbye */
+	DIYFLOW_STAGE_DONE,
+	DIYFLOW_STAGE_FAILED,
+	_DIYFLOW_STAGE_MAX,
+};
+
+/* "discover", "info", "unlock", "flash", "serving-image", "completion-post", "left-mdns",
+ * "done", "failed"; "unknown" out of range. */
+const char *diyflow_stage_name(enum diyflow_stage st);
+
+/* The stage's time limit in ms (the DIYFLOW_*_MS above; serving-image: the stall limit,
+ * the start limit being checked by diyflow_verdict()); 0 for done/failed. */
+int64_t diyflow_stage_limit_ms(enum diyflow_stage st);
+
+/* The stage a device is in: from the next action while requests are being made, and from
+ * the progress (with diyflow_verdict()) once the image is being served. p may be NULL before
+ * ota_flash was accepted. */
+enum diyflow_stage diyflow_stage_of(enum diyflow_action next, const struct diyflow_progress *p);

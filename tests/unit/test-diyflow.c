@@ -185,10 +185,58 @@ test_verdict(void)
 	}
 }
 
+static void
+test_stages(void)
+{
+	static const struct {
+		enum diyflow_action next;
+		struct diyflow_progress p;
+		bool with_p;
+		enum diyflow_stage want;
+	} t[] = {
+		{ DIYFLOW_ACT_INFO, { 0 }, false, DIYFLOW_STAGE_INFO },
+		{ DIYFLOW_ACT_UNLOCK, { 0 }, false, DIYFLOW_STAGE_UNLOCK },
+		{ DIYFLOW_ACT_FLASH, { 0 }, false, DIYFLOW_STAGE_FLASH },
+		{ DIYFLOW_ACT_GIVE_UP, { 0 }, false, DIYFLOW_STAGE_FAILED },
+		{ DIYFLOW_ACT_SERVE, { 0 }, false, DIYFLOW_STAGE_SERVING },
+		{ DIYFLOW_ACT_SERVE, { SZ, 4096, false, 0, false, false, 1000, 10, 0 }, true,
+		  DIYFLOW_STAGE_SERVING },
+		{ DIYFLOW_ACT_SERVE, { SZ, SZ, false, 0, false, false, 1000, 10, 0 }, true,
+		  DIYFLOW_STAGE_COMPLETION },
+		{ DIYFLOW_ACT_SERVE, { SZ, SZ, true, 0, false, false, 1000, 10, 5 }, true,
+		  DIYFLOW_STAGE_LEFT_MDNS },
+		{ DIYFLOW_ACT_SERVE, { SZ, SZ, true, 0, true, false, 1000, 10, 5 }, true,
+		  DIYFLOW_STAGE_DONE },
+		{ DIYFLOW_ACT_SERVE, { SZ, SZ, true, 409, false, false, 1000, 10, 5 }, true,
+		  DIYFLOW_STAGE_FAILED },
+		{ DIYFLOW_ACT_SERVE, { SZ, 0, false, 0, false, false, 61000, 61000, 0 }, true,
+		  DIYFLOW_STAGE_FAILED },
+	};
+	static const char *const names[] = { "discover", "info", "unlock", "flash",
+					     "serving-image", "completion-post", "left-mdns",
+					     "done", "failed" };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum diyflow_stage st = diyflow_stage_of(t[i].next, t[i].with_p ? &t[i].p : NULL);
+
+		CHECK_MSG(st == t[i].want, "stage row %zu: %s, want %s", i, diyflow_stage_name(st),
+			  diyflow_stage_name(t[i].want));
+	}
+	for (int st = 0; st < _DIYFLOW_STAGE_MAX; st++) {
+		CHECK_STR(diyflow_stage_name((enum diyflow_stage)st), names[st]);
+		CHECK_MSG((diyflow_stage_limit_ms((enum diyflow_stage)st) > 0) ==
+				  (st != DIYFLOW_STAGE_DONE && st != DIYFLOW_STAGE_FAILED),
+			  "limit of %s", names[st]);
+	}
+	CHECK_INT(diyflow_stage_limit_ms(DIYFLOW_STAGE_UNLOCK), DIYFLOW_UNLOCK_MS);
+	CHECK_STR(diyflow_stage_name(_DIYFLOW_STAGE_MAX), "unknown");
+}
+
 int
 main(void)
 {
 	test_sequence();
 	test_verdict();
+	test_stages();
 	return check_done();
 }
