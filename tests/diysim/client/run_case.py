@@ -65,6 +65,11 @@ class ImageServer:
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
 
+            def setup(self):
+                super().setup()
+                # head and body are separate writes: avoid Nagle + delayed-ACK stalls
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *a):
                 pass
 
