@@ -66,6 +66,12 @@ diyhttp_classify(enum diyflow_step step, bool sent_deviceid, const struct diyhtt
 			r.outcome = DIYFLOW_OUT_TIMEOUT;
 			goto out;
 		}
+		if (seen->eof) {
+			/* a head cut short by the close: httpresp_body() judges a short body at
+			 * eof, an unfinished head is ours to judge */
+			r.outcome = DIYFLOW_OUT_BAD_REPLY;
+			goto out;
+		}
 		return -EAGAIN;
 	}
 	if (e < 0 || h.status != 200) {

@@ -35,7 +35,7 @@ struct diyhttp_seen {
  * *ret_info for a valid info reply; may be NULL otherwise), or -EAGAIN while the reply is
  * incomplete and nothing ended the connection. Outcomes: no byte and eof or reset = RESET
  * ("empty reply"); reset after some bytes = RESET; timed out before a complete reply =
- * TIMEOUT; a malformed head, a status other than 200, a body that is not the step's JSON =
- * BAD_REPLY; else REPLY with the JSON "error". */
+ * TIMEOUT; a malformed or unfinished head at eof, a status other than 200, a body that is not
+ * the step's JSON = BAD_REPLY; else REPLY with the JSON "error". */
 int diyhttp_classify(enum diyflow_step step, bool sent_deviceid, const struct diyhttp_seen *seen,
 		     struct diyflow_result *ret, struct diy_info *ret_info);

@@ -69,6 +69,8 @@ static const struct ccase ccases[] = {
 	  false, -EAGAIN, DIYFLOW_OUT_NONE, 0, false },
 	{ "nothing yet", DIYFLOW_STEP_INFO, "", false, false, false, -EAGAIN,
 	  DIYFLOW_OUT_NONE, 0, false },
+	{ "head cut at eof (found by fuzz-diyhttp)", DIYFLOW_STEP_UNLOCK,
+	  "HTTP/1.1 404 Not Found\r\nCon", true, false, false, 0, DIYFLOW_OUT_BAD_REPLY, 0, false },
 	{ "incomplete at eof", DIYFLOW_STEP_INFO, OK_HEAD(40) "{\"seq\"", true, false, false, 0,
 	  DIYFLOW_OUT_BAD_REPLY, 0, false },
 	{ "html 404", DIYFLOW_STEP_FLASH,
