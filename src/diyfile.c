@@ -49,8 +49,9 @@ diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule
 	if (fd < 0) {
 		r = -errno;
 		util_seterr(err, errlen, "%s: %s", path,
-			    r == -ENOENT ? "missing"
-			    : r == -ELOOP ? "is a symbolic link; give the file itself" : strerror(-r));
+		            r == -ENOENT  ? "missing"
+		            : r == -ELOOP ? "is a symbolic link; give the file itself"
+		                          : strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -72,9 +73,11 @@ diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule
 				   sizeof(detail));
 		if (*ret_rule != DIYIMAGE_GZIP) {
 			*ret_rule = DIYIMAGE_TOO_LARGE;
-			util_seterr(detail, sizeof(detail), "too-large: %jd bytes, the DIY firmware "
-				    "takes at most %d (508 KB); use a smaller build such as "
-				    "tasmota-lite.bin", (intmax_t)st.st_size, DIYIMAGE_MAX);
+			util_seterr(detail, sizeof(detail),
+			            "too-large: %jd bytes, the DIY firmware "
+			            "takes at most %d (508 KB); use a smaller build such as "
+			            "tasmota-lite.bin",
+			            (intmax_t)st.st_size, DIYIMAGE_MAX);
 		}
 		util_seterr(err, errlen, "%s: %s", path, detail);
 		r = *ret_rule == DIYIMAGE_GZIP ? -EINVAL : -EFBIG;

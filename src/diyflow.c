@@ -61,7 +61,8 @@ diyflow_next(struct diyflow_facts *f, const struct diyflow_result *last)
 		return act(f, DIYFLOW_ACT_INFO, NULL);
 
 	if (last->outcome == DIYFLOW_OUT_REPLY)
-		f->deviceid_proven = f->deviceid_proven || last->error != 422 || !last->sent_deviceid;
+		f->deviceid_proven =
+		    f->deviceid_proven || last->error != 422 || !last->sent_deviceid;
 
 	/* §3.2: 3.7.x drops requests whose deviceid it dislikes (reset, empty reply, hang);
 	 * MINIR3 answers 422 or hangs. Before any reply proved the key harmless, retry once
@@ -82,10 +83,11 @@ diyflow_next(struct diyflow_facts *f, const struct diyflow_result *last)
 			if (last->ota_unlock)
 				return act(f, DIYFLOW_ACT_FLASH, NULL);
 			if (f->unlocks > 0)
-				return act(f, DIYFLOW_ACT_GIVE_UP,
-					   "ota_unlock answered 0 but otaUnlock stays false: the "
-					   "unlock server did not confirm; check the device's Internet "
-					   "access and retry later");
+				return act(
+				    f, DIYFLOW_ACT_GIVE_UP,
+				    "ota_unlock answered 0 but otaUnlock stays false: the "
+				    "unlock server did not confirm; check the device's Internet "
+				    "access and retry later");
 			return act(f, DIYFLOW_ACT_UNLOCK, NULL);
 		}
 		break;
@@ -95,10 +97,11 @@ diyflow_next(struct diyflow_facts *f, const struct diyflow_result *last)
 			return act(f, DIYFLOW_ACT_INFO, NULL);
 		}
 		if (last->outcome == DIYFLOW_OUT_RESET || last->outcome == DIYFLOW_OUT_TIMEOUT)
-			return act(f, DIYFLOW_ACT_GIVE_UP,
-				   "ota_unlock got no answer: the device needs Internet access to "
-				   "reach ITEAD's unlock server (apid.coolkit.cn, plain HTTP); give "
-				   "its WiFi Internet access and run again");
+			return act(
+			    f, DIYFLOW_ACT_GIVE_UP,
+			    "ota_unlock got no answer: the device needs Internet access to "
+			    "reach ITEAD's unlock server (apid.coolkit.cn, plain HTTP); give "
+			    "its WiFi Internet access and run again");
 		break;
 	case DIYFLOW_STEP_FLASH:
 		if (ok)
@@ -157,20 +160,26 @@ diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen)
 			return DIYFLOW_FAILED;
 		}
 		if (p->acked < p->image_size) {
-			util_seterr(diag, diaglen, "the device reported success but only %" PRIu64
-				    " of %" PRIu64 " bytes reached it from us: it flashed something "
-				    "else, not called done", p->acked, p->image_size);
+			util_seterr(diag, diaglen,
+			            "the device reported success but only %" PRIu64 " of %" PRIu64
+			            " bytes reached it from us: it flashed something "
+			            "else, not called done",
+			            p->acked, p->image_size);
 			return DIYFLOW_FAILED;
 		}
 		if (p->left_mdns) {
-			util_seterr(diag, diaglen, "done: %" PRIu64 " bytes acknowledged, completion "
-				    "error 0, the device left DIY mode", p->image_size);
+			util_seterr(diag, diaglen,
+			            "done: %" PRIu64 " bytes acknowledged, completion "
+			            "error 0, the device left DIY mode",
+			            p->image_size);
 			return DIYFLOW_DONE;
 		}
 		if (p->ms_since_complete > DIYFLOW_LEAVE_MDNS_MS) {
-			util_seterr(diag, diaglen, "the device reported success but still announces "
-				    "DIY mode after %" PRId64 " s: it did not reboot into the new "
-				    "firmware; leave it powered and check it", p->ms_since_complete / 1000);
+			util_seterr(diag, diaglen,
+			            "the device reported success but still announces "
+			            "DIY mode after %" PRId64 " s: it did not reboot into the new "
+			            "firmware; leave it powered and check it",
+			            p->ms_since_complete / 1000);
 			return DIYFLOW_FAILED;
 		}
 		util_seterr(diag, diaglen, "completion error 0 received, waiting for the device to "
@@ -180,9 +189,12 @@ diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen)
 
 	if (p->acked == 0) {
 		if (p->ms_since_flash > DIYFLOW_DOWNLOAD_START_MS) {
-			util_seterr(diag, diaglen, "no download within %d s of ota_flash: the device "
-				    "cannot reach our image server (firewall, other subnet) or ignored "
-				    "the URL", DIYFLOW_DOWNLOAD_START_MS / 1000);
+			util_seterr(
+			    diag, diaglen,
+			    "no download within %d s of ota_flash: the device "
+			    "cannot reach our image server (firewall, other subnet) or ignored "
+			    "the URL",
+			    DIYFLOW_DOWNLOAD_START_MS / 1000);
 			return DIYFLOW_FAILED;
 		}
 		util_seterr(diag, diaglen, "waiting for the device to start downloading");
@@ -190,25 +202,31 @@ diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen)
 	}
 	if (p->acked < p->image_size) {
 		if (p->ms_since_progress > DIYFLOW_STALL_MS) {
-			util_seterr(diag, diaglen, "download %s at %" PRIu64 " of %" PRIu64 " bytes "
-				    "(%" PRIu64 "%%) for %d s: %s", p->dropped ? "dropped" : "stalled",
-				    p->acked, p->image_size, pct, DIYFLOW_STALL_MS / 1000,
-				    p->dropped ? "the device lost its connection; it stays on its "
-						 "firmware, run again"
-					       : "WiFi trouble; leave the device powered and run again");
+			util_seterr(diag, diaglen,
+			            "download %s at %" PRIu64 " of %" PRIu64 " bytes "
+			            "(%" PRIu64 "%%) for %d s: %s",
+			            p->dropped ? "dropped" : "stalled", p->acked, p->image_size,
+			            pct, DIYFLOW_STALL_MS / 1000,
+			            p->dropped
+			                ? "the device lost its connection; it stays on its "
+			                  "firmware, run again"
+			                : "WiFi trouble; leave the device powered and run again");
 			return DIYFLOW_FAILED;
 		}
-		util_seterr(diag, diaglen, "downloading: %" PRIu64 " of %" PRIu64 " bytes", p->acked,
-			    p->image_size);
+		util_seterr(diag, diaglen, "downloading: %" PRIu64 " of %" PRIu64 " bytes",
+		            p->acked, p->image_size);
 		return DIYFLOW_PENDING;
 	}
 	if (p->ms_since_progress > DIYFLOW_COMPLETION_MS) {
-		util_seterr(diag, diaglen, "every byte delivered but no completion POST within %d s%s: "
-			    "the result is unknown, not called done", DIYFLOW_COMPLETION_MS / 1000,
-			    p->left_mdns ? " (the device left mDNS)" : "");
+		util_seterr(diag, diaglen,
+		            "every byte delivered but no completion POST within %d s%s: "
+		            "the result is unknown, not called done",
+		            DIYFLOW_COMPLETION_MS / 1000,
+		            p->left_mdns ? " (the device left mDNS)" : "");
 		return DIYFLOW_FAILED;
 	}
-	util_seterr(diag, diaglen, "every byte delivered, waiting for the device's completion POST");
+	util_seterr(diag, diaglen,
+	            "every byte delivered, waiting for the device's completion POST");
 	return DIYFLOW_PENDING;
 }
 

@@ -53,17 +53,18 @@ struct diyflow_facts {
 };
 
 enum diyflow_action {
-	DIYFLOW_ACT_INFO,         /* send info */
-	DIYFLOW_ACT_UNLOCK,       /* send ota_unlock */
-	DIYFLOW_ACT_FLASH,        /* send ota_flash (image server already serving) */
-	DIYFLOW_ACT_SERVE,        /* flash accepted (or maybe): wait for the download + completion */
-	DIYFLOW_ACT_GIVE_UP,      /* stop; diagnosis says why */
+	DIYFLOW_ACT_INFO,    /* send info */
+	DIYFLOW_ACT_UNLOCK,  /* send ota_unlock */
+	DIYFLOW_ACT_FLASH,   /* send ota_flash (image server already serving) */
+	DIYFLOW_ACT_SERVE,   /* flash accepted (or maybe): wait for the download + completion */
+	DIYFLOW_ACT_GIVE_UP, /* stop; diagnosis says why */
 };
 
 struct diyflow_next {
 	enum diyflow_action act;
 	bool send_deviceid;    /* for INFO/UNLOCK/FLASH: include "deviceid" */
-	const char *diagnosis; /* GIVE_UP: one line; SERVE after an empty reply: a note; else NULL */
+	const char
+	    *diagnosis; /* GIVE_UP: one line; SERVE after an empty reply: a note; else NULL */
 };
 
 /* Time limits of the requests (the adapter turns them into DIYFLOW_OUT_TIMEOUT). */
@@ -94,7 +95,7 @@ const char *diyflow_action_name(enum diyflow_action a); /* "info", "unlock", "fl
 /* Time limits of the wait after ota_flash (docs/diy.md). */
 #define DIYFLOW_DOWNLOAD_START_MS 60000   /* ota_flash OK -> first Range request */
 #define DIYFLOW_STALL_MS 30000            /* no new byte acknowledged while downloading */
-#define DIYFLOW_COMPLETION_MS 120000      /* last byte -> POST /api/device/otaFlash (up to minutes) */
+#define DIYFLOW_COMPLETION_MS 120000 /* last byte -> POST /api/device/otaFlash (up to minutes) */
 #define DIYFLOW_LEAVE_MDNS_MS 120000      /* completion error 0 -> service gone from mDNS */
 
 /* What the image server, the mDNS watcher and the clock say about one device. */
@@ -116,8 +117,8 @@ enum diyflow_verdict {
 	DIYFLOW_FAILED,      /* diagnosis says why */
 };
 
-/* The verdict now. On DIYFLOW_FAILED (and on DIYFLOW_PENDING, as a status line) writes one line into
- * diag; DIYFLOW_DONE only when all three proofs hold, never on a timer. */
+/* The verdict now. On DIYFLOW_FAILED (and on DIYFLOW_PENDING, as a status line) writes one line
+ * into diag; DIYFLOW_DONE only when all three proofs hold, never on a timer. */
 enum diyflow_verdict diyflow_verdict(const struct diyflow_progress *p, char *diag, size_t diaglen);
 
 /* ---- stages (the route table's rows, docs/diy.md) --------------------------------------- */

@@ -84,8 +84,10 @@ diyimage_check(const uint8_t *buf, size_t len, const char *name, struct image_in
 
 	*ret_rule = DIYIMAGE_OK;
 	if (len >= 2 && buf[0] == GZIP_ID1 && buf[1] == GZIP_ID2) {
-		util_seterr(err, errlen, "gzip: the file is gzip-compressed (.bin.gz); the DIY "
-			    "firmware writes it unpacked and the device bricks, give the plain .bin");
+		util_seterr(
+		    err, errlen,
+		    "gzip: the file is gzip-compressed (.bin.gz); the DIY "
+		    "firmware writes it unpacked and the device bricks, give the plain .bin");
 		return fail(DIYIMAGE_GZIP, -EINVAL, ret_rule);
 	}
 	if (len == 0 || buf[0] != IMAGE_MAGIC_V1) {
@@ -109,9 +111,11 @@ diyimage_check(const uint8_t *buf, size_t len, const char *name, struct image_in
 		return fail(DIYIMAGE_STRUCTURE, r == -EFBIG ? -EINVAL : r, ret_rule);
 	}
 	if (info.flash_mode != IMAGE_MODE_DOUT) {
-		util_seterr(err, errlen, "mode: flash mode %s, the DIY route needs DOUT (the device "
-			    "does not patch the header; Sonoffs with DOUT-only flash do not boot it)",
-			    image_flash_mode_name(info.flash_mode));
+		util_seterr(
+		    err, errlen,
+		    "mode: flash mode %s, the DIY route needs DOUT (the device "
+		    "does not patch the header; Sonoffs with DOUT-only flash do not boot it)",
+		    image_flash_mode_name(info.flash_mode));
 		return fail(DIYIMAGE_MODE, -EINVAL, ret_rule);
 	}
 	if (name_is_minimal(name) || has_minimal_mark(buf, len)) {

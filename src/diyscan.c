@@ -41,7 +41,8 @@ diyscan_add(struct diyscan *s, const struct dnssd_device *d, const char *addr)
 	e->mode = d->mode;
 	e->route = d->route;
 	if (d->has_ota_unlock && !e->has_ota_unlock) {
-		e->has_ota_unlock = true; /* an info reply, when there is one, stays authoritative */
+		e->has_ota_unlock =
+		    true; /* an info reply, when there is one, stays authoritative */
 		e->ota_unlock = d->ota_unlock;
 	}
 	return 0;

@@ -241,7 +241,8 @@ read_state(const struct dnssd_txt *t, struct dnssd_device *d)
 		bool printable = true;
 
 		for (const char *c = it->valuestring; *c; c++)
-			printable = printable && (unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f;
+			printable =
+			    printable && (unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f;
 		if (printable)
 			strcpy(d->ssid, it->valuestring);
 	}

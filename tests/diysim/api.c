@@ -91,7 +91,8 @@ sim_announce(struct sim *s, bool goodbye)
 			    sizeof(s->mdns_dest)) < 0)
 		sim_log(s, "mDNS send failed: %s", strerror(errno));
 	else if (n > 0)
-		sim_log(s, "mDNS %s (seq %u, %d bytes)", goodbye ? "goodbye" : "announce", s->seq, n);
+		sim_log(s, "mDNS %s (seq %u, %d bytes)", goodbye ? "goodbye" : "announce", s->seq,
+		        n);
 }
 
 static void
@@ -235,7 +236,8 @@ hex64(const char *h)
 	if (strlen(h) != 64)
 		return false;
 	for (; *h; h++)
-		if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f') || (*h >= 'A' && *h <= 'F')))
+		if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f') ||
+		      (*h >= 'A' && *h <= 'F')))
 			return false;
 	return true;
 }
@@ -330,7 +332,8 @@ handle(struct sim *s, int fd)
 	} else if (!strcmp(cmd, "switch") && !s->m.multi_channel) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "switch");
 
-		if (!cJSON_IsString(v) || (strcmp(v->valuestring, "on") && strcmp(v->valuestring, "off"))) {
+		if (!cJSON_IsString(v) ||
+		    (strcmp(v->valuestring, "on") && strcmp(v->valuestring, "off"))) {
 			reply(s, fd, 422, NULL);
 			goto done;
 		}
@@ -358,11 +361,14 @@ handle(struct sim *s, int fd)
 
 		if (!s->unlocked) {
 			reply(s, fd, 403, NULL);
-		} else if (!cJSON_IsString(url) || !cJSON_IsString(sha) || !hex64(sha->valuestring) ||
-			   strlen(url->valuestring) >= sizeof(s->flash_url)) {
+		} else if (!cJSON_IsString(url) || !cJSON_IsString(sha) ||
+		           !hex64(sha->valuestring) ||
+		           strlen(url->valuestring) >= sizeof(s->flash_url)) {
 			reply(s, fd, 422, NULL);
 		} else if (strncmp(url->valuestring, "http://", 7)) {
-			sim_log(s, "downloadUrl is not http:// : answering 0 and doing nothing (IT#10)");
+			sim_log(
+			    s,
+			    "downloadUrl is not http:// : answering 0 and doing nothing (IT#10)");
 			reply(s, fd, 0, NULL);
 		} else {
 			reply(s, fd, 0, NULL); /* before downloading (§5.1) */

@@ -118,7 +118,8 @@ serve_one(struct imgsrv *s, int c)
 				s->completion_error = e;
 			}
 			pthread_mutex_unlock(&s->mu);
-			(void)!write(c, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"error\":0}", 51);
+			(void)!write(
+			    c, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"error\":0}", 51);
 			return;
 		}
 		rg = strcasestr(buf, "\nRange: bytes=");
@@ -132,7 +133,8 @@ serve_one(struct imgsrv *s, int c)
 			b = s->len - 1;
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes "
 			 "%lu-%lu/%zu\r\nContent-Length: %lu\r\n\r\n", a, b, s->len, b - a + 1);
-		if (write(c, hdr, strlen(hdr)) < 0 || write(c, s->img + a, b - a + 1) != (ssize_t)(b - a + 1))
+		if (write(c, hdr, strlen(hdr)) < 0 ||
+		    write(c, s->img + a, b - a + 1) != (ssize_t)(b - a + 1))
 			return;
 		pthread_mutex_lock(&s->mu);
 		if (a == s->acked) {
@@ -332,7 +334,8 @@ spawn_sim(const struct opts *o, const char *model, uint16_t tap_port, const char
 		dup2(pfd[1], 2);
 		close(pfd[0]);
 		execl(o->diysim, o->diysim, "--model", mpath, "--port", "0", "--mdns", mdns,
-		      "--unlock", unlock, "--unlock-hang-ms", "1500", "--timeout", "50", (char *)NULL);
+		      "--unlock", unlock, "--unlock-hang-ms", "1500", "--timeout", "50",
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -442,10 +445,11 @@ run(const struct opts *o)
 		free(body);
 		nx = diyflow_next(&facts, &last);
 		fprintf(stderr, "diyroute: %s -> outcome %d error %d -> next %s%s%s\n",
-			step == DIYFLOW_STEP_INFO ? "info" : step == DIYFLOW_STEP_UNLOCK ? "unlock"
-											   : "flash",
-			last.outcome, last.error, diyflow_action_name(nx.act),
-			nx.diagnosis ? ": " : "", nx.diagnosis ? nx.diagnosis : "");
+		        step == DIYFLOW_STEP_INFO     ? "info"
+		        : step == DIYFLOW_STEP_UNLOCK ? "unlock"
+		                                      : "flash",
+		        last.outcome, last.error, diyflow_action_name(nx.act),
+		        nx.diagnosis ? ": " : "", nx.diagnosis ? nx.diagnosis : "");
 	}
 	if (nx.act == DIYFLOW_ACT_SERVE) {
 		flash_ms = now_ms();
@@ -468,8 +472,10 @@ run(const struct opts *o)
 				break;
 		}
 		fprintf(stderr, "diyroute: verdict %s: %s\n",
-			verdict == DIYFLOW_DONE ? "done" : verdict == DIYFLOW_FAILED ? "failed"
-										    : "pending", diag);
+		        verdict == DIYFLOW_DONE     ? "done"
+		        : verdict == DIYFLOW_FAILED ? "failed"
+		                                    : "pending",
+		        diag);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
@@ -484,16 +490,18 @@ run(const struct opts *o)
 		return nx.act == DIYFLOW_ACT_GIVE_UP && strstr(nx.diagnosis, "Internet") ? 0 : 1;
 	/* bad-digest */
 	return verdict == DIYFLOW_FAILED && strstr(diag, "409") && WEXITSTATUS(status) == 11 ? 0
-												 : 1;
+	                                                                                     : 1;
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "diysim", required_argument, NULL, 's' }, { "models", required_argument, NULL, 'm' },
-		{ "mkimage", required_argument, NULL, 'k' }, { "case", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
+	    {"diysim", required_argument, NULL, 's'},
+	    {"models", required_argument, NULL, 'm'},
+	    {"mkimage", required_argument, NULL, 'k'},
+	    {"case", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = { 0 };
 	int c, r;

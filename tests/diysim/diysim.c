@@ -98,10 +98,12 @@ load_model(struct sim *s, const char *path)
 static void
 usage(void)
 {
-	fprintf(stderr,
-		"usage: diysim --model FILE [--deviceid ID] [--bind IP] [--port N] [--mdns IP:PORT|off]\n"
-		"              [--unlock internet|offline|IP:PORT] [--unlock-hang-ms N] [--unlocked]\n"
-		"              [--timeout SECS]\n");
+	fprintf(
+	    stderr,
+	    "usage: diysim --model FILE [--deviceid ID] [--bind IP] [--port N] [--mdns "
+	    "IP:PORT|off]\n"
+	    "              [--unlock internet|offline|IP:PORT] [--unlock-hang-ms N] [--unlocked]\n"
+	    "              [--timeout SECS]\n");
 }
 
 static int
@@ -123,7 +125,8 @@ setup_mdns(struct sim *s, const char *dest)
 				      .imr_interface = s->bind };
 		int one = 1;
 
-		(void)setsockopt(s->mdns_fd, IPPROTO_IP, IP_MULTICAST_IF, &s->bind, sizeof(s->bind));
+		(void)setsockopt(s->mdns_fd, IPPROTO_IP, IP_MULTICAST_IF, &s->bind,
+		                 sizeof(s->bind));
 		(void)setsockopt(s->mdns_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, 1);
 		(void)setsockopt(s->mdns_fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, 1);
 		/* Answer queries too (best effort: the host's own responder may hold 5353). */
@@ -151,7 +154,8 @@ setup_listen(struct sim *s)
 	if (s->listen_fd < 0)
 		return -errno;
 	(void)setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->listen_fd, 8) < 0 ||
+	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->listen_fd, 8) < 0 ||
 	    getsockname(s->listen_fd, (struct sockaddr *)&a, &al) < 0)
 		return -errno;
 	s->port = ntohs(a.sin_port);
@@ -239,8 +243,8 @@ main(int argc, char **argv)
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &s->bind, ip, sizeof(ip));
-		sim_log(s, "DIY mode, fw %s, listening on %s:%u", s->m.fw_version[0] ? s->m.fw_version : "3.3",
-			ip, s->port);
+		sim_log(s, "DIY mode, fw %s, listening on %s:%u",
+		        s->m.fw_version[0] ? s->m.fw_version : "3.3", ip, s->port);
 	}
 	sim_announce(s, false);
 	s->announces_left = 1;
@@ -248,8 +252,8 @@ main(int argc, char **argv)
 	deadline = sim_now_ms() + timeout_s * 1000;
 
 	while (!s->finished && !stop_signal && sim_now_ms() < deadline) {
-		struct pollfd p[2] = { { .fd = s->listen_fd, .events = POLLIN },
-				       { .fd = s->mdns_answer ? s->mdns_fd : -1, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = s->listen_fd, .events = POLLIN},
+		                      {.fd = s->mdns_answer ? s->mdns_fd : -1, .events = POLLIN}};
 		int64_t wake = deadline;
 
 		if (s->announces_left && s->next_announce_ms < wake)
@@ -285,9 +289,11 @@ main(int argc, char **argv)
 			snprintf(s->reason, sizeof(s->reason), "%s without a flash",
 				 stop_signal ? "stopped" : "timed out");
 	}
-	fprintf(stderr, "diysim: RESULT %s: %s (http10-ignored=%u gap-refused=%u second-conn-rst=%u "
-		"flashes-failed=%u)\n", exit_name(s->result), s->reason, s->http10_ignored,
-		s->gap_refused, s->second_conn_rst, s->flashes_failed);
+	fprintf(stderr,
+	        "diysim: RESULT %s: %s (http10-ignored=%u gap-refused=%u second-conn-rst=%u "
+	        "flashes-failed=%u)\n",
+	        exit_name(s->result), s->reason, s->http10_ignored, s->gap_refused,
+	        s->second_conn_rst, s->flashes_failed);
 	free(s->image);
 	return s->result;
 bad:

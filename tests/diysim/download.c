@@ -78,7 +78,8 @@ chunk(struct sim *s, struct dl *d)
 		 d->path, d->hosthdr, a, b);
 	r = net_write_all(d->fd, req, strlen(req));
 	if (r == 0)
-		r = net_read_head(d->fd, head, sizeof(head), &len, &hl, sim_now_ms() + s->m.stall_ms);
+		r = net_read_head(d->fd, head, sizeof(head), &len, &hl,
+		                  sim_now_ms() + s->m.stall_ms);
 	if (r == -ECONNRESET || r == -EPIPE) {
 		if (d->reqs_on_fd > 0)
 			return 1; /* the server closed a kept-alive connection: reconnect */
@@ -174,10 +175,12 @@ download_run(struct sim *s)
 	while (!d.total || d.off < d.total) {
 		int r;
 
-		if (s->m.drop_at && d.total && d.off * 100 / d.total >= (unsigned long)s->m.drop_at) {
-			snprintf(s->reason, sizeof(s->reason), "WiFi dropped at byte %lu of %lu (%d%%): "
-				 "no completion POST, the device stays on its firmware", d.off,
-				 d.total, s->m.drop_at);
+		if (s->m.drop_at && d.total &&
+		    d.off * 100 / d.total >= (unsigned long)s->m.drop_at) {
+			snprintf(s->reason, sizeof(s->reason),
+			         "WiFi dropped at byte %lu of %lu (%d%%): "
+			         "no completion POST, the device stays on its firmware",
+			         d.off, d.total, s->m.drop_at);
 			sim_log(s, "%s", s->reason);
 			if (d.fd >= 0)
 				net_close_rst(d.fd);
@@ -212,9 +215,12 @@ download_run(struct sim *s)
 		close(d.fd);
 	sim_sha256_hex(s->image, d.total, sha);
 	if (strcmp(sha, s->flash_sha) != 0) {
-		snprintf(s->reason, sizeof(s->reason), "sha256 of the %lu downloaded bytes is %s, "
-			 "ota_flash said %s%s", d.total, sha, s->flash_sha,
-			 strcasecmp(sha, s->flash_sha) == 0 ? " (upper case: refused, IT#102)" : "");
+		snprintf(s->reason, sizeof(s->reason),
+		         "sha256 of the %lu downloaded bytes is %s, "
+		         "ota_flash said %s%s",
+		         d.total, sha, s->flash_sha,
+		         strcasecmp(sha, s->flash_sha) == 0 ? " (upper case: refused, IT#102)"
+		                                            : "");
 		sim_log(s, "%s", s->reason);
 		completion(s, &d, 409);
 		s->flashes_failed++;

@@ -118,7 +118,8 @@ sim_parse_resp(const char *head, size_t len, struct sim_resp *r)
 	if (header(head, len, "Content-Range", v, sizeof(v))) {
 		r->has_range = true;
 		/* RFC 9110 form only; ITEAD's own "bytes=" form is lenient-device territory */
-		if (sscanf(v, "bytes %lu-%lu/%lu%c", &r->cr_a, &r->cr_b, &r->cr_total, &extra) != 3 ||
+		if (sscanf(v, "bytes %lu-%lu/%lu%c", &r->cr_a, &r->cr_b, &r->cr_total, &extra) !=
+		        3 ||
 		    r->cr_b < r->cr_a || r->cr_b >= r->cr_total)
 			return -EPROTO;
 	}

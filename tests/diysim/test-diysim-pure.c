@@ -51,7 +51,8 @@ test_models(void)
 		fclose(f);
 		text[len] = '\0';
 		sim_model_defaults(&m);
-		CHECK_MSG(sim_model_parse(&m, text, err, sizeof(err)) == 0, "%s: %s", e->d_name, err);
+		CHECK_MSG(sim_model_parse(&m, text, err, sizeof(err)) == 0, "%s: %s", e->d_name,
+		          err);
 		n++;
 	}
 	if (d)
@@ -65,9 +66,11 @@ test_http(void)
 	static const char rq[] = "POST /zeroconf/info HTTP/1.1\r\nHost: 1.2.3.4:8081\r\n"
 				 "content-length: 12\r\n\r\n";
 	static const char rq10[] = "POST /zeroconf/info HTTP/1.0\r\n\r\n";
-	static const char rs[] = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-4095/8192\r\n"
-				 "Content-Length: 4096\r\nConnection: keep-alive\r\n\r\n";
-	static const char rs_itead[] = "HTTP/1.1 206 OK\r\nContent-Range: bytes=0-4095/8192\r\n\r\n";
+	static const char rs[] =
+	    "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-4095/8192\r\n"
+	    "Content-Length: 4096\r\nConnection: keep-alive\r\n\r\n";
+	static const char rs_itead[] =
+	    "HTTP/1.1 206 OK\r\nContent-Range: bytes=0-4095/8192\r\n\r\n";
 	static const char rs_bad[] = "HTTP/1.1 206 OK\r\nContent-Range: bytes 5-4/8192\r\n\r\n";
 	struct sim_req r;
 	struct sim_resp p;

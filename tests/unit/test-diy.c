@@ -25,40 +25,46 @@ struct info_case {
 };
 
 static const struct info_case info_cases[] = {
-	{ "3.3 data as a string",
-	  "{\"seq\":2,\"error\":0,\"data\":\"{\\\"switch\\\":\\\"off\\\",\\\"startup\\\":\\\"off\\\","
-	  "\\\"pulse\\\":\\\"off\\\",\\\"pulseWidth\\\":500,\\\"ssid\\\":\\\"eWeLink\\\","
-	  "\\\"otaUnlock\\\":false}\"}",
-	  0, true, "", "", true, false, "eWeLink", DIY_FW_33, 0 },
-	{ "3.6 data as an object",
-	  "{\"seq\":3,\"error\":0,\"data\":{\"switch\":\"off\",\"startup\":\"off\",\"pulse\":\"off\","
-	  "\"pulseWidth\":500,\"ssid\":\"home net\",\"otaUnlock\":true,\"fwVersion\":\"3.6.0\","
-	  "\"deviceid\":\"1000806ace\",\"bssid\":\"fc:ec:da:81:c:98\",\"signalStrength\":-47}}",
-	  0, false, "3.6.0", "1000806ace", true, true, "home net", DIY_FW_35, 0 },
-	{ "3.7.6", "{\"seq\":1,\"error\":0,\"data\":{\"fwVersion\":\"3.7.6\",\"otaUnlock\":false}}",
-	  0, false, "3.7.6", "", true, false, "", DIY_FW_37, 0 },
-	{ "MINIR3 switches[]",
-	  "{\"seq\":1,\"error\":0,\"data\":{\"switches\":[{\"switch\":\"off\",\"outlet\":0}],"
-	  "\"fwVersion\":\"1.4.0\"}}",
-	  0, false, "1.4.0", "", false, false, "", DIY_FW_MINIR3, 0 },
-	{ "error reply has no data", "{\"seq\":1,\"error\":401}", 0, false, "", "", false, false,
-	  "", DIY_FW_UNKNOWN, 401 },
-	{ "whitespace after", "{\"error\":0,\"data\":{}}\r\n", 0, false, "", "", false, false,
-	  "", DIY_FW_UNKNOWN, 0 },
-	{ .name = "no error", .json = "{\"seq\":1,\"data\":{}}", .ret = -EINVAL },
-	{ .name = "error not integral", .json = "{\"error\":0.5,\"data\":{}}", .ret = -EINVAL },
-	{ .name = "seq negative", .json = "{\"seq\":-1,\"error\":0,\"data\":{}}", .ret = -EINVAL },
-	{ .name = "data missing", .json = "{\"error\":0}", .ret = -EINVAL },
-	{ .name = "data a number", .json = "{\"error\":0,\"data\":7}", .ret = -EINVAL },
-	{ .name = "data string not JSON", .json = "{\"error\":0,\"data\":\"{switch\"}", .ret = -EINVAL },
-	{ .name = "data string an array", .json = "{\"error\":0,\"data\":\"[1]\"}", .ret = -EINVAL },
-	{ .name = "otaUnlock a string", .json = "{\"error\":0,\"data\":{\"otaUnlock\":\"true\"}}", .ret = -EINVAL },
-	{ .name = "ssid too long", .json = "{\"error\":0,\"data\":{\"ssid\":\"123456789012345678901234567890123\"}}", .ret = -E2BIG },
-	{ .name = "ssid control byte", .json = "{\"error\":0,\"data\":{\"ssid\":\"a\\nb\"}}", .ret = -EINVAL },
-	{ .name = "trailing garbage", .json = "{\"error\":0,\"data\":{}}x", .ret = -EINVAL },
-	{ .name = "html", .json = "<html>404</html>", .ret = -EINVAL },
-	{ .name = "array", .json = "[]", .ret = -EINVAL },
-	{ .name = "empty", .json = "", .ret = -EINVAL },
+    {"3.3 data as a string",
+     "{\"seq\":2,\"error\":0,\"data\":\"{\\\"switch\\\":\\\"off\\\",\\\"startup\\\":\\\"off\\\","
+     "\\\"pulse\\\":\\\"off\\\",\\\"pulseWidth\\\":500,\\\"ssid\\\":\\\"eWeLink\\\","
+     "\\\"otaUnlock\\\":false}\"}",
+     0, true, "", "", true, false, "eWeLink", DIY_FW_33, 0},
+    {"3.6 data as an object",
+     "{\"seq\":3,\"error\":0,\"data\":{\"switch\":\"off\",\"startup\":\"off\",\"pulse\":\"off\","
+     "\"pulseWidth\":500,\"ssid\":\"home net\",\"otaUnlock\":true,\"fwVersion\":\"3.6.0\","
+     "\"deviceid\":\"1000806ace\",\"bssid\":\"fc:ec:da:81:c:98\",\"signalStrength\":-47}}",
+     0, false, "3.6.0", "1000806ace", true, true, "home net", DIY_FW_35, 0},
+    {"3.7.6", "{\"seq\":1,\"error\":0,\"data\":{\"fwVersion\":\"3.7.6\",\"otaUnlock\":false}}", 0,
+     false, "3.7.6", "", true, false, "", DIY_FW_37, 0},
+    {"MINIR3 switches[]",
+     "{\"seq\":1,\"error\":0,\"data\":{\"switches\":[{\"switch\":\"off\",\"outlet\":0}],"
+     "\"fwVersion\":\"1.4.0\"}}",
+     0, false, "1.4.0", "", false, false, "", DIY_FW_MINIR3, 0},
+    {"error reply has no data", "{\"seq\":1,\"error\":401}", 0, false, "", "", false, false, "",
+     DIY_FW_UNKNOWN, 401},
+    {"whitespace after", "{\"error\":0,\"data\":{}}\r\n", 0, false, "", "", false, false, "",
+     DIY_FW_UNKNOWN, 0},
+    {.name = "no error", .json = "{\"seq\":1,\"data\":{}}", .ret = -EINVAL},
+    {.name = "error not integral", .json = "{\"error\":0.5,\"data\":{}}", .ret = -EINVAL},
+    {.name = "seq negative", .json = "{\"seq\":-1,\"error\":0,\"data\":{}}", .ret = -EINVAL},
+    {.name = "data missing", .json = "{\"error\":0}", .ret = -EINVAL},
+    {.name = "data a number", .json = "{\"error\":0,\"data\":7}", .ret = -EINVAL},
+    {.name = "data string not JSON", .json = "{\"error\":0,\"data\":\"{switch\"}", .ret = -EINVAL},
+    {.name = "data string an array", .json = "{\"error\":0,\"data\":\"[1]\"}", .ret = -EINVAL},
+    {.name = "otaUnlock a string",
+     .json = "{\"error\":0,\"data\":{\"otaUnlock\":\"true\"}}",
+     .ret = -EINVAL},
+    {.name = "ssid too long",
+     .json = "{\"error\":0,\"data\":{\"ssid\":\"123456789012345678901234567890123\"}}",
+     .ret = -E2BIG},
+    {.name = "ssid control byte",
+     .json = "{\"error\":0,\"data\":{\"ssid\":\"a\\nb\"}}",
+     .ret = -EINVAL},
+    {.name = "trailing garbage", .json = "{\"error\":0,\"data\":{}}x", .ret = -EINVAL},
+    {.name = "html", .json = "<html>404</html>", .ret = -EINVAL},
+    {.name = "array", .json = "[]", .ret = -EINVAL},
+    {.name = "empty", .json = "", .ret = -EINVAL},
 };
 
 static void
@@ -271,9 +277,10 @@ test_builders(void)
 	CHECK(diy_build_ota_unlock("") == NULL);
 
 	s = diy_build_ota_flash("1000806ace", "192.168.1.5", 8000, "/diy/image.bin", sha);
-	CHECK_STR(s, "{\"deviceid\":\"1000806ace\",\"data\":{\"downloadUrl\":"
-		     "\"http://192.168.1.5:8000/diy/image.bin\",\"sha256sum\":\"9f86d081884c7d659a2fea"
-		     "a0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}}");
+	CHECK_STR(s,
+	          "{\"deviceid\":\"1000806ace\",\"data\":{\"downloadUrl\":"
+	          "\"http://192.168.1.5:8000/diy/image.bin\",\"sha256sum\":\"9f86d081884c7d659a2fea"
+	          "a0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}}");
 	free(s);
 	/* upper case is lowered: 3.6 refuses an upper-case digest (IT#102) */
 	s = diy_build_ota_flash(NULL, "192.168.1.5", 8000, "/i.bin", sha_upper);

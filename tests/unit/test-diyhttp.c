@@ -33,7 +33,8 @@ test_request(void)
 	CHECK_INT(diyhttp_request(DIYFLOW_STEP_INFO, "10.0.0.2", 8081, "{}", out, 20), -E2BIG);
 }
 
-#define OK_HEAD(n) "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " #n "\r\n\r\n"
+#define OK_HEAD(n)                                                                                 \
+	"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " #n "\r\n\r\n"
 
 struct ccase {
 	const char *name;

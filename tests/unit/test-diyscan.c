@@ -29,7 +29,8 @@ test_lines(void)
 					     "data1={\"switch\":\"on\",\"otaUnlock\":true}" };
 	static const char info36[] = "{\"seq\":1,\"error\":0,\"data\":{\"fwVersion\":\"3.6.0\","
 				     "\"otaUnlock\":false}}";
-	static const char info33[] = "{\"seq\":1,\"error\":0,\"data\":\"{\\\"otaUnlock\\\":false}\"}";
+	static const char info33[] =
+	    "{\"seq\":1,\"error\":0,\"data\":\"{\\\"otaUnlock\\\":false}\"}";
 	struct diyscan *s = calloc(1, sizeof(*s));
 	struct dnssd_device d;
 	struct diy_info in;
@@ -65,8 +66,9 @@ test_lines(void)
 	CHECK_STR(line, "");
 
 	j = diyscan_json(&s->e[2]);
-	CHECK_STR(j, "{\"id\":\"1000806ace\",\"address\":\"192.168.1.23\",\"type\":\"diy_plug\","
-		     "\"fwVersion\":\"3.6.0\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}");
+	CHECK_STR(
+	    j, "{\"id\":\"1000806ace\",\"address\":\"192.168.1.23\",\"type\":\"diy_plug\","
+	       "\"fwVersion\":\"3.6.0\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}");
 	free(j);
 	j = diyscan_json(&s->e[1]);
 	CHECK_STR(j, "{\"id\":\"10000b0001\",\"address\":\"192.168.1.30\",\"type\":\"plug\","

@@ -38,9 +38,10 @@ test_diy_record(void)
 	struct dnssd_device d;
 	char data[DNSSD_DATA_MAX + 1];
 	/* 3.3.0 as avahi shows it ([TD]) */
-	size_t n = RD(b, "txtvers=1", "id=1000806ace", "type=diy_plug", "apivers=1", "seq=3",
-		      "data1={\"switch\":\"off\",\"startup\":\"off\",\"pulse\":\"off\",\"pulseWidth\":500,"
-		      "\"rssi\":-47}");
+	size_t n =
+	    RD(b, "txtvers=1", "id=1000806ace", "type=diy_plug", "apivers=1", "seq=3",
+	       "data1={\"switch\":\"off\",\"startup\":\"off\",\"pulse\":\"off\",\"pulseWidth\":500,"
+	       "\"rssi\":-47}");
 
 	CHECK_INT(dnssd_txt_parse(b, n, &t), 0);
 	CHECK_STR(t.id, "1000806ace");
