@@ -8,6 +8,7 @@ completion code, served ranges, Host header, mDNS records), so a positive case f
 simulator does not complete and a negative case fails when it does not refuse.
 """
 import argparse
+import atexit
 import hashlib
 import http.server
 import json
@@ -216,7 +217,13 @@ class Device:
             wait = self.last + GAP - time.time()
             if wait > 0:
                 time.sleep(wait)
-        s = sock or socket.create_connection(('127.0.0.1', self.port), timeout=timeout)
+        try:
+            # a busy device resets a second connection; under load the RST can reach us
+            # before connect() returns
+            s = sock or socket.create_connection(('127.0.0.1', self.port), timeout=timeout)
+        except (ConnectionResetError, ConnectionRefusedError):
+            self.last = time.time()
+            return ('reset',)
         s.settimeout(timeout)
         req = ('POST /zeroconf/%s HTTP/%s\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json'
                '\r\nContent-Length: %d\r\n\r\n' % (path, version, self.port, len(body))).encode() + body
@@ -276,6 +283,7 @@ class Sim:
             ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
+        atexit.register(lambda: self.p.poll() is None and self.p.kill())  # no orphan on a crash
         if not ready.wait(10) or not self.port:
             raise SystemExit('diysim did not start')
 
