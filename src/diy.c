@@ -390,6 +390,26 @@ ipv4_literal(const char *s)
 	}
 }
 
+const char *
+diy_ipv4_unusable(const char *ipv4)
+{
+	unsigned a, b;
+
+	if (!ipv4_literal(ipv4) || sscanf(ipv4, "%u.%u", &a, &b) != 2)
+		return "not an IPv4 address in dotted-quad form";
+	if (a == 0)
+		return "0.0.0.0/8 is not an address a device can connect to";
+	if (a == 127)
+		return "a loopback address: the device cannot reach 127.0.0.0/8 on this host";
+	if (a == 169 && b == 254)
+		return "a link-local address: the device has a DHCP address on another subnet";
+	if (a >= 224 && a <= 239)
+		return "a multicast address";
+	if (a >= 240)
+		return "a reserved or broadcast address";
+	return NULL;
+}
+
 int
 diy_format_url(const char *ipv4, uint16_t port, const char *path, char out[DIY_URL_MAX + 1])
 {

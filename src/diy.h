@@ -114,6 +114,13 @@ const int *diy_error_codes(enum diy_err_ctx ctx, size_t *ret_n);
  * DIY_PATH_MAX. 0 or -EINVAL. */
 int diy_format_url(const char *ipv4, uint16_t port, const char *path, char out[DIY_URL_MAX + 1]);
 
+/* Whether a device on the LAN can reach our image server at ipv4 (§6 row 8: tools bound to
+ * 127.0.0.1 or announcing an unusable address). NULL when usable, else a one-line reason:
+ * not a dotted quad, 0.0.0.0/8, loopback 127/8, link-local 169.254/16 (the device gets a DHCP
+ * address, §2), multicast 224/4, reserved 240/4 or broadcast. diy_format_url() does not call
+ * it (tests serve on loopback); the engine checks the serving address with it first. */
+const char *diy_ipv4_unusable(const char *ipv4);
+
 /* Request bodies. deviceid NULL = key omitted (§3.2); "" is never sent: NULL result.
  * info / ota_unlock: {"deviceid":D,"data":{}}
  * ota_flash: {"deviceid":D,"data":{"downloadUrl":URL,"sha256sum":H}} with URL from

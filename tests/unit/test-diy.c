@@ -254,6 +254,32 @@ test_url(void)
 }
 
 static void
+test_usable(void)
+{
+	static const struct {
+		const char *ip;
+		const char *why; /* substring, NULL = usable */
+	} t[] = {
+		{ "192.168.1.5", NULL },  { "10.0.0.1", NULL },      { "172.16.0.1", NULL },
+		{ "100.64.0.1", NULL },   { "223.255.255.254", NULL }, { "127.0.0.1", "loopback" },
+		{ "127.1.2.3", "loopback" }, { "0.0.0.0", "0.0.0.0" }, { "169.254.3.4", "link-local" },
+		{ "224.0.0.251", "multicast" }, { "239.1.1.1", "multicast" },
+		{ "255.255.255.255", "broadcast" }, { "240.0.0.1", "reserved" },
+		{ "host.local", "dotted-quad" }, { "192.168.1", "dotted-quad" }, { NULL, "dotted" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *why = diy_ipv4_unusable(t[i].ip);
+
+		if (!t[i].why)
+			CHECK_MSG(why == NULL, "%s should be usable: %s", t[i].ip, why);
+		else
+			CHECK_MSG(why && strstr(why, t[i].why), "%s: '%s'", t[i].ip ? t[i].ip : "NULL",
+				  why ? why : "(usable)");
+	}
+}
+
+static void
 test_builders(void)
 {
 	static const char sha[] =
@@ -314,6 +340,7 @@ main(void)
 	test_codes();
 	test_versions();
 	test_url();
+	test_usable();
 	test_builders();
 	return check_done();
 }
