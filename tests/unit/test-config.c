@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "check.h"
 #include "log.h"
+#include "tls.h"
 
 #define MAX_ARGS 48
 
@@ -213,7 +214,7 @@ test_defaults(void)
 	CHECK(!c.slowstream);
 	CHECK(!c.no_relay_test);
 	CHECK_INT(c.flash_mode, CFG_FLASH_DOUT);
-	CHECK_STR(c.images_dir, SONOTA_DEFAULT_IMAGES_DIR);
+	CHECK_STR(c.images_dir, cfg_default_images_dir());
 	CHECK(!c.check_images);
 	CHECK(c.cert_file == NULL);
 	CHECK(c.key_file == NULL);
@@ -374,7 +375,7 @@ test_good_rows(void)
 
 	RUN_OK("--check-images");
 	CHECK(c.check_images);
-	CHECK_STR(c.images_dir, SONOTA_DEFAULT_IMAGES_DIR);
+	CHECK_STR(c.images_dir, cfg_default_images_dir());
 	cfg_free(&c);
 	RUN_OK("--check-images=/img");
 	CHECK(c.check_images);
@@ -678,6 +679,113 @@ test_man_page(void)
 	free(buf);
 }
 
+/* Where files go (install): the state directory of a generated certificate and the
+ * default images directory, decided at run time; a certificate made through that
+ * choice lands in the state directory, never in the source tree's certs/. */
+static void
+test_paths(void)
+{
+	static const struct {
+		unsigned euid;
+		const char *xdg, *home;
+		int ret;
+		const char *want;
+	} rows[] = {
+		{ 0, "/x/state", "/home/u", 0, CFG_STATE_DIR_ROOT },
+		{ 0, NULL, NULL, 0, CFG_STATE_DIR_ROOT },
+		{ 1000, "/x/state", "/home/u", 0, "/x/state/sonota-c" },
+		{ 1000, NULL, "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, "", "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, "rel/state", "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, NULL, NULL, -ENOENT, NULL },
+		{ 1000, "rel", "home/u", -ENOENT, NULL },
+	};
+	char buf[4200], srccerts[600], cert[4300], key[4300], err[256], xdg[300];
+	const char *srcdir = getenv("SONOTA_TEST_SRCDIR");
+	bool gen = false, had_certs;
+	struct stat st;
+	struct cfg c;
+	int stage;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
+
+		memset(buf, 'x', sizeof(buf));
+		r = cfg_state_dir(rows[i].euid, rows[i].xdg, rows[i].home, buf, sizeof(buf));
+#ifdef SONOTA_FIXED_CERT_DIR
+		CHECK_INT(r, 0);
+		CHECK_STR(buf, SONOTA_FIXED_CERT_DIR);
+#else
+		CHECK_MSG(r == rows[i].ret, "row %zu: %d, want %d", i, r, rows[i].ret);
+		if (rows[i].want)
+			CHECK_STR(buf, rows[i].want);
+#endif
+	}
+	memset(xdg, 'a', sizeof(xdg));
+	xdg[0] = '/';
+	xdg[sizeof(xdg) - 1] = '\0';
+#ifndef SONOTA_FIXED_CERT_DIR
+	CHECK_INT(cfg_state_dir(1000, xdg, NULL, buf, 100), -ENAMETOOLONG);
+#endif
+
+	/* The images: the source tree's static/ from inside the build directory (this
+	 * test runs there), the installed directory from anywhere else. */
+#ifdef SONOTA_FIXED_IMAGES_DIR
+	CHECK_STR(cfg_images_dir_for("/usr/bin/sonota-c", "/b"), SONOTA_FIXED_IMAGES_DIR);
+#else
+	CHECK_STR(cfg_default_images_dir(), SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", "/src/build"), SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", "/src/build/"),
+		  SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build2/sonota-c", "/src/build"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/usr/local/bin/sonota-c", "/src/build"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/tmp/d/usr/local/bin/sonota-c", "/"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for(NULL, "/src/build"), SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", NULL), SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK(strstr(SONOTA_INSTALLED_IMAGES_DIR, "/sonota-c/images") != NULL);
+#endif
+
+	/* cfg_check derives the directory of this process; none with --cert. */
+	{
+		static const char *const none[] = { NULL };
+		static const char *const user[] = { "--cert", "/c.pem", "--key", "/k.pem", NULL };
+		char want[4200];
+
+		CHECK_INT(cfg_state_dir((unsigned)geteuid(), getenv("XDG_STATE_HOME"),
+					getenv("HOME"), want, sizeof(want)), 0);
+		CHECK_INT(run(&c, none, err, sizeof(err), &stage), 0);
+		CHECK_STR(c.cert_dir, want);
+		cfg_free(&c);
+		CHECK_INT(run(&c, user, err, sizeof(err), &stage), 0);
+		CHECK(c.cert_dir == NULL);
+		cfg_free(&c);
+	}
+
+	/* A certificate generated through that choice (a user's, so that no test writes
+	 * to /var/lib): it lands in the state directory, made 0700, and nothing is
+	 * written into the source tree's certs/. */
+	snprintf(xdg, sizeof(xdg), "%s/xdg-state", tmpdir);
+	snprintf(srccerts, sizeof(srccerts), "%s/certs", srcdir ? srcdir : "/nonexistent");
+	had_certs = stat(srccerts, &st) == 0;
+	CHECK_INT(cfg_state_dir(1000, xdg, "/home/u", buf, sizeof(buf)), 0);
+	CHECK_INT(tls_ensure(NULL, NULL, buf, cert, sizeof(cert), key, sizeof(key), &gen, err,
+			     sizeof(err)), 0);
+	CHECK(gen);
+#ifndef SONOTA_FIXED_CERT_DIR
+	snprintf(buf, sizeof(buf), "%s/sonota-c/server.crt", xdg);
+	CHECK_STR(cert, buf);
+	snprintf(buf, sizeof(buf), "%s/sonota-c", xdg);
+	CHECK(stat(buf, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
+	CHECK(stat(cert, &st) == 0 && stat(key, &st) == 0 && (st.st_mode & 0077) == 0);
+	CHECK(strncmp(cert, SONOTA_SOURCE_IMAGES_DIR, strlen(SONOTA_SOURCE_IMAGES_DIR) - 6) != 0);
+#endif
+	if (!had_certs)
+		CHECK_MSG(stat(srccerts, &st) < 0, "%s was created", srccerts);
+}
+
 static void
 write_file(char *path, size_t len, const char *name, const char *content, mode_t mode)
 {
@@ -726,6 +834,7 @@ main(void)
 	test_print();
 	test_reentry();
 	test_man_page();
+	test_paths();
 
 	snprintf(line, sizeof(line), "rm -rf '%s'", tmpdir);
 	if (system(line) != 0)
