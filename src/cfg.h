@@ -198,6 +198,19 @@ void cfg_version(FILE *f);
  * tests check that the man page lists every option. */
 const char *cfg_option_name(unsigned opt);
 
+/* What the documentation must say about one option, from the option table (the
+ * man page's test checks it against docs/sonota-c.1). */
+struct cfg_option_doc {
+	const char *name;  /* long name without "--" */
+	bool has_range;    /* a number (or a string's length in bytes) in min..max */
+	unsigned min, max;
+	char def[80];      /* the fixed default as --help shows it, e.g. "8443" or "dout";
+			    * "" when none, or when it is decided at run time (a path) */
+};
+
+/* Fill *ret for table entry opt: 0, or -ENOENT when out of range. */
+int cfg_option_doc(unsigned opt, struct cfg_option_doc *ret);
+
 /* The directory of a generated certificate for a user with effective uid euid and
  * these values of $XDG_STATE_HOME and $HOME (NULL: unset): the build's fixed
  * directory (meson option cert_dir) if any, else CFG_STATE_DIR_ROOT for root, else

@@ -491,6 +491,39 @@ cfg_option_name(unsigned opt)
 	return opt < _CFG_OPT_MAX ? options[opt].name : NULL;
 }
 
+int
+cfg_option_doc(unsigned opt, struct cfg_option_doc *ret)
+{
+	const struct option_def *o;
+
+	if (opt >= _CFG_OPT_MAX)
+		return -ENOENT;
+	o = &options[opt];
+	memset(ret, 0, sizeof(*ret));
+	ret->name = o->name;
+	switch (o->kind) {
+	case K_PORT:
+	case K_UINT:
+		ret->has_range = true;
+		ret->min = o->min;
+		ret->max = o->max;
+		snprintf(ret->def, sizeof(ret->def), "%u", o->def);
+		return 0;
+	case K_STRING:
+		ret->has_range = true;
+		ret->min = o->min;
+		ret->max = o->max;
+		break;
+	default:
+		break;
+	}
+	if (!o->def_fn && o->def_help)
+		snprintf(ret->def, sizeof(ret->def), "%s", o->def_help);
+	else if (!o->def_fn && o->def_str)
+		snprintf(ret->def, sizeof(ret->def), "%s", o->def_str);
+	return 0;
+}
+
 const char *
 cfg_flash_mode_name(enum cfg_flash_mode m)
 {

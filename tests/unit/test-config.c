@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -638,13 +639,223 @@ test_reentry(void)
 	CHECK(1);
 }
 
+/* One roff line as the reader sees it: the font macros' arguments (.B/.I joined with
+ * spaces; .BI, .BR, .IR, .RB, .RI, .IB alternate fonts, so joined without), other
+ * requests dropped, and the escapes \- \e \fX \& \(space) resolved. */
+static void
+roff_line(const char *in, char *out, size_t len)
+{
+	char raw[1024];
+	size_t n = 0;
+
+	raw[0] = '\0';
+	if (in[0] == '.') {
+		size_t m = strcspn(in + 1, " \t");
+		bool joined, alt;
+		const char *p = in + 1 + m;
+
+		joined = (m == 1 && (in[1] == 'B' || in[1] == 'I')) ||
+			 (m == 2 && in[1] == 'S' && in[2] == 'M');
+		alt = m == 2 && strchr("BIR", in[1]) && strchr("BIR", in[2]) && in[1] != in[2];
+		if (!joined && !alt) {
+			out[0] = '\0';
+			return;
+		}
+		while (*p && n + 2 < sizeof(raw)) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p)
+				break;
+			if (joined && n)
+				raw[n++] = ' ';
+			if (*p == '"') {
+				for (p++; *p && *p != '"' && n + 2 < sizeof(raw); p++)
+					raw[n++] = *p;
+				if (*p == '"')
+					p++;
+			} else {
+				for (; *p && *p != ' ' && *p != '\t' && n + 2 < sizeof(raw); p++)
+					raw[n++] = *p;
+			}
+		}
+		raw[n] = '\0';
+	} else {
+		snprintf(raw, sizeof(raw), "%s", in);
+	}
+	n = 0;
+	for (const char *p = raw; *p && n + 1 < len; p++) {
+		if (p[0] != '\\' || !p[1]) {
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == '-' || *p == ' ')
+			out[n++] = *p;
+		else if (*p == 'e')
+			out[n++] = '\\';
+		else if (*p == 'f' && p[1])
+			p++; /* a font change */
+		/* \& and anything else: nothing */
+	}
+	out[n] = '\0';
+}
+
+/* The man page's option entries, as text: for each ".TP", its tag line and its body
+ * (up to the next .TP, .SS, .SH or .PP), roff resolved. */
+struct man_entry {
+	char tag[256];
+	char body[2048];
+};
+
+#define MAN_ENTRIES_MAX 64
+
+static unsigned
+man_entries(char *buf, struct man_entry *e, unsigned max)
+{
+	unsigned n = 0;
+	int state = 0; /* 0: outside, 1: tag next, 2: in the body */
+	char text[1024];
+
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		bool end = strncmp(line, ".TP", 3) == 0 || strncmp(line, ".SS", 3) == 0 ||
+			   strncmp(line, ".SH", 3) == 0 || strncmp(line, ".PP", 3) == 0;
+
+		if (end) {
+			state = strncmp(line, ".TP", 3) == 0 && n < max ? 1 : 0;
+			continue;
+		}
+		roff_line(line, text, sizeof(text));
+		if (state == 1) {
+			snprintf(e[n].tag, sizeof(e[n].tag), "%s", text);
+			e[n].body[0] = '\0';
+			n++;
+			state = 2;
+		} else if (state == 2 && text[0]) {
+			size_t l = strlen(e[n - 1].body);
+
+			snprintf(e[n - 1].body + l, sizeof(e[n - 1].body) - l, "%s%s", l ? " " : "",
+				 text);
+		}
+	}
+	return n;
+}
+
+/* Does tag name option --name (not merely a longer option that starts with it)? */
+static bool
+tag_names(const char *tag, const char *name)
+{
+	char want[80];
+	size_t l;
+
+	snprintf(want, sizeof(want), "--%s", name);
+	l = strlen(want);
+	for (const char *p = tag; (p = strstr(p, want)); p += l)
+		if (!p[l] || !(p[l] == '-' || (p[l] >= 'a' && p[l] <= 'z')))
+			return true;
+	return false;
+}
+
+/* "default 30", "Default: dout", "(default 8080)": the default stated in text. */
+static bool
+states_default(const char *text, const char *def)
+{
+	size_t l = strlen(def);
+
+	for (const char *p = text; *p; p++) {
+		const char *v = p + 7;
+
+		if (strncasecmp(p, "default", 7) != 0)
+			continue;
+
+		if (*v == ':')
+			v++;
+		while (*v == ' ')
+			v++;
+		if (strncmp(v, "is ", 3) == 0)
+			v += 3;
+		if (strncmp(v, def, l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The man page documents every option of the table: its name, and its range and
+ * default as the table has them (a range or default that drifted from the code, as
+ * --max-devices' "1 to 64" did, fails here). */
+static void
+check_man_text(char *buf, const char *what)
+{
+	static struct man_entry e[MAN_ENTRIES_MAX];
+	unsigned n = man_entries(buf, e, MAN_ENTRIES_MAX);
+
+	for (unsigned i = 0; cfg_option_name(i); i++) {
+		struct cfg_option_doc d;
+		const struct man_entry *m = NULL;
+		char range[64];
+
+		CHECK_INT(cfg_option_doc(i, &d), 0);
+		for (unsigned k = 0; k < n && !m; k++)
+			if (tag_names(e[k].tag, d.name))
+				m = &e[k];
+		CHECK_MSG(m != NULL, "%s: no entry for --%s", what, d.name);
+		if (!m)
+			continue;
+		if (d.has_range) {
+			snprintf(range, sizeof(range), "%u to %u", d.min, d.max);
+			CHECK_MSG(strstr(m->body, range) != NULL, "%s: --%s: range \"%s\" missing in: %s",
+				  what, d.name, range, m->body);
+		}
+		if (d.def[0])
+			CHECK_MSG(states_default(m->body, d.def),
+				  "%s: --%s: \"default %s\" missing in: %s", what, d.name, d.def,
+				  m->body);
+	}
+	CHECK_INT(cfg_option_doc(_CFG_OPT_MAX, &(struct cfg_option_doc){ 0 }), -ENOENT);
+}
+
 static void
 test_man_page(void)
 {
 	const char *srcdir = getenv("SONOTA_TEST_SRCDIR");
-	char path[512], *buf;
+	char path[512], *buf, *copy;
 	FILE *f;
 	long n;
+
+	/* The checker itself, on a page that drifted: each line must be caught. */
+	{
+		static const char *const drifted[] = {
+			".TP\n.BI \\-\\-max\\-devices \" N\"\nDevices: 1 to 64, default 8.\n",
+			".TP\n.BI \\-\\-done\\-timeout \" SECS\"\nWait 1 to 3600 s, default 31.\n",
+		};
+		for (size_t i = 0; i < sizeof(drifted) / sizeof(drifted[0]); i++) {
+			static struct man_entry e[MAN_ENTRIES_MAX];
+			char page[512];
+			unsigned k, cnt;
+			bool caught = false;
+
+			snprintf(page, sizeof(page), "%s", drifted[i]);
+			cnt = man_entries(page, e, MAN_ENTRIES_MAX);
+			CHECK_INT(cnt, 1);
+			for (k = 0; k < _CFG_OPT_MAX; k++) {
+				struct cfg_option_doc d;
+				char range[64];
+
+				cfg_option_doc(k, &d);
+				if (!tag_names(e[0].tag, d.name))
+					continue;
+				snprintf(range, sizeof(range), "%u to %u", d.min, d.max);
+				caught = (d.has_range && !strstr(e[0].body, range)) ||
+					 (d.def[0] && !states_default(e[0].body, d.def));
+				break;
+			}
+			CHECK_MSG(caught, "drifted page %zu not caught", i);
+		}
+		CHECK(states_default("x (default 8080).", "8080"));
+		CHECK(states_default("Default: dout.", "dout"));
+		CHECK(!tag_names("--wifi-password-file FILE", "wifi-password"));
+		CHECK(tag_names("-s, --slowstream", "slowstream"));
+		CHECK(tag_names("--check-images[=DIR]", "check-images"));
+	}
 
 	if (!srcdir) {
 		CHECK_MSG(0, "SONOTA_TEST_SRCDIR is not set");
@@ -662,20 +873,11 @@ test_man_page(void)
 	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
 		CHECK_MSG(0, "short read");
 	fclose(f);
-	for (unsigned i = 0; cfg_option_name(i); i++) {
-		char want[80], *dash, *p = want + 4;
-
-		/* roff spells "-" as "\-": "--serving-host" is "\-\-serving\-host". */
-		snprintf(want, sizeof(want), "\\-\\-%s", cfg_option_name(i));
-		while ((dash = strchr(p, '-'))) {
-			memmove(dash + 1, dash, strlen(dash) + 1);
-			*dash = '\\';
-			p = dash + 2;
-		}
-		CHECK_MSG(strstr(buf, want) != NULL, "man page lacks \"%s\"", want);
-	}
 	CHECK(strstr(buf, ".SH EXIT STATUS") != NULL);
 	CHECK(strstr(buf, ".SH ENVIRONMENT") != NULL);
+	copy = strdup(buf);
+	check_man_text(copy, "docs/sonota-c.1");
+	free(copy);
 	free(buf);
 }
 
