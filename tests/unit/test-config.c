@@ -813,6 +813,74 @@ check_man_text(char *buf, const char *what)
 	CHECK_INT(cfg_option_doc(_CFG_OPT_MAX, &(struct cfg_option_doc){ 0 }), -ENOENT);
 }
 
+/* "1 to 256", "1-256" or "1\u2013256" (an en dash): a range stated in text. */
+static bool
+states_range(const char *text, unsigned min, unsigned max)
+{
+	static const char *const sep[] = { " to ", "-", "\xe2\x80\x93" };
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(sep) / sizeof(sep[0]); i++) {
+		snprintf(want, sizeof(want), "%u%s%u", min, sep[i], max);
+		for (const char *p = text; (p = strstr(p, want)); p++)
+			if ((p == text || p[-1] < '0' || p[-1] > '9') &&
+			    (p[strlen(want)] < '0' || p[strlen(want)] > '9'))
+				return true;
+	}
+	return false;
+}
+
+/* README.md's option table: a row ("| `--name ...` | text |") that documents one
+ * option alone states its range and its default as the table has them. Backticks
+ * are dropped first. Returns the number of options found in rows. */
+static unsigned
+check_readme_text(const char *readme)
+{
+	char *copy = strdup(readme), row[2048];
+	unsigned found = 0;
+
+	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t n = 0;
+		char *cell_end;
+		unsigned named = 0, which = 0;
+
+		if (strncmp(line, "| `-", 4) != 0)
+			continue;
+		for (const char *p = line; *p && n + 1 < sizeof(row); p++)
+			if (*p != '`')
+				row[n++] = *p;
+		row[n] = '\0';
+		cell_end = strchr(row + 1, '|');
+		if (!cell_end)
+			continue;
+		*cell_end = '\0';
+		for (unsigned i = 0; cfg_option_name(i); i++) {
+			if (tag_names(row, cfg_option_name(i))) {
+				named++;
+				which = i;
+			}
+		}
+		found += named;
+		if (named != 1)
+			continue;
+		{
+			struct cfg_option_doc d;
+
+			cfg_option_doc(which, &d);
+			if (d.has_range)
+				CHECK_MSG(states_range(cell_end + 1, d.min, d.max),
+					  "README.md: --%s: range %u-%u missing in: %s", d.name,
+					  d.min, d.max, cell_end + 1);
+			if (d.def[0])
+				CHECK_MSG(states_default(cell_end + 1, d.def),
+					  "README.md: --%s: \"default %s\" missing in: %s", d.name,
+					  d.def, cell_end + 1);
+		}
+	}
+	free(copy);
+	return found;
+}
+
 static void
 test_man_page(void)
 {
@@ -855,6 +923,10 @@ test_man_page(void)
 		CHECK(!tag_names("--wifi-password-file FILE", "wifi-password"));
 		CHECK(tag_names("-s, --slowstream", "slowstream"));
 		CHECK(tag_names("--check-images[=DIR]", "check-images"));
+		CHECK(states_range("devices (1\xe2\x80\x93" "256, default 8)", 1, 256));
+		CHECK(states_range("1 to 256", 1, 256) && states_range("x 1-256.", 1, 256));
+		CHECK(!states_range("1 to 2567", 1, 256) && !states_range("11 to 256", 1, 256));
+		CHECK(!states_range("1 to 64", 1, 256));
 	}
 
 	if (!srcdir) {
@@ -878,6 +950,21 @@ test_man_page(void)
 	copy = strdup(buf);
 	check_man_text(copy, "docs/sonota-c.1");
 	free(copy);
+	free(buf);
+
+	snprintf(path, sizeof(path), "%s/README.md", srcdir);
+	f = fopen(path, "r");
+	CHECK_MSG(f != NULL, "cannot open %s", path);
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		CHECK_MSG(0, "short read");
+	fclose(f);
+	CHECK(check_readme_text(buf) >= 20);
 	free(buf);
 }
 
