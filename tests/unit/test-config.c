@@ -1047,6 +1047,20 @@ test_paths(void)
 					getenv("HOME"), want, sizeof(want)), 0);
 		CHECK_INT(run(&c, none, err, sizeof(err), &stage), 0);
 		CHECK_STR(c.cert_dir, want);
+		{
+			char *pbuf = NULL, line[4300];
+			size_t plen = 0;
+			FILE *pf = open_memstream(&pbuf, &plen);
+
+			cfg_print(&c, pf);
+			fclose(pf);
+			snprintf(line, sizeof(line), "\ncert-dir             \"%s\"\n", want);
+			CHECK_MSG(strstr(pbuf, line) != NULL, "cfg_print lacks %s", line);
+			snprintf(line, sizeof(line), "\nimages               \"%s\"\n",
+				 cfg_default_images_dir());
+			CHECK_MSG(strstr(pbuf, line) != NULL, "cfg_print lacks %s", line);
+			free(pbuf);
+		}
 		cfg_free(&c);
 		CHECK_INT(run(&c, user, err, sizeof(err), &stage), 0);
 		CHECK(c.cert_dir == NULL);
