@@ -21,6 +21,10 @@
 
 #define IMAGESET_PATH_MAX 4096 /* PATH_MAX: longer paths are refused, not truncated */
 
+/* Where the user reads what to put in an images directory: the source tree's copy, and
+ * the one meson installs into the default images directory. */
+#define IMAGESET_README "static/README.md, installed as " SONOTA_INSTALLED_IMAGES_DIR "/README.md"
+
 static const char *const role_file[_IMAGESET_ROLE_MAX] = {
 	[IMAGESET_USER1] = "image_user1-0x01000.bin",
 	[IMAGESET_USER2] = "image_user2-0x81000.bin",
@@ -403,7 +407,7 @@ imageset_load_table(struct imageset *ret, const char *dir, enum imageset_variant
 		r = -ENOTDIR;
 	if (r < 0) {
 		util_seterr(err, errlen, "%s: variant directory %s (put the %s user images there, "
-		       "see static/README.md)", vdir,
+		       "see " IMAGESET_README ")", vdir,
 		       r == -ENOENT ? "missing" : r == -ENOTDIR ? "is not a directory"
 							: strerror(-r),
 		       image_flash_mode_name(variant_mode[variant]));
@@ -573,7 +577,7 @@ imageset_report_table(FILE *out, const char *dir, const struct known_image *tabl
 			ret = -EINVAL;
 	}
 	if (!present) {
-		fprintf(out, "error: %s has neither dout/ nor dio/; see static/README.md\n", dir);
+		fprintf(out, "error: %s has neither dout/ nor dio/; see " IMAGESET_README "\n", dir);
 		ret = -EINVAL;
 	}
 	fprintf(out, "result: %s\n", ret == 0 ? "ok" : "INVALID");
