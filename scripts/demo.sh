@@ -6,7 +6,9 @@
 # deletes (tests/e2e/lib.sh): "the laptop" runs sonota-c, "the Sonoff" runs the device
 # simulator (tests/devsim). The simulator's WiFi hops (its ITEAD-<id> AP, the home WiFi,
 # FinalStage) are played by moving addresses between them, which is what a user does by
-# joining networks. No address is added to this machine's own network.
+# joining networks. No address is added to this machine's own network. Like any run as
+# root without --cert, sonota-c keeps its generated certificate in /var/lib/sonota-c
+# (README.md, Install), and reuses it next time.
 #
 # MODEL is a file name in tests/devsim/models without .model (default basic-user2:
 # a Sonoff Basic running stock firmware 1.5.5 from its second slot, which needs two

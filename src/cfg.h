@@ -6,9 +6,12 @@
  * cfg_check(&c, err, errlen) -> ... -> cfg_free(&c).
  *
  * This header is named cfg.h, not config.h: meson generates the build's
- * config.h (SONOTA_VERSION, SONOTA_DEFAULT_*_DIR), and a src/config.h would
+ * config.h (SONOTA_VERSION, the directories of the build and the install), and a src/config.h would
  * shadow it for every file in src/ because quoted includes search the
  * includer's directory first. The module's source file is config.c.
+ *
+ * Where files are is decided at run time (docs: README.md "Install"):
+ * cfg_default_images_dir() and cfg_state_dir().
  *
  * Pure core: nothing here logs. Errors come back as -errno plus ONE line in
  * err that names the option (or the environment variable). The exception is
@@ -53,6 +56,12 @@ enum sonota_exit {
 #define CFG_MAX_DEVICES_DEFAULT 8
 #define CFG_MAX_DEVICES_MAX 256 /* = SESSION_MAX_DEVICES */
 
+/* The state directory of a generated certificate: root's follows the FHS (/var/lib,
+ * as systemd's StateDirectory=), a user's the XDG base directory specification. */
+#define CFG_STATE_DIR_ROOT "/var/lib/sonota-c"
+#define CFG_STATE_DIR_NAME "sonota-c"            /* under $XDG_STATE_HOME */
+#define CFG_STATE_HOME_DEFAULT ".local/state"    /* $XDG_STATE_HOME's default, under $HOME */
+
 enum cfg_flash_mode {
 	CFG_FLASH_DOUT = 0, /* default: what newer Sonoffs (ESP8285, DOUT-only flash) boot */
 	CFG_FLASH_DIO,      /* for devices that need DIO user images */
@@ -85,10 +94,15 @@ struct cfg {
 	bool no_relay_test;            /* --no-relay-test: do not toggle the relay before upgrade */
 	enum cfg_flash_mode flash_mode; /* --flash-mode: which user images to serve */
 	char *images_dir;              /* --images or --check-images=DIR; default
-					* SONOTA_DEFAULT_IMAGES_DIR */
+					* cfg_default_images_dir() */
 	bool check_images;             /* --check-images: report on the images and exit */
 	char *cert_file;               /* --cert PEM; NULL: the caller's default/generated one */
 	char *key_file;                /* --key PEM; set exactly when cert_file is */
+	char *cert_dir;                /* derived: where the generated certificate and key
+					* live when --cert is not given (cfg_state_dir() of
+					* this process; NULL only with --cert or
+					* --check-images when no directory could be found).
+					* The caller passes it to tls_ensure(). */
 
 	/* output */
 	char *log_file;                /* --log-file; NULL: caller picks "sonota-<time>.log" */
@@ -106,7 +120,7 @@ struct cfg {
 	char *bind;                    /* --bind IPv4 listen address; NULL: all addresses */
 	uint32_t bind_addr;            /* bind parsed, host byte order; 0 (any) when NULL */
 	unsigned done_timeout;         /* --done-timeout seconds, 1..3600, default 30 */
-	unsigned max_devices;          /* --max-devices 1..64, default 8 */
+	unsigned max_devices;          /* --max-devices 1..256, default 8 */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -183,6 +197,40 @@ void cfg_version(FILE *f);
 /* Long name (without "--") of table entry opt, or NULL when out of range; lets
  * tests check that the man page lists every option. */
 const char *cfg_option_name(unsigned opt);
+
+/* What the documentation must say about one option, from the option table (the
+ * man page's test checks it against docs/sonota-c.1). */
+struct cfg_option_doc {
+	const char *name;  /* long name without "--" */
+	bool has_range;    /* a number (or a string's length in bytes) in min..max */
+	unsigned min, max;
+	char def[80];      /* the fixed default as --help shows it, e.g. "8443" or "dout";
+			    * "" when none, or when it is decided at run time (a path) */
+};
+
+/* Fill *ret for table entry opt: 0, or -ENOENT when out of range. */
+int cfg_option_doc(unsigned opt, struct cfg_option_doc *ret);
+
+/* The directory of a generated certificate for a user with effective uid euid and
+ * these values of $XDG_STATE_HOME and $HOME (NULL: unset): the build's fixed
+ * directory (meson option cert_dir) if any, else CFG_STATE_DIR_ROOT for root, else
+ * $XDG_STATE_HOME/sonota-c, else $HOME/.local/state/sonota-c; a relative or empty
+ * variable is ignored, as the XDG specification says. Pure (nothing is created:
+ * tls_ensure makes the directory, mode 0700). Writes buf and returns 0, -ENOENT
+ * when neither variable gives an absolute path, or -ENAMETOOLONG. */
+int cfg_state_dir(unsigned euid, const char *xdg_state_home, const char *home, char *buf,
+		  size_t len);
+
+/* The default images directory of a binary at exe (an absolute, resolved path;
+ * NULL when unknown) built in build_root (resolved): the build's fixed directory
+ * (meson option images_dir) if any, else the source tree's static/ when exe lies
+ * inside build_root (a source-tree build, its tests, scripts/demo.sh), else the
+ * installed DATADIR/sonota-c/images. Pure; returns a constant string. */
+const char *cfg_images_dir_for(const char *exe, const char *build_root);
+
+/* cfg_images_dir_for() of this process (/proc/self/exe and this build's directory);
+ * what --images defaults to and --help shows. A constant string. */
+const char *cfg_default_images_dir(void);
 
 /* Name of a flash mode ("dout", "dio"). */
 const char *cfg_flash_mode_name(enum cfg_flash_mode m);

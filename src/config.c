@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 #include <mbedtls/version.h>
@@ -49,6 +50,9 @@ struct option_def {
 	unsigned def;         /* numbers: default */
 	const char *def_str;  /* K_PATH: default applied by cfg_check when not given */
 	const char *def_help; /* how --help shows the default, if not def/def_str */
+	/* A default that depends on where the binary runs or who runs it (a path):
+	 * writes how --help shows it into buf, returns buf. */
+	const char *(*def_fn)(char *buf, size_t len);
 	const char *metavar;  /* argument name in --help */
 	const char *help;     /* lines separated by '\n' */
 	/* Extra check of a value; writes the reason (without the option name,
@@ -59,6 +63,9 @@ struct option_def {
 static int validate_serving_host(const char *arg, char *msg, size_t msglen);
 static int validate_ssid(const char *arg, char *msg, size_t msglen);
 static int validate_password(const char *arg, char *msg, size_t msglen);
+static const char *images_default(char *buf, size_t len);
+static const char *cert_default(char *buf, size_t len);
+static const char *key_default(char *buf, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -124,7 +131,7 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		.help = "flash mode of the images to serve: dout or dio",
 	},
 	[CFG_OPT_IMAGES] = {
-		"images", 0, K_PATH, false, F(images_dir), 0, .def_str = SONOTA_DEFAULT_IMAGES_DIR,
+		"images", 0, K_PATH, false, F(images_dir), 0, .def_fn = images_default,
 		.metavar = "DIR",
 		.help = "directory that holds the firmware images",
 	},
@@ -136,10 +143,12 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 	},
 	[CFG_OPT_CERT] = {
 		"cert", 0, K_PATH, false, F(cert_file), 0, .metavar = "FILE",
+		.def_fn = cert_default,
 		.help = "TLS certificate (PEM) for HTTPS/WSS; needs --key",
 	},
 	[CFG_OPT_KEY] = {
 		"key", 0, K_PATH, false, F(key_file), 0, .metavar = "FILE",
+		.def_fn = key_default,
 		.help = "private key (PEM) of --cert",
 	},
 	[CFG_OPT_LOG_FILE] = {
@@ -243,6 +252,99 @@ static bool
 is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
+}
+
+/* ---- where files are ---------------------------------------------------- */
+
+int
+cfg_state_dir(unsigned euid, const char *xdg_state_home, const char *home, char *buf,
+	      size_t len)
+{
+	int n;
+
+#ifdef SONOTA_FIXED_CERT_DIR
+	n = snprintf(buf, len, "%s", SONOTA_FIXED_CERT_DIR);
+#else
+	if (euid == 0)
+		n = snprintf(buf, len, "%s", CFG_STATE_DIR_ROOT);
+	else if (xdg_state_home && xdg_state_home[0] == '/')
+		n = snprintf(buf, len, "%s/%s", xdg_state_home, CFG_STATE_DIR_NAME);
+	else if (home && home[0] == '/')
+		n = snprintf(buf, len, "%s/%s/%s", home, CFG_STATE_HOME_DEFAULT, CFG_STATE_DIR_NAME);
+	else
+		return -ENOENT;
+#endif
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* cfg_state_dir() of this process. */
+static int
+own_state_dir(char *buf, size_t len)
+{
+	return cfg_state_dir((unsigned)geteuid(), getenv("XDG_STATE_HOME"), getenv("HOME"), buf,
+			     len);
+}
+
+const char *
+cfg_images_dir_for(const char *exe, const char *build_root)
+{
+#ifdef SONOTA_FIXED_IMAGES_DIR
+	return SONOTA_FIXED_IMAGES_DIR;
+#else
+	size_t n = build_root ? strlen(build_root) : 0;
+
+	while (n > 1 && build_root[n - 1] == '/')
+		n--;
+	if (exe && n > 1 && strncmp(exe, build_root, n) == 0 && exe[n] == '/')
+		return SONOTA_SOURCE_IMAGES_DIR;
+	return SONOTA_INSTALLED_IMAGES_DIR;
+#endif
+}
+
+const char *
+cfg_default_images_dir(void)
+{
+	char exe[CFG_PATH_MAX + 1], root[CFG_PATH_MAX + 1];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return cfg_images_dir_for(NULL, NULL);
+	exe[n] = '\0';
+	return cfg_images_dir_for(exe, realpath(SONOTA_BUILD_ROOT, root));
+}
+
+static const char *
+images_default(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", cfg_default_images_dir());
+	return buf;
+}
+
+/* What tls_ensure generates when --cert/--key are not given: DIR/name. */
+static const char *
+generated_default(char *buf, size_t len, const char *name)
+{
+	char dir[CFG_PATH_MAX + 1];
+
+	if (own_state_dir(dir, sizeof(dir)) < 0)
+		snprintf(buf, len, "none: set $HOME");
+	else
+		snprintf(buf, len, "%s/%s, generated", dir, name);
+	return buf;
+}
+
+static const char *
+cert_default(char *buf, size_t len)
+{
+	return generated_default(buf, len, "server.crt");
+}
+
+static const char *
+key_default(char *buf, size_t len)
+{
+	return generated_default(buf, len, "server.key");
 }
 
 /* --serving-host must be an address a device on the home WiFi can reach, and
@@ -373,6 +475,7 @@ cfg_free(struct cfg *c)
 	}
 	/* A password read from the file or the environment sits in the same
 	 * field, freed above as the K_SECRET's. */
+	free(c->cert_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -386,6 +489,39 @@ const char *
 cfg_option_name(unsigned opt)
 {
 	return opt < _CFG_OPT_MAX ? options[opt].name : NULL;
+}
+
+int
+cfg_option_doc(unsigned opt, struct cfg_option_doc *ret)
+{
+	const struct option_def *o;
+
+	if (opt >= _CFG_OPT_MAX)
+		return -ENOENT;
+	o = &options[opt];
+	memset(ret, 0, sizeof(*ret));
+	ret->name = o->name;
+	switch (o->kind) {
+	case K_PORT:
+	case K_UINT:
+		ret->has_range = true;
+		ret->min = o->min;
+		ret->max = o->max;
+		snprintf(ret->def, sizeof(ret->def), "%u", o->def);
+		return 0;
+	case K_STRING:
+		ret->has_range = true;
+		ret->min = o->min;
+		ret->max = o->max;
+		break;
+	default:
+		break;
+	}
+	if (!o->def_fn && o->def_help)
+		snprintf(ret->def, sizeof(ret->def), "%s", o->def_help);
+	else if (!o->def_fn && o->def_str)
+		snprintf(ret->def, sizeof(ret->def), "%s", o->def_str);
+	return 0;
 }
 
 const char *
@@ -761,7 +897,7 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 
 	/* Derived values first: --check-images needs the directory too. */
 	if (!c->images_dir) {
-		c->images_dir = strdup(options[CFG_OPT_IMAGES].def_str);
+		c->images_dir = strdup(cfg_default_images_dir());
 		if (!c->images_dir) {
 			util_seterr(err, errlen, "--images: out of memory");
 			return -ENOMEM;
@@ -787,6 +923,22 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	if (c->key_file && !c->cert_file) {
 		util_seterr(err, errlen, "--key: needs --cert");
 		return -EINVAL;
+	}
+	if (!c->cert_file && !c->cert_dir) {
+		char dir[CFG_PATH_MAX + 1];
+
+		r = own_state_dir(dir, sizeof(dir));
+		if (r < 0 && !c->check_images) {
+			util_seterr(err, errlen,
+			            "--cert: no directory for a generated certificate: "
+			            "$XDG_STATE_HOME and $HOME are unset or not absolute; set "
+			            "one, or give --cert and --key");
+			return -EINVAL;
+		}
+		if (r == 0 && !(c->cert_dir = strdup(dir))) {
+			util_seterr(err, errlen, "--cert: out of memory");
+			return -ENOMEM;
+		}
 	}
 	if (c->log_file && c->no_log_file) {
 		util_seterr(err, errlen, "--log-file: cannot be used with --no-log-file");
@@ -897,6 +1049,8 @@ password_source_name(enum cfg_password_source s)
 void
 cfg_print(const struct cfg *c, FILE *f)
 {
+	char buf[CFG_PATH_MAX + 1];
+
 	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
 		const struct option_def *o = &options[i];
 		const char *s;
@@ -937,11 +1091,15 @@ cfg_print(const struct cfg *c, FILE *f)
 			if (s)
 				fprintf(f, "%-20s \"%s\"\n", o->name, s);
 			else
-				fprintf(f, "%-20s (%s)\n", o->name, o->def_help ? o->def_help
-						 : o->def_str ? o->def_str : "none");
+				fprintf(f, "%-20s (%s)\n", o->name,
+					o->def_fn ? o->def_fn(buf, sizeof(buf))
+					: o->def_help ? o->def_help
+					: o->def_str ? o->def_str : "none");
 			break;
 		}
 	}
+	if (c->cert_dir)
+		fprintf(f, "%-20s \"%s\"\n", "cert-dir", c->cert_dir);
 	fprintf(f, "%-20s %s\n", "console-level", c->console_level <= LOG_ERR ? "error"
 			       : c->console_level == LOG_WARN ? "warning"
 			       : c->console_level == LOG_NOTICE ? "notice"
@@ -953,14 +1111,16 @@ cfg_print(const struct cfg *c, FILE *f)
 static void
 usage_option(FILE *f, const struct option_def *o)
 {
-	char head[64], def[64] = "";
+	char head[64], def[CFG_PATH_MAX + 16] = "", buf[CFG_PATH_MAX + 1];
 	const char *p = o->help;
 	int n;
 
 	n = snprintf(head, sizeof(head), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
 		     o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
 		     o->metavar && o->metavar[0] != '[' ? " " : "", o->metavar ? o->metavar : "");
-	if (o->def_help)
+	if (o->def_fn)
+		snprintf(def, sizeof(def), " (default: %s)", o->def_fn(buf, sizeof(buf)));
+	else if (o->def_help)
 		snprintf(def, sizeof(def), " (default: %s)", o->def_help);
 	else if (o->def_str)
 		snprintf(def, sizeof(def), " (default: %s)", o->def_str);

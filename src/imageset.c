@@ -21,6 +21,10 @@
 
 #define IMAGESET_PATH_MAX 4096 /* PATH_MAX: longer paths are refused, not truncated */
 
+/* Where the user reads what to put in an images directory: the source tree's copy, and
+ * the one meson installs into the default images directory. */
+#define IMAGESET_README "static/README.md, installed as " SONOTA_INSTALLED_IMAGES_DIR "/README.md"
+
 static const char *const role_file[_IMAGESET_ROLE_MAX] = {
 	[IMAGESET_USER1] = "image_user1-0x01000.bin",
 	[IMAGESET_USER2] = "image_user2-0x81000.bin",
@@ -161,12 +165,67 @@ out:
 	return r;
 }
 
+/* The public sets in table whose user images have this flash mode, as "a, b, c" (each
+ * once, table order), or "none known". */
+static void
+sets_of_mode(const struct known_image *table, size_t n, uint8_t mode, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		int w;
+
+		if (strcmp(table[i].file, role_file[IMAGESET_USER1]) != 0 ||
+		    strcmp(table[i].flash_mode, image_flash_mode_name(mode)) != 0)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(table[j].set, table[i].set) == 0 &&
+			       strcmp(table[j].file, table[i].file) == 0;
+		if (seen)
+			continue;
+		w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", table[i].set);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	if (!used)
+		snprintf(buf, len, "none known");
+}
+
+/* The variant rule failed for a user image of flash mode QIO or QOUT, which no directory
+ * takes: say which public set it comes from (by sha256), why the mode is refused, and
+ * which sets to use instead (PROTOCOL.md §6.6, §6.7). Writes one sentence-tail into buf. */
+static void
+explain_refused_mode(const struct imageset_file *f, const struct known_image *table, size_t n,
+		     char *buf, size_t len)
+{
+	const char *set = NULL, *mode = image_flash_mode_name(f->info.flash_mode);
+	char dout[160], dio[96];
+
+	for (size_t i = 0; i < n && !set; i++)
+		if (strcmp(table[i].sha256, f->info.sha256_hex) == 0)
+			set = table[i].set;
+	sets_of_mode(table, n, IMAGE_MODE_DOUT, dout, sizeof(dout));
+	sets_of_mode(table, n, IMAGE_MODE_DIO, dio, sizeof(dio));
+	snprintf(buf, len,
+		 "%s%s%s. %s user images are refused: devices with an ESP8285 or DOUT-only "
+		 "flash cannot boot them once the stock firmware has written them. Use a DOUT "
+		 "set in dout/ (%s) or a DIO set in dio/ (%s); static/README.md says where "
+		 "to get them",
+		 set ? "; this file is from the public set \"" : "", set ? set : "",
+		 set ? "\"" : "", mode, dout, dio);
+}
+
 /* Read and validate one file of the set into f (which then owns path and data, also on
  * failure when they were allocated: the caller frees f). *ret_checked tells whether the
- * image rules passed, i.e. whether f->info is valid; a later variant rule may still fail. */
+ * image rules passed, i.e. whether f->info is valid; a later variant rule may still fail.
+ * table (n rows) names the public set of a refused QIO/QOUT user image. */
 static int
 load_file(struct imageset_file *f, const char *dir, enum imageset_variant variant,
-	  enum imageset_role role, bool *ret_checked, char *err, size_t errlen)
+	  enum imageset_role role, const struct known_image *table, size_t n, bool *ret_checked,
+	  char *err, size_t errlen)
 {
 	char path[IMAGESET_PATH_MAX], sub[IMAGESET_PATH_MAX], e[IMAGE_ERR_MAX];
 	int r;
@@ -197,10 +256,14 @@ load_file(struct imageset_file *f, const char *dir, enum imageset_variant varian
 	}
 	*ret_checked = true;
 	if (role != IMAGESET_ARDUINO && f->info.flash_mode != variant_mode[variant]) {
+		char why[IMAGESET_TEXT_MAX * 3] = "";
+
+		if (f->info.flash_mode == IMAGE_MODE_QIO || f->info.flash_mode == IMAGE_MODE_QOUT)
+			explain_refused_mode(f, table, n, why, sizeof(why));
 		util_seterr(err, errlen,
-		       "%s: variant: flash mode %s, but the %s directory is for %s images", path,
+		       "%s: variant: flash mode %s, but the %s directory is for %s images%s", path,
 		       image_flash_mode_name(f->info.flash_mode), variant_dir[variant],
-		       image_flash_mode_name(variant_mode[variant]));
+		       image_flash_mode_name(variant_mode[variant]), why);
 		return -EINVAL;
 	}
 	return 0;
@@ -317,6 +380,14 @@ int
 imageset_load(struct imageset *ret, const char *dir, enum imageset_variant variant,
 	      char *err, size_t errlen)
 {
+	return imageset_load_table(ret, dir, variant, known_images, known_images_count, err,
+				   errlen);
+}
+
+int
+imageset_load_table(struct imageset *ret, const char *dir, enum imageset_variant variant,
+		    const struct known_image *table, size_t n, char *err, size_t errlen)
+{
 	struct imageset s = { .variant = variant };
 	char vdir[IMAGESET_PATH_MAX];
 	struct stat st;
@@ -336,21 +407,21 @@ imageset_load(struct imageset *ret, const char *dir, enum imageset_variant varia
 		r = -ENOTDIR;
 	if (r < 0) {
 		util_seterr(err, errlen, "%s: variant directory %s (put the %s user images there, "
-		       "see static/README.md)", vdir,
+		       "see " IMAGESET_README ")", vdir,
 		       r == -ENOENT ? "missing" : r == -ENOTDIR ? "is not a directory"
 							: strerror(-r),
 		       image_flash_mode_name(variant_mode[variant]));
 		return r;
 	}
 	for (unsigned role = 0; role < _IMAGESET_ROLE_MAX; role++) {
-		r = load_file(&s.files[role], dir, variant, role, &checked, err, errlen);
+		r = load_file(&s.files[role], dir, variant, role, table, n, &checked, err, errlen);
 		if (r < 0)
 			goto fail;
 	}
 	r = check_pair(s.files, dir, variant, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = imageset_identify(&s, known_images, known_images_count, err, errlen);
+	r = imageset_identify(&s, table, n, err, errlen);
 	if (r < 0)
 		goto fail;
 	for (unsigned role = 0; role < _IMAGESET_ROLE_MAX; role++) {
@@ -451,7 +522,7 @@ report_variant(FILE *out, const char *dir, enum imageset_variant v,
 		image_flash_mode_name(variant_mode[v]));
 	fprintf(out, REPORT_ROW, "file", "size", "format", "flash", "sha256", "verdict");
 	for (unsigned role = 0; role < _IMAGESET_ROLE_MAX; role++) {
-		r[role] = load_file(&s.files[role], dir, v, role, &checked[role], e[role],
+		r[role] = load_file(&s.files[role], dir, v, role, table, n, &checked[role], e[role],
 				    sizeof(e[role]));
 		report_row(out, &s.files[role], r[role], checked[role], role);
 		if (r[role] < 0)
@@ -464,7 +535,23 @@ report_variant(FILE *out, const char *dir, enum imageset_variant v,
 		fprintf(out, "  error: %s\n", pair_err);
 		ret = -EINVAL;
 	}
-	fprintf(out, "image set: %s\n\n", ret == 0 && s.known_set ? s.known_set : "unknown");
+	if (ret == 0) {
+		fprintf(out, "image set: %s\n\n", s.known_set ? s.known_set : "unknown");
+	} else {
+		/* Name the public set even when it is refused here (SonOTA's QIO master
+		 * images, say): the whole set if all three match, else a user image's. */
+		const char *name;
+
+		if (imageset_identify(&s, table, n, pair_err, sizeof(pair_err)) < 0)
+			s.known_set = NULL;
+		name = s.known_set ? s.known_set
+		       : s.files[IMAGESET_USER1].known_set ? s.files[IMAGESET_USER1].known_set
+		       : s.files[IMAGESET_USER2].known_set;
+		if (name)
+			fprintf(out, "image set: %s (INVALID here: see the error above)\n\n", name);
+		else
+			fprintf(out, "image set: unknown\n\n");
+	}
 	imageset_free(&s);
 	return ret;
 }
@@ -490,7 +577,7 @@ imageset_report_table(FILE *out, const char *dir, const struct known_image *tabl
 			ret = -EINVAL;
 	}
 	if (!present) {
-		fprintf(out, "error: %s has neither dout/ nor dio/; see static/README.md\n", dir);
+		fprintf(out, "error: %s has neither dout/ nor dio/; see " IMAGESET_README "\n", dir);
 		ret = -EINVAL;
 	}
 	fprintf(out, "result: %s\n", ret == 0 ? "ok" : "INVALID");

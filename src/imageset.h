@@ -1,6 +1,6 @@
 /* imageset: load, validate and describe the three images sonota-c serves.
  *
- * Layout under the images directory (default: the source tree's static/):
+ * Layout under the images directory (default: cfg_default_images_dir()):
  *   <dir>/dout/image_user1-0x01000.bin   <dir>/dout/image_user2-0x81000.bin
  *   <dir>/dio/image_user1-0x01000.bin    <dir>/dio/image_user2-0x81000.bin
  *   <dir>/image_arduino.bin
@@ -66,6 +66,13 @@ struct imageset {
 int imageset_load(struct imageset *ret, const char *dir, enum imageset_variant variant,
 		  char *err, size_t errlen);
 
+/* imageset_load() against another table of known sets (tests pass a synthetic one).
+ * A user image refused for its flash mode QIO or QOUT gets an err that also names the
+ * public set it comes from (by sha256 in table), says why that mode is refused and
+ * lists the DOUT and DIO sets of table, for dout/ and dio/. */
+int imageset_load_table(struct imageset *ret, const char *dir, enum imageset_variant variant,
+			const struct known_image *table, size_t n, char *err, size_t errlen);
+
 /* Fill set->known_set and files[].known_set from table (n rows; imageset_load passes
  * known_images). The set is named when all three sha256 rows belong to one table set
  * (sets share files, so single files alone cannot name it); a file's known_set is then
@@ -80,7 +87,8 @@ int imageset_identify(struct imageset *set, const struct known_image *table, siz
 const struct imageset_file *imageset_find(const struct imageset *set, const char *name);
 
 /* --check-images: print a table (file, size, format, flash mode, sha256, verdict)
- * for every variant present in dir, and which public set each matches. Returns 0
+ * for every variant present in dir, and which public set each matches (also when
+ * refused, as "image set: NAME (INVALID here: ...)"). Returns 0
  * when every present variant and image_arduino.bin is valid and at least one
  * variant exists, -EINVAL otherwise. */
 int imageset_report(FILE *out, const char *dir);

@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
 #include "check.h"
 #include "log.h"
+#include "tls.h"
 
 #define MAX_ARGS 48
 
@@ -213,7 +215,7 @@ test_defaults(void)
 	CHECK(!c.slowstream);
 	CHECK(!c.no_relay_test);
 	CHECK_INT(c.flash_mode, CFG_FLASH_DOUT);
-	CHECK_STR(c.images_dir, SONOTA_DEFAULT_IMAGES_DIR);
+	CHECK_STR(c.images_dir, cfg_default_images_dir());
 	CHECK(!c.check_images);
 	CHECK(c.cert_file == NULL);
 	CHECK(c.key_file == NULL);
@@ -374,7 +376,7 @@ test_good_rows(void)
 
 	RUN_OK("--check-images");
 	CHECK(c.check_images);
-	CHECK_STR(c.images_dir, SONOTA_DEFAULT_IMAGES_DIR);
+	CHECK_STR(c.images_dir, cfg_default_images_dir());
 	cfg_free(&c);
 	RUN_OK("--check-images=/img");
 	CHECK(c.check_images);
@@ -637,13 +639,295 @@ test_reentry(void)
 	CHECK(1);
 }
 
+/* One roff line as the reader sees it: the font macros' arguments (.B/.I joined with
+ * spaces; .BI, .BR, .IR, .RB, .RI, .IB alternate fonts, so joined without), other
+ * requests dropped, and the escapes \- \e \fX \& \(space) resolved. */
+static void
+roff_line(const char *in, char *out, size_t len)
+{
+	char raw[1024];
+	size_t n = 0;
+
+	raw[0] = '\0';
+	if (in[0] == '.') {
+		size_t m = strcspn(in + 1, " \t");
+		bool joined, alt;
+		const char *p = in + 1 + m;
+
+		joined = (m == 1 && (in[1] == 'B' || in[1] == 'I')) ||
+			 (m == 2 && in[1] == 'S' && in[2] == 'M');
+		alt = m == 2 && strchr("BIR", in[1]) && strchr("BIR", in[2]) && in[1] != in[2];
+		if (!joined && !alt) {
+			out[0] = '\0';
+			return;
+		}
+		while (*p && n + 2 < sizeof(raw)) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p)
+				break;
+			if (joined && n)
+				raw[n++] = ' ';
+			if (*p == '"') {
+				for (p++; *p && *p != '"' && n + 2 < sizeof(raw); p++)
+					raw[n++] = *p;
+				if (*p == '"')
+					p++;
+			} else {
+				for (; *p && *p != ' ' && *p != '\t' && n + 2 < sizeof(raw); p++)
+					raw[n++] = *p;
+			}
+		}
+		raw[n] = '\0';
+	} else {
+		snprintf(raw, sizeof(raw), "%s", in);
+	}
+	n = 0;
+	for (const char *p = raw; *p && n + 1 < len; p++) {
+		if (p[0] != '\\' || !p[1]) {
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == '-' || *p == ' ')
+			out[n++] = *p;
+		else if (*p == 'e')
+			out[n++] = '\\';
+		else if (*p == 'f' && p[1])
+			p++; /* a font change */
+		/* \& and anything else: nothing */
+	}
+	out[n] = '\0';
+}
+
+/* The man page's option entries, as text: for each ".TP", its tag line and its body
+ * (up to the next .TP, .SS, .SH or .PP), roff resolved. */
+struct man_entry {
+	char tag[256];
+	char body[2048];
+};
+
+#define MAN_ENTRIES_MAX 64
+
+static unsigned
+man_entries(char *buf, struct man_entry *e, unsigned max)
+{
+	unsigned n = 0;
+	int state = 0; /* 0: outside, 1: tag next, 2: in the body */
+	char text[1024];
+
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		bool end = strncmp(line, ".TP", 3) == 0 || strncmp(line, ".SS", 3) == 0 ||
+			   strncmp(line, ".SH", 3) == 0 || strncmp(line, ".PP", 3) == 0;
+
+		if (end) {
+			state = strncmp(line, ".TP", 3) == 0 && n < max ? 1 : 0;
+			continue;
+		}
+		roff_line(line, text, sizeof(text));
+		if (state == 1) {
+			snprintf(e[n].tag, sizeof(e[n].tag), "%s", text);
+			e[n].body[0] = '\0';
+			n++;
+			state = 2;
+		} else if (state == 2 && text[0]) {
+			size_t l = strlen(e[n - 1].body);
+
+			snprintf(e[n - 1].body + l, sizeof(e[n - 1].body) - l, "%s%s", l ? " " : "",
+				 text);
+		}
+	}
+	return n;
+}
+
+/* Does tag name option --name (not merely a longer option that starts with it)? */
+static bool
+tag_names(const char *tag, const char *name)
+{
+	char want[80];
+	size_t l;
+
+	snprintf(want, sizeof(want), "--%s", name);
+	l = strlen(want);
+	for (const char *p = tag; (p = strstr(p, want)); p += l)
+		if (!p[l] || !(p[l] == '-' || (p[l] >= 'a' && p[l] <= 'z')))
+			return true;
+	return false;
+}
+
+/* "default 30", "Default: dout", "(default 8080)": the default stated in text. */
+static bool
+states_default(const char *text, const char *def)
+{
+	size_t l = strlen(def);
+
+	for (const char *p = text; *p; p++) {
+		const char *v = p + 7;
+
+		if (strncasecmp(p, "default", 7) != 0)
+			continue;
+
+		if (*v == ':')
+			v++;
+		while (*v == ' ')
+			v++;
+		if (strncmp(v, "is ", 3) == 0)
+			v += 3;
+		if (strncmp(v, def, l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The man page documents every option of the table: its name, and its range and
+ * default as the table has them (a range or default that drifted from the code, as
+ * --max-devices' "1 to 64" did, fails here). */
+static void
+check_man_text(char *buf, const char *what)
+{
+	static struct man_entry e[MAN_ENTRIES_MAX];
+	unsigned n = man_entries(buf, e, MAN_ENTRIES_MAX);
+
+	for (unsigned i = 0; cfg_option_name(i); i++) {
+		struct cfg_option_doc d;
+		const struct man_entry *m = NULL;
+		char range[64];
+
+		CHECK_INT(cfg_option_doc(i, &d), 0);
+		for (unsigned k = 0; k < n && !m; k++)
+			if (tag_names(e[k].tag, d.name))
+				m = &e[k];
+		CHECK_MSG(m != NULL, "%s: no entry for --%s", what, d.name);
+		if (!m)
+			continue;
+		if (d.has_range) {
+			snprintf(range, sizeof(range), "%u to %u", d.min, d.max);
+			CHECK_MSG(strstr(m->body, range) != NULL, "%s: --%s: range \"%s\" missing in: %s",
+				  what, d.name, range, m->body);
+		}
+		if (d.def[0])
+			CHECK_MSG(states_default(m->body, d.def),
+				  "%s: --%s: \"default %s\" missing in: %s", what, d.name, d.def,
+				  m->body);
+	}
+	CHECK_INT(cfg_option_doc(_CFG_OPT_MAX, &(struct cfg_option_doc){ 0 }), -ENOENT);
+}
+
+/* "1 to 256", "1-256" or "1\u2013256" (an en dash): a range stated in text. */
+static bool
+states_range(const char *text, unsigned min, unsigned max)
+{
+	static const char *const sep[] = { " to ", "-", "\xe2\x80\x93" };
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(sep) / sizeof(sep[0]); i++) {
+		snprintf(want, sizeof(want), "%u%s%u", min, sep[i], max);
+		for (const char *p = text; (p = strstr(p, want)); p++)
+			if ((p == text || p[-1] < '0' || p[-1] > '9') &&
+			    (p[strlen(want)] < '0' || p[strlen(want)] > '9'))
+				return true;
+	}
+	return false;
+}
+
+/* README.md's option table: a row ("| `--name ...` | text |") that documents one
+ * option alone states its range and its default as the table has them. Backticks
+ * are dropped first. Returns the number of options found in rows. */
+static unsigned
+check_readme_text(const char *readme)
+{
+	char *copy = strdup(readme), row[2048];
+	unsigned found = 0;
+
+	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t n = 0;
+		char *cell_end;
+		unsigned named = 0, which = 0;
+
+		if (strncmp(line, "| `-", 4) != 0)
+			continue;
+		for (const char *p = line; *p && n + 1 < sizeof(row); p++)
+			if (*p != '`')
+				row[n++] = *p;
+		row[n] = '\0';
+		cell_end = strchr(row + 1, '|');
+		if (!cell_end)
+			continue;
+		*cell_end = '\0';
+		for (unsigned i = 0; cfg_option_name(i); i++) {
+			if (tag_names(row, cfg_option_name(i))) {
+				named++;
+				which = i;
+			}
+		}
+		found += named;
+		if (named != 1)
+			continue;
+		{
+			struct cfg_option_doc d;
+
+			cfg_option_doc(which, &d);
+			if (d.has_range)
+				CHECK_MSG(states_range(cell_end + 1, d.min, d.max),
+					  "README.md: --%s: range %u-%u missing in: %s", d.name,
+					  d.min, d.max, cell_end + 1);
+			if (d.def[0])
+				CHECK_MSG(states_default(cell_end + 1, d.def),
+					  "README.md: --%s: \"default %s\" missing in: %s", d.name,
+					  d.def, cell_end + 1);
+		}
+	}
+	free(copy);
+	return found;
+}
+
 static void
 test_man_page(void)
 {
 	const char *srcdir = getenv("SONOTA_TEST_SRCDIR");
-	char path[512], *buf;
+	char path[512], *buf, *copy;
 	FILE *f;
 	long n;
+
+	/* The checker itself, on a page that drifted: each line must be caught. */
+	{
+		static const char *const drifted[] = {
+			".TP\n.BI \\-\\-max\\-devices \" N\"\nDevices: 1 to 64, default 8.\n",
+			".TP\n.BI \\-\\-done\\-timeout \" SECS\"\nWait 1 to 3600 s, default 31.\n",
+		};
+		for (size_t i = 0; i < sizeof(drifted) / sizeof(drifted[0]); i++) {
+			static struct man_entry e[MAN_ENTRIES_MAX];
+			char page[512];
+			unsigned k, cnt;
+			bool caught = false;
+
+			snprintf(page, sizeof(page), "%s", drifted[i]);
+			cnt = man_entries(page, e, MAN_ENTRIES_MAX);
+			CHECK_INT(cnt, 1);
+			for (k = 0; k < _CFG_OPT_MAX; k++) {
+				struct cfg_option_doc d;
+				char range[64];
+
+				cfg_option_doc(k, &d);
+				if (!tag_names(e[0].tag, d.name))
+					continue;
+				snprintf(range, sizeof(range), "%u to %u", d.min, d.max);
+				caught = (d.has_range && !strstr(e[0].body, range)) ||
+					 (d.def[0] && !states_default(e[0].body, d.def));
+				break;
+			}
+			CHECK_MSG(caught, "drifted page %zu not caught", i);
+		}
+		CHECK(states_default("x (default 8080).", "8080"));
+		CHECK(states_default("Default: dout.", "dout"));
+		CHECK(!tag_names("--wifi-password-file FILE", "wifi-password"));
+		CHECK(tag_names("-s, --slowstream", "slowstream"));
+		CHECK(tag_names("--check-images[=DIR]", "check-images"));
+		CHECK(states_range("devices (1\xe2\x80\x93" "256, default 8)", 1, 256));
+		CHECK(states_range("1 to 256", 1, 256) && states_range("x 1-256.", 1, 256));
+		CHECK(!states_range("1 to 2567", 1, 256) && !states_range("11 to 256", 1, 256));
+		CHECK(!states_range("1 to 64", 1, 256));
+	}
 
 	if (!srcdir) {
 		CHECK_MSG(0, "SONOTA_TEST_SRCDIR is not set");
@@ -661,21 +945,148 @@ test_man_page(void)
 	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
 		CHECK_MSG(0, "short read");
 	fclose(f);
-	for (unsigned i = 0; cfg_option_name(i); i++) {
-		char want[80], *dash, *p = want + 4;
-
-		/* roff spells "-" as "\-": "--serving-host" is "\-\-serving\-host". */
-		snprintf(want, sizeof(want), "\\-\\-%s", cfg_option_name(i));
-		while ((dash = strchr(p, '-'))) {
-			memmove(dash + 1, dash, strlen(dash) + 1);
-			*dash = '\\';
-			p = dash + 2;
-		}
-		CHECK_MSG(strstr(buf, want) != NULL, "man page lacks \"%s\"", want);
-	}
 	CHECK(strstr(buf, ".SH EXIT STATUS") != NULL);
 	CHECK(strstr(buf, ".SH ENVIRONMENT") != NULL);
+	copy = strdup(buf);
+	check_man_text(copy, "docs/sonota-c.1");
+	free(copy);
 	free(buf);
+
+	snprintf(path, sizeof(path), "%s/README.md", srcdir);
+	f = fopen(path, "r");
+	CHECK_MSG(f != NULL, "cannot open %s", path);
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		CHECK_MSG(0, "short read");
+	fclose(f);
+	CHECK(check_readme_text(buf) >= 20);
+	free(buf);
+}
+
+/* Where files go (install): the state directory of a generated certificate and the
+ * default images directory, decided at run time; a certificate made through that
+ * choice lands in the state directory, never in the source tree's certs/. */
+static void
+test_paths(void)
+{
+	static const struct {
+		unsigned euid;
+		const char *xdg, *home;
+		int ret;
+		const char *want;
+	} rows[] = {
+		{ 0, "/x/state", "/home/u", 0, CFG_STATE_DIR_ROOT },
+		{ 0, NULL, NULL, 0, CFG_STATE_DIR_ROOT },
+		{ 1000, "/x/state", "/home/u", 0, "/x/state/sonota-c" },
+		{ 1000, NULL, "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, "", "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, "rel/state", "/home/u", 0, "/home/u/.local/state/sonota-c" },
+		{ 1000, NULL, NULL, -ENOENT, NULL },
+		{ 1000, "rel", "home/u", -ENOENT, NULL },
+	};
+	char buf[4200], srccerts[600], cert[4300], key[4300], err[256], xdg[300];
+	const char *srcdir = getenv("SONOTA_TEST_SRCDIR");
+	bool gen = false, had_certs;
+	struct stat st;
+	struct cfg c;
+	int stage;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
+
+		memset(buf, 'x', sizeof(buf));
+		r = cfg_state_dir(rows[i].euid, rows[i].xdg, rows[i].home, buf, sizeof(buf));
+#ifdef SONOTA_FIXED_CERT_DIR
+		CHECK_INT(r, 0);
+		CHECK_STR(buf, SONOTA_FIXED_CERT_DIR);
+#else
+		CHECK_MSG(r == rows[i].ret, "row %zu: %d, want %d", i, r, rows[i].ret);
+		if (rows[i].want)
+			CHECK_STR(buf, rows[i].want);
+#endif
+	}
+	memset(xdg, 'a', sizeof(xdg));
+	xdg[0] = '/';
+	xdg[sizeof(xdg) - 1] = '\0';
+#ifndef SONOTA_FIXED_CERT_DIR
+	CHECK_INT(cfg_state_dir(1000, xdg, NULL, buf, 100), -ENAMETOOLONG);
+#endif
+
+	/* The images: the source tree's static/ from inside the build directory (this
+	 * test runs there), the installed directory from anywhere else. */
+#ifdef SONOTA_FIXED_IMAGES_DIR
+	CHECK_STR(cfg_images_dir_for("/usr/bin/sonota-c", "/b"), SONOTA_FIXED_IMAGES_DIR);
+#else
+	CHECK_STR(cfg_default_images_dir(), SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", "/src/build"), SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", "/src/build/"),
+		  SONOTA_SOURCE_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build2/sonota-c", "/src/build"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/usr/local/bin/sonota-c", "/src/build"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/tmp/d/usr/local/bin/sonota-c", "/"),
+		  SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for(NULL, "/src/build"), SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK_STR(cfg_images_dir_for("/src/build/sonota-c", NULL), SONOTA_INSTALLED_IMAGES_DIR);
+	CHECK(strstr(SONOTA_INSTALLED_IMAGES_DIR, "/sonota-c/images") != NULL);
+#endif
+
+	/* cfg_check derives the directory of this process; none with --cert. */
+	{
+		static const char *const none[] = { NULL };
+		static const char *const user[] = { "--cert", "/c.pem", "--key", "/k.pem", NULL };
+		char want[4200];
+
+		CHECK_INT(cfg_state_dir((unsigned)geteuid(), getenv("XDG_STATE_HOME"),
+					getenv("HOME"), want, sizeof(want)), 0);
+		CHECK_INT(run(&c, none, err, sizeof(err), &stage), 0);
+		CHECK_STR(c.cert_dir, want);
+		{
+			char *pbuf = NULL, line[4300];
+			size_t plen = 0;
+			FILE *pf = open_memstream(&pbuf, &plen);
+
+			cfg_print(&c, pf);
+			fclose(pf);
+			snprintf(line, sizeof(line), "\ncert-dir             \"%s\"\n", want);
+			CHECK_MSG(strstr(pbuf, line) != NULL, "cfg_print lacks %s", line);
+			snprintf(line, sizeof(line), "\nimages               \"%s\"\n",
+				 cfg_default_images_dir());
+			CHECK_MSG(strstr(pbuf, line) != NULL, "cfg_print lacks %s", line);
+			free(pbuf);
+		}
+		cfg_free(&c);
+		CHECK_INT(run(&c, user, err, sizeof(err), &stage), 0);
+		CHECK(c.cert_dir == NULL);
+		cfg_free(&c);
+	}
+
+	/* A certificate generated through that choice (a user's, so that no test writes
+	 * to /var/lib): it lands in the state directory, made 0700, and nothing is
+	 * written into the source tree's certs/. */
+	snprintf(xdg, sizeof(xdg), "%s/xdg-state", tmpdir);
+	snprintf(srccerts, sizeof(srccerts), "%s/certs", srcdir ? srcdir : "/nonexistent");
+	had_certs = stat(srccerts, &st) == 0;
+	CHECK_INT(cfg_state_dir(1000, xdg, "/home/u", buf, sizeof(buf)), 0);
+	CHECK_INT(tls_ensure(NULL, NULL, buf, cert, sizeof(cert), key, sizeof(key), &gen, err,
+			     sizeof(err)), 0);
+	CHECK(gen);
+#ifndef SONOTA_FIXED_CERT_DIR
+	snprintf(buf, sizeof(buf), "%s/sonota-c/server.crt", xdg);
+	CHECK_STR(cert, buf);
+	snprintf(buf, sizeof(buf), "%s/sonota-c", xdg);
+	CHECK(stat(buf, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
+	CHECK(stat(cert, &st) == 0 && stat(key, &st) == 0 && (st.st_mode & 0077) == 0);
+	CHECK(strncmp(cert, SONOTA_SOURCE_IMAGES_DIR, strlen(SONOTA_SOURCE_IMAGES_DIR) - 6) != 0);
+#endif
+	if (!had_certs)
+		CHECK_MSG(stat(srccerts, &st) < 0, "%s was created", srccerts);
 }
 
 static void
@@ -726,6 +1137,7 @@ main(void)
 	test_print();
 	test_reentry();
 	test_man_page();
+	test_paths();
 
 	snprintf(line, sizeof(line), "rm -rf '%s'", tmpdir);
 	if (system(line) != 0)
