@@ -61,8 +61,16 @@ IMAGES = ["image_user1-0x01000.bin", "image_user2-0x81000.bin", "image_arduino.b
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
+_log_lock = threading.Lock()
+
+
 def log(*a):
-    print("fake:", *a, file=sys.stderr, flush=True)
+    # One write per line under a lock: print() writes its pieces separately, so lines
+    # from the server's threads mixed ("fake:fake:  ...") and the runner missed them.
+    line = "fake: " + " ".join(str(x) for x in a) + "\n"
+    with _log_lock:
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 class State:
