@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -12,12 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/tcp.h>
+
 #include <libwebsockets.h>
 
 #include "log.h"
 #include "wss.h"
+#include "wssrule.h"
 
 #define WSS_PEER_MAX 48
+#define WSS_STATUS_UPGRADE_REQUIRED 426 /* RFC 7231 §6.5.15; lws has no name for it */
 
 /* Per-vhost data, owned by wss_vhost_create's caller through the vhost's user
  * pointer (allocated here, freed on LWS_CALLBACK_PROTOCOL_DESTROY). */
@@ -26,10 +31,16 @@ struct wss_peer_slot {
 	char peer[WSS_PEER_MAX];    /* its address, taken while it was connected */
 };
 
+struct wss_pending;
+
 struct wss_vhd {
+	struct lws_context *ctx;
+	struct wss_pending *pending; /* failed handshakes waiting for the peer's FIN */
 	const struct wss_ops *ops;
 	void *arg;
 	struct log *log;
+	unsigned handshake_s;       /* TLS handshake limit (wss_opts) */
+	lws_retry_bo_t idle;        /* websocket idle policy, lives as long as the vhost */
 	unsigned connections;       /* accepted TCP connections open now */
 	/* Peer addresses by socket, recorded at accept: a client that drops the
 	 * handshake is gone before lws lets us ask getpeername(). */
@@ -85,9 +96,115 @@ struct wss_frame {
 /* Tracks an accepted connection until it sends its first HTTP request, to notice
  * clients that drop the TLS handshake. Hung on the wsi as opaque user data. */
 struct wss_accept {
+	struct lws *wsi;
+	lws_sorted_usec_list_t handshake; /* WSS_HANDSHAKE_S: accept to first request */
 	char peer[WSS_PEER_MAX];
 	bool saw_request;
+	bool expired;                    /* we closed it at WSS_HANDSHAKE_S */
+	/* A dup of the socket until the first request, -1 after: lws gives no
+	 * callback between a failed handshake and its close(), and the TLS abort
+	 * rule needs the socket's TCP state then (judge_close in WSI_DESTROY). */
+	int dupfd;
 };
+
+/* A connection whose TLS handshake lws failed while the peer was still connected,
+ * held (its socket dup'd, so that no FIN goes out) for WSS_ABORT_GRACE_MS: a peer
+ * that rejects our certificate with a fatal alert closes right after it, and the
+ * alert may have reached lws before the FIN reached the kernel. */
+struct wss_pending {
+	lws_sorted_usec_list_t sul;
+	struct wss_vhd *vhd;
+	struct wss_pending *next;
+	int fd;
+	char peer[WSS_PEER_MAX];
+};
+
+/* The handshake limit passed before the first request: a ClientHello whose length
+ * promises bytes that never come, or a client silent after its handshake. lws'
+ * own timeouts cannot be used for this: the header table it attaches after the
+ * accept callback re-arms the connection's one timeout with its 10 s idle value. */
+static void
+handshake_expired(lws_sorted_usec_list_t *sul)
+{
+	struct wss_accept *a = lws_container_of(sul, struct wss_accept, handshake);
+	if (!a->saw_request) {
+		a->expired = true;
+		lws_set_timeout(a->wsi, PENDING_TIMEOUT_SSL_ACCEPT, LWS_TO_KILL_ASYNC);
+	}
+}
+
+/* Read what TCP knows of a connection's socket while it is still open. */
+static void
+close_facts(int fd, bool request_seen, bool we_closed, struct wss_close_facts *f)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(f, 0, sizeof(*f));
+	f->request_seen = request_seen;
+	f->we_closed = we_closed;
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+		return;
+	f->tcp_known = true;
+	f->tcp_state = ti.tcpi_state;
+	f->bytes_acked = ti.tcpi_bytes_acked;
+}
+
+static void
+pending_unlink(struct wss_pending *p)
+{
+	for (struct wss_pending **pp = &p->vhd->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+}
+
+static void
+pending_expired(lws_sorted_usec_list_t *sul)
+{
+	struct wss_pending *p = lws_container_of(sul, struct wss_pending, sul);
+	struct wss_vhd *vhd = p->vhd;
+	struct wss_close_facts f;
+
+	close_facts(p->fd, false, false, &f);
+	close(p->fd);
+	pending_unlink(p);
+	if (wss_is_tls_abort(&f) && vhd->ops->on_tls_abort)
+		vhd->ops->on_tls_abort(vhd->arg, p->peer);
+	free(p);
+}
+
+/* Decide whether a connection lws is closing was a TLS abort by its peer (rule in
+ * wss.h), now or after WSS_ABORT_GRACE_MS. fd is a socket of the connection that
+ * is still open; it is taken over (closed here or by pending_expired). */
+static void
+judge_close(struct wss_vhd *vhd, int fd, bool request_seen, bool we_closed, const char *peer)
+{
+	struct wss_close_facts f;
+
+	close_facts(fd, request_seen, we_closed, &f);
+	if (wss_is_tls_abort(&f)) {
+		close(fd);
+		if (vhd->ops->on_tls_abort)
+			vhd->ops->on_tls_abort(vhd->arg, peer);
+		return;
+	}
+	struct wss_pending *p = wss_tls_abort_undecided(&f) ? calloc(1, sizeof(*p)) : NULL;
+	if (!p) {
+		close(fd);
+		return;
+	}
+	p->vhd = vhd;
+	p->fd = fd;
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	p->next = vhd->pending;
+	vhd->pending = p;
+	lws_sul_schedule(vhd->ctx, 0, &p->sul, pending_expired,
+			 (lws_usec_t)WSS_ABORT_GRACE_MS * LWS_US_PER_MS);
+}
 
 /* Per-session data (lws pss), for both the dispatch request and the websocket. */
 struct wss_conn {
@@ -103,6 +220,7 @@ struct wss_conn {
 	char *rx;                       /* reassembly of a fragmented message */
 	size_t rxlen;
 	bool rx_too_big;
+	bool binary_noted;              /* a binary frame was logged on this connection */
 	/* dispatch */
 	bool is_dispatch;
 	bool body_too_big;
@@ -208,8 +326,13 @@ static void
 mark_request(struct lws *wsi)
 {
 	struct wss_accept *a = lws_get_opaque_user_data(wsi);
-	if (a)
+	if (a) {
 		a->saw_request = true;
+		lws_sul_cancel(&a->handshake);
+		if (a->dupfd >= 0)
+			close(a->dupfd);
+		a->dupfd = -1;
+	}
 }
 
 static int
@@ -218,9 +341,22 @@ ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
 	struct wss_vhd *vhd = c->vhd;
 	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
 
+	/* RFC 6455 §5.2: no extension is negotiated, so any RSV bit is a protocol
+	 * error (lws built without extensions lets RSV1 through). */
+	if (lws_get_reserved_bits(wsi)) {
+		log_warn(vhd->log, "websocket %s: frame with reserved bits set (not a device), "
+			 "closing with 1002", c->peer);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+		return -1;
+	}
+	/* Any frame of the peer is a sign of life (wss.h, WSS_IDLE_S). */
+	lws_validity_confirmed(wsi);
 	if (lws_frame_is_binary(wsi)) {
-		log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring",
-			 c->peer);
+		/* Logged once per connection: a client can send frames at will. */
+		if (!c->binary_noted)
+			log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring "
+				 "(and any more on this connection)", c->peer);
+		c->binary_noted = true;
 		return 0;
 	}
 	if (first) {
@@ -253,6 +389,80 @@ too_big:
 	c->rx_too_big = true;
 	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
 	return -1;
+}
+
+/* Answer a refused request with status and no body, then have lws close the
+ * connection (it flushes what is queued first). extra: one more header or 0. */
+static int
+refuse(struct lws *wsi, unsigned status, enum lws_token_indexes extra, const char *value)
+{
+	unsigned char hdr[LWS_PRE + 256], *start = &hdr[LWS_PRE], *p = start,
+					  *end = &hdr[sizeof(hdr) - 1];
+
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    (extra && lws_add_http_header_by_token(wsi, extra, (const unsigned char *)value,
+						  (int)strlen(value), &p, end)) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+					 (const unsigned char *)"close", 5, &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	return -1;
+}
+
+/* POST /dispatch/device arrived (headers only). The body is read only when its
+ * length is announced and within WSS_DISPATCH_BODY_MAX: without Content-Length lws
+ * would wait for a body it cannot delimit until its timeout. */
+static int
+dispatch_start(struct lws *wsi, struct wss_conn *c)
+{
+	char cl[24];
+
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		log_warn(c->vhd->log, "dispatch from %s: no Content-Length (not a device), "
+			 "answering 411", c->peer);
+		return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED, 0, NULL);
+	}
+	char *e;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &e, 10);
+	if (errno || e == cl || *e || cl[0] == '-' || n > WSS_DISPATCH_BODY_MAX) {
+		log_warn(c->vhd->log, "dispatch from %s: Content-Length \"%s\" over %d bytes, "
+			 "answering 413", c->peer, cl, WSS_DISPATCH_BODY_MAX);
+		return refuse(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 0, NULL);
+	}
+	c->is_dispatch = true;
+	return 0; /* wait for the body */
+}
+
+/* The websocket upgrade request, before lws answers it (RFC 6455 §4.2.1): the
+ * path must be /api/ws, the key 16 base64-encoded bytes and the version 13. A
+ * refusal is answered (400, or 426 naming version 13) and the connection closed. */
+static int
+ws_filter(struct lws *wsi, struct wss_vhd *vhd)
+{
+	char uri[64], key[64], version[16], peer[WSS_PEER_MAX];
+
+	peer_get(wsi, peer, sizeof(peer));
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, "/api/ws") != 0) {
+		log_info(vhd->log, "websocket upgrade from %s on a path other than /api/ws, "
+			 "refused", peer);
+		return refuse(wsi, HTTP_STATUS_NOT_FOUND, 0, NULL);
+	}
+	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
+	    !wss_version_valid(version)) {
+		log_info(vhd->log, "websocket upgrade from %s: Sec-WebSocket-Version is not 13 "
+			 "(not a device), refused", peer);
+		return refuse(wsi, WSS_STATUS_UPGRADE_REQUIRED, WSI_TOKEN_VERSION, "13");
+	}
+	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 || !wss_key_valid(key)) {
+		log_info(vhd->log, "websocket upgrade from %s: malformed Sec-WebSocket-Key "
+			 "(not a device), refused", peer);
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, 0, NULL);
+	}
+	return 0;
 }
 
 static int
@@ -292,7 +502,12 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		peer_take(vhd, (int)lws_get_socket_fd(wsi), a->peer, sizeof(a->peer));
 		if (!a->peer[0])
 			peer_get(wsi, a->peer, sizeof(a->peer));
+		a->wsi = wsi;
+		/* No dup (EMFILE): the connection is simply never judged an abort. */
+		a->dupfd = fcntl((int)lws_get_socket_fd(wsi), F_DUPFD_CLOEXEC, 0);
 		lws_set_opaque_user_data(wsi, a);
+		lws_sul_schedule(lws_get_context(wsi), 0, &a->handshake, handshake_expired,
+				 (lws_usec_t)vhd->handshake_s * LWS_US_PER_SEC);
 		return 0;
 	}
 
@@ -301,10 +516,14 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (!a)
 			return 0;
 		lws_set_opaque_user_data(wsi, NULL);
+		lws_sul_cancel(&a->handshake);
 		if (vhd && vhd->connections)
 			vhd->connections--;
-		if (!a->saw_request && vhd && vhd->ops->on_tls_abort)
-			vhd->ops->on_tls_abort(vhd->arg, a->peer);
+		/* lws closed its descriptor; ours keeps the socket and its state. */
+		if (a->dupfd >= 0 && vhd)
+			judge_close(vhd, a->dupfd, a->saw_request, a->expired, a->peer);
+		else if (a->dupfd >= 0)
+			close(a->dupfd);
 		free(a);
 		return 0;
 	}
@@ -321,10 +540,8 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		peer_get(wsi, c->peer, sizeof(c->peer));
 		const char *path = in;
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-		if (post && path && strcmp(path, "/dispatch/device") == 0) {
-			c->is_dispatch = true;
-			return 0; /* wait for the body */
-		}
+		if (post && path && strcmp(path, "/dispatch/device") == 0)
+			return dispatch_start(wsi, c);
 		log_info(vhd->log, "https %s: %s %s: not found", c->peer, post ? "POST" : "GET",
 			 path ? path : "?");
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
@@ -374,25 +591,21 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		/* A connection that fails its TLS handshake early is closed by lws
 		 * before it is ever instantiated (no accept record): it sent no request.
 		 * Later failures take the WSI_DESTROY path instead; one of the two
-		 * reports each such connection, never both. */
+		 * judges each such connection (wss_is_tls_abort), never both. */
 		if (vhd && !lws_get_opaque_user_data(wsi)) {
 			char peer[WSS_PEER_MAX];
-			peer_take(vhd, (int)lws_get_socket_fd(wsi), peer, sizeof(peer));
-			if (vhd->ops->on_tls_abort)
-				vhd->ops->on_tls_abort(vhd->arg, peer[0] ? peer : "an unknown address");
+			int fd = (int)lws_get_socket_fd(wsi);
+			peer_take(vhd, fd, peer, sizeof(peer));
+			/* lws calls this before its close(): the socket is still open. */
+			fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+			if (fd >= 0)
+				judge_close(vhd, fd, false, false, peer[0] ? peer : "an unknown address");
 		}
 		return 0;
 
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		mark_request(wsi);
-		char uri[64];
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-		    strcmp(uri, "/api/ws") != 0) {
-			log_info(vhd->log, "websocket upgrade on a path other than /api/ws, refused");
-			return 1;
-		}
-		return 0;
-	}
+		return ws_filter(wsi, vhd);
 
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof(*c));
@@ -450,7 +663,17 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		return 0;
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
-		/* The vhost is going: its user data (allocated in wss_vhost_create) too. */
+		/* The vhost is going: its user data (allocated in wss_vhost_create) too,
+		 * and connections still waiting for a verdict (none is given). */
+		if (!vhd)
+			return 0;
+		while (vhd->pending) {
+			struct wss_pending *p = vhd->pending;
+			vhd->pending = p->next;
+			lws_sul_cancel(&p->sul);
+			close(p->fd);
+			free(p);
+		}
 		free(vhd);
 		return 0;
 
@@ -514,9 +737,17 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 		return -ENOMEM;
 	for (unsigned i = 0; i < WSS_MAX_CONNECTIONS; i++)
 		vhd->peers[i].fd = -1;
+	vhd->ctx = ctx;
 	vhd->ops = o->ops;
 	vhd->arg = o->arg;
 	vhd->log = o->log;
+	vhd->handshake_s = o->handshake_s ? o->handshake_s : WSS_HANDSHAKE_S;
+	/* lws' validity timer: it pings an established websocket after idle / 2
+	 * without a sign of life (a pong, or a frame: ws_receive) and closes it at
+	 * idle. Only those two fields matter on a server. */
+	unsigned idle = o->idle_s >= 2 ? o->idle_s : WSS_IDLE_S;
+	vhd->idle.secs_since_valid_ping = (uint16_t)(idle / 2);
+	vhd->idle.secs_since_valid_hangup = (uint16_t)idle;
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -529,7 +760,7 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 	info.ssl_private_key_filepath = o->key;
 	info.max_http_header_data = WSS_HEADER_MAX;
 	info.keepalive_timeout = 10;
-	info.timeout_secs = 20;
+	info.retry_and_idle_policy = &vhd->idle;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_SKIP_SERVER_CANONICAL_NAME;
 	if (o->bind)
