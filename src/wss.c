@@ -13,12 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/tcp.h>
-
 #include <libwebsockets.h>
 
 #include "log.h"
 #include "wss.h"
+#include "wssabort.h"
 #include "wssrule.h"
 
 #define WSS_PEER_MAX 48
@@ -31,11 +30,8 @@ struct wss_peer_slot {
 	char peer[WSS_PEER_MAX];    /* its address, taken while it was connected */
 };
 
-struct wss_pending;
-
 struct wss_vhd {
-	struct lws_context *ctx;
-	struct wss_pending *pending; /* failed handshakes waiting for the peer's FIN */
+	struct wss_abort aborts;    /* judges connections that end without a request */
 	const struct wss_ops *ops;
 	void *arg;
 	struct log *log;
@@ -103,21 +99,10 @@ struct wss_accept {
 	bool expired;                    /* we closed it at WSS_HANDSHAKE_S */
 	/* A dup of the socket until the first request, -1 after: lws gives no
 	 * callback between a failed handshake and its close(), and the TLS abort
-	 * rule needs the socket's TCP state then (judge_close in WSI_DESTROY). */
+	 * rule needs the socket's TCP state then (wss_abort_judge in WSI_DESTROY). */
 	int dupfd;
 };
 
-/* A connection whose TLS handshake lws failed while the peer was still connected,
- * held (its socket dup'd, so that no FIN goes out) for WSS_ABORT_GRACE_MS: a peer
- * that rejects our certificate with a fatal alert closes right after it, and the
- * alert may have reached lws before the FIN reached the kernel. */
-struct wss_pending {
-	lws_sorted_usec_list_t sul;
-	struct wss_vhd *vhd;
-	struct wss_pending *next;
-	int fd;
-	char peer[WSS_PEER_MAX];
-};
 
 /* The handshake limit passed before the first request: a ClientHello whose length
  * promises bytes that never come, or a client silent after its handshake. lws'
@@ -133,78 +118,6 @@ handshake_expired(lws_sorted_usec_list_t *sul)
 	}
 }
 
-/* Read what TCP knows of a connection's socket while it is still open. */
-static void
-close_facts(int fd, bool request_seen, bool we_closed, struct wss_close_facts *f)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(f, 0, sizeof(*f));
-	f->request_seen = request_seen;
-	f->we_closed = we_closed;
-	memset(&ti, 0, sizeof(ti));
-	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
-		return;
-	f->tcp_known = true;
-	f->tcp_state = ti.tcpi_state;
-	f->bytes_acked = ti.tcpi_bytes_acked;
-}
-
-static void
-pending_unlink(struct wss_pending *p)
-{
-	for (struct wss_pending **pp = &p->vhd->pending; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-}
-
-static void
-pending_expired(lws_sorted_usec_list_t *sul)
-{
-	struct wss_pending *p = lws_container_of(sul, struct wss_pending, sul);
-	struct wss_vhd *vhd = p->vhd;
-	struct wss_close_facts f;
-
-	close_facts(p->fd, false, false, &f);
-	close(p->fd);
-	pending_unlink(p);
-	if (wss_is_tls_abort(&f) && vhd->ops->on_tls_abort)
-		vhd->ops->on_tls_abort(vhd->arg, p->peer);
-	free(p);
-}
-
-/* Decide whether a connection lws is closing was a TLS abort by its peer (rule in
- * wss.h), now or after WSS_ABORT_GRACE_MS. fd is a socket of the connection that
- * is still open; it is taken over (closed here or by pending_expired). */
-static void
-judge_close(struct wss_vhd *vhd, int fd, bool request_seen, bool we_closed, const char *peer)
-{
-	struct wss_close_facts f;
-
-	close_facts(fd, request_seen, we_closed, &f);
-	if (wss_is_tls_abort(&f)) {
-		close(fd);
-		if (vhd->ops->on_tls_abort)
-			vhd->ops->on_tls_abort(vhd->arg, peer);
-		return;
-	}
-	struct wss_pending *p = wss_tls_abort_undecided(&f) ? calloc(1, sizeof(*p)) : NULL;
-	if (!p) {
-		close(fd);
-		return;
-	}
-	p->vhd = vhd;
-	p->fd = fd;
-	snprintf(p->peer, sizeof(p->peer), "%s", peer);
-	p->next = vhd->pending;
-	vhd->pending = p;
-	lws_sul_schedule(vhd->ctx, 0, &p->sul, pending_expired,
-			 (lws_usec_t)WSS_ABORT_GRACE_MS * LWS_US_PER_MS);
-}
 
 /* Per-session data (lws pss), for both the dispatch request and the websocket. */
 struct wss_conn {
@@ -229,6 +142,14 @@ struct wss_conn {
 	char *reply;                    /* malloc'd reply body, sent on writable */
 	int reply_status;
 };
+
+static void
+tls_abort(void *arg, const char *peer)
+{
+	struct wss_vhd *vhd = arg;
+	if (vhd->ops->on_tls_abort)
+		vhd->ops->on_tls_abort(vhd->arg, peer);
+}
 
 static void
 frames_free(struct wss_conn *c)
@@ -521,7 +442,8 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			vhd->connections--;
 		/* lws closed its descriptor; ours keeps the socket and its state. */
 		if (a->dupfd >= 0 && vhd)
-			judge_close(vhd, a->dupfd, a->saw_request, a->expired, a->peer);
+			wss_abort_judge(&vhd->aborts, a->dupfd, a->saw_request, a->expired,
+					a->peer);
 		else if (a->dupfd >= 0)
 			close(a->dupfd);
 		free(a);
@@ -599,7 +521,8 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			/* lws calls this before its close(): the socket is still open. */
 			fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 			if (fd >= 0)
-				judge_close(vhd, fd, false, false, peer[0] ? peer : "an unknown address");
+				wss_abort_judge(&vhd->aborts, fd, false, false,
+						peer[0] ? peer : "an unknown address");
 		}
 		return 0;
 
@@ -667,13 +590,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		 * and connections still waiting for a verdict (none is given). */
 		if (!vhd)
 			return 0;
-		while (vhd->pending) {
-			struct wss_pending *p = vhd->pending;
-			vhd->pending = p->next;
-			lws_sul_cancel(&p->sul);
-			close(p->fd);
-			free(p);
-		}
+		wss_abort_fini(&vhd->aborts);
 		free(vhd);
 		return 0;
 
@@ -737,7 +654,7 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 		return -ENOMEM;
 	for (unsigned i = 0; i < WSS_MAX_CONNECTIONS; i++)
 		vhd->peers[i].fd = -1;
-	vhd->ctx = ctx;
+	vhd->aborts = (struct wss_abort){ .ctx = ctx, .cb = tls_abort, .arg = vhd };
 	vhd->ops = o->ops;
 	vhd->arg = o->arg;
 	vhd->log = o->log;
