@@ -402,8 +402,11 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (!slot)
 			slot = peer_slot(vhd, -1);
 		if (!slot || vhd->connections >= WSS_MAX_CONNECTIONS) {
-			log_warn(vhd->log, "https: %u connections open, refusing another",
-				 vhd->connections);
+			char peer[WSS_PEER_MAX] = "";
+			lws_get_peer_simple_fd(fd, peer, sizeof(peer));
+			peer_normalise(peer);
+			log_warn(vhd->log, "https: %u connections open, refusing another from %s",
+				 vhd->connections, peer);
 			return 1;
 		}
 		slot->fd = fd;
