@@ -39,7 +39,6 @@ struct log;
 #define WSS_OUT_QUEUE_MAX 32       /* frames queued per connection (a register..upgrade
 				    * batch is < 10); more means a stuck peer: close */
 #define WSS_HEADER_MAX 2048        /* HTTP header bytes a client may send */
-#define WSS_TLS_ABORT_NOTE_MAX 16  /* handshake aborts logged per peer before going quiet */
 #define WSS_HANDSHAKE_S 6          /* accept to first HTTP request (TLS handshake included);
 				    * an ESP8266 needs 1-3 s (RSA-2048 over WiFi). A
 				    * ClientHello whose length field promises bytes that
