@@ -665,7 +665,7 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 	/* lws' validity timer: it pings an established websocket after idle / 2
 	 * without a sign of life (a pong, or a frame: ws_receive) and closes it at
 	 * idle. Only those two fields matter on a server. */
-	unsigned idle = o->idle_s >= 2 ? o->idle_s : WSS_IDLE_S;
+	unsigned idle = o->idle_s >= 2 && o->idle_s <= UINT16_MAX ? o->idle_s : WSS_IDLE_S;
 	vhd->idle.secs_since_valid_ping = (uint16_t)(idle / 2);
 	vhd->idle.secs_since_valid_hangup = (uint16_t)idle;
 

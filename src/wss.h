@@ -45,11 +45,13 @@ struct log;
 				    * never come is closed then (lws alone: 10 s) */
 #define WSS_ABORT_GRACE_MS 500    /* a failed handshake whose peer is still connected
 				    * waits this long for its FIN (on_tls_abort) */
-#define WSS_IDLE_S 300             /* an established websocket silent this long is closed.
-				    * The server pings after WSS_IDLE_S / 2 without a
-				    * text frame or pong; a device answers a ping at
-				    * once (third-party clouds ping every 30 s,
-				    * PROTOCOL.md §3.2), and pings itself every 145 s */
+#define WSS_IDLE_S 300             /* an established websocket without a sign of life (a
+				    * data frame, or a pong) this long is closed. The
+				    * server pings after WSS_IDLE_S / 2 of silence; a
+				    * device answers a ping at once (third-party clouds
+				    * ping every 30 s, PROTOCOL.md §3.2). The device's own
+				    * pings (every 145 s) are answered by lws unseen and
+				    * do not count */
 
 struct wss_conn; /* one websocket connection; valid from on_open to on_close */
 
@@ -92,8 +94,8 @@ struct wss_opts {
 	const struct wss_ops *ops;
 	void *arg;             /* passed to every op */
 	struct log *log;
-	unsigned handshake_s;  /* TLS handshake limit, 0 = WSS_HANDSHAKE_S (tests pass less) */
-	unsigned idle_s;       /* websocket idle limit, 0 = WSS_IDLE_S (tests pass less; >= 2) */
+	unsigned handshake_s;  /* accept-to-request limit, 0 = WSS_HANDSHAKE_S (tests pass less) */
+	unsigned idle_s;       /* websocket idle limit, 2..65535; 0 (or 1) = WSS_IDLE_S */
 };
 
 /* Create the listening vhost. The port is bound here, so a busy port fails now:
