@@ -375,6 +375,28 @@ test_lying_hello(struct fixture *f)
 	CHECK_INT(f->aborts, a0);
 }
 
+/* The same on the listener made with handshake_s = 0: WSS_HANDSHAKE_S applies.
+ * Runs on a thread of its own while the other tests go on. */
+struct lying {
+	uint16_t port;
+	double closed_after;
+};
+
+static void *
+lying_default(void *arg)
+{
+	struct lying *l = arg;
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc };
+	int fd = tcp_connect(l->port);
+	l->closed_after = -2;
+	if (fd < 0)
+		return NULL;
+	if (send(fd, hello, sizeof(hello), 0) == (ssize_t)sizeof(hello))
+		l->closed_after = until_closed(fd, WSS_HANDSHAKE_S + 10);
+	close(fd);
+	return NULL;
+}
+
 /* Connections that end without a peer's handshake abort are not reported: a
  * client that leaves without a byte, one that leaves in the middle of its
  * ClientHello (nothing of ours reached it), and one that completes the handshake
@@ -697,6 +719,9 @@ main(void)
 		fprintf(stderr, "cannot start the listener\n");
 		return 1;
 	}
+	struct lying lie = { .port = f.port };
+	pthread_t lie_thread;
+	CHECK_INT(pthread_create(&lie_thread, NULL, lying_default, &lie), 0);
 	test_versions_and_suites(&f);
 	/* Working connections that sent requests are never reported as aborts. */
 	CHECK_INT(f.aborts, 0);
@@ -708,6 +733,10 @@ main(void)
 	test_ws_handshake_refusals(&f);
 	test_ws_framing(&f);
 	test_ws_idle(&f);
+	pthread_join(lie_thread, NULL);
+	CHECK_MSG(lie.closed_after > WSS_HANDSHAKE_S - 1 && lie.closed_after < WSS_HANDSHAKE_S + 1.5,
+		  "default limit: a lying ClientHello was closed after %.2f s, want %d s",
+		  lie.closed_after, WSS_HANDSHAKE_S);
 	/* A second listener on the same port is refused with a clear reason. */
 	struct lws_vhost *vh2;
 	struct wss_opts o = { .name = "dup", .port = f.port, .bind = "127.0.0.1", .cert = cert,
