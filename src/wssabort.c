@@ -96,7 +96,7 @@ wss_abort_judge(struct wss_abort *j, int fd, bool request_seen, bool we_closed, 
 	p->next = j->pending;
 	j->pending = p;
 	lws_sul_schedule(j->ctx, 0, &p->sul, pending_expired,
-			 (lws_usec_t)WSS_ABORT_GRACE_MS * LWS_US_PER_MS);
+	                 (lws_usec_t)WSS_ABORT_GRACE_MS * LWS_US_PER_MS);
 }
 
 void

@@ -29,7 +29,7 @@ struct wss_abort {
 /* Judge the connection of socket fd (taken over: closed now or after the grace).
  * request_seen: it sent an HTTP request; we_closed: wss closed it on purpose. */
 void wss_abort_judge(struct wss_abort *j, int fd, bool request_seen, bool we_closed,
-		     const char *peer);
+                     const char *peer);
 
 /* Close the held sockets without a verdict (the vhost is going). */
 void wss_abort_fini(struct wss_abort *j);

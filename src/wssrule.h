@@ -21,11 +21,11 @@ enum wss_tcp_state {
 /* What wss knows of a TLS connection when lws closes it, read from TCP_INFO while
  * the socket is still open (before lws' close()). */
 struct wss_close_facts {
-	bool request_seen;       /* an HTTP request or websocket upgrade was parsed on it */
-	bool we_closed;          /* wss decided the close (WSS_HANDSHAKE_S) */
-	bool tcp_known;          /* the fields below were read (TCP_INFO worked) */
-	uint8_t tcp_state;       /* tcpi_state */
-	uint64_t bytes_acked;    /* tcpi_bytes_acked: bytes of ours the peer acknowledged */
+	bool request_seen;    /* an HTTP request or websocket upgrade was parsed on it */
+	bool we_closed;       /* wss decided the close (WSS_HANDSHAKE_S) */
+	bool tcp_known;       /* the fields below were read (TCP_INFO worked) */
+	uint8_t tcp_state;    /* tcpi_state */
+	uint64_t bytes_acked; /* tcpi_bytes_acked: bytes of ours the peer acknowledged */
 };
 
 /* The pinned-firmware rule (wss.h, on_tls_abort): true only when the PEER closed
