@@ -301,7 +301,6 @@ tls_check_chain(const char *cert_path, char *warn, size_t warnlen)
 {
 	mbedtls_x509_crt crt;
 	struct stat st;
-	int r;
 
 	if (stat(cert_path, &st) < 0)
 		return -errno;
@@ -322,19 +321,18 @@ tls_check_chain(const char *cert_path, char *warn, size_t warnlen)
 	if (n <= 1 && der <= TLS_CHAIN_DER_WARN)
 		return 0;
 	if (n > 1)
-		r = snprintf(warn, warnlen,
-			     "certificate \"%s\" holds a chain of %u certificates (%zu bytes): the "
-			     "stock firmware's 2 KB TLS buffer may not take them and the device then "
-			     "drops the handshake. Use one self-signed certificate (omit --cert to have "
-			     "one generated)",
-			     cert_path, n, der);
+		snprintf(warn, warnlen,
+			 "certificate \"%s\" holds a chain of %u certificates (%zu bytes): the "
+			 "stock firmware's 2 KB TLS buffer may not take them and the device then "
+			 "drops the handshake. Use one self-signed certificate (omit --cert to have "
+			 "one generated)",
+			 cert_path, n, der);
 	else
-		r = snprintf(warn, warnlen,
-			     "certificate \"%s\" is %zu bytes (over %d): the stock firmware's 2 KB "
-			     "TLS buffer may not take it and the device then drops the handshake. Use "
-			     "an RSA-2048 self-signed certificate (omit --cert to have one generated)",
-			     cert_path, der, TLS_CHAIN_DER_WARN);
-	(void)r;
+		snprintf(warn, warnlen,
+			 "certificate \"%s\" is %zu bytes (over %d): the stock firmware's 2 KB "
+			 "TLS buffer may not take it and the device then drops the handshake. Use "
+			 "an RSA-2048 self-signed certificate (omit --cert to have one generated)",
+			 cert_path, der, TLS_CHAIN_DER_WARN);
 	return 1;
 }
 
