@@ -586,6 +586,48 @@ test_ws_framing(struct fixture *f)
 	CHECK_INT(f->texts, t0 + 1);
 }
 
+/* Occurrences of needle in the file at path. */
+static int
+count_in_file(const char *path, const char *needle)
+{
+	char line[1024];
+	int n = 0;
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		n += strstr(line, needle) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* Binary frames are ignored and logged once per connection, however many come. */
+static void
+test_ws_binary_logged_once(struct fixture *f, const char *logpath)
+{
+	static const unsigned char mask[4] = { 9, 8, 7, 6 };
+	unsigned char fr[64], in[64];
+	char buf[1024];
+	struct tlsclient t;
+	int before = count_in_file(logpath, "binary frame");
+	int t0 = f->texts;
+
+	if (ws_open(&t, f->port, ws_req, buf, sizeof(buf)) == 0) {
+		for (int i = 0; i < 5; i++) {
+			size_t n = frame(fr, 0x82, "\x01\x02\x03", mask);
+			tlsclient_write_all(&t, fr, n);
+		}
+		/* A text frame after them: its echo means all five were handled. */
+		size_t n = frame(fr, 0x81, "{\"action\":\"date\"}", mask);
+		tlsclient_write_all(&t, fr, n);
+		int r = tlsclient_read(&t, in, sizeof(in), 2);
+		CHECK_MSG(r >= 2 && in[0] == 0x81, "echo after binary frames (n=%d)", r);
+	}
+	tlsclient_close(&t);
+	CHECK_INT(f->texts, t0 + 1);
+	CHECK_INT(count_in_file(logpath, "binary frame") - before, 1);
+}
+
 /* Read one server frame (payload < 126 bytes) into *op and payload. */
 static int
 read_frame(struct tlsclient *t, unsigned char *op, unsigned char *payload, size_t *plen)
@@ -704,18 +746,19 @@ test_not_found_and_limits(struct fixture *f)
 int
 main(void)
 {
-	char dir[] = "/tmp/sonota-test-wss-XXXXXX", cert[128], key[128], err[256];
+	char dir[] = "/tmp/sonota-test-wss-XXXXXX", cert[128], key[128], err[256], logpath[128];
 	struct fixture f;
 	memset(&f, 0, sizeof(f));
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(cert, sizeof(cert), "%s/c.crt", dir);
 	snprintf(key, sizeof(key), "%s/c.key", dir);
+	snprintf(logpath, sizeof(logpath), "%s/wss.log", dir);
 	if (tls_generate(cert, key, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (log_open(&f.log, NULL, LOG_WARN) < 0 || fixture_start(&f, cert, key) < 0) {
+	if (log_open(&f.log, logpath, LOG_WARN) < 0 || fixture_start(&f, cert, key) < 0) {
 		fprintf(stderr, "cannot start the listener\n");
 		return 1;
 	}
@@ -732,6 +775,7 @@ main(void)
 	test_dispatch_length(&f);
 	test_ws_handshake_refusals(&f);
 	test_ws_framing(&f);
+	test_ws_binary_logged_once(&f, logpath);
 	test_ws_idle(&f);
 	pthread_join(lie_thread, NULL);
 	CHECK_MSG(lie.closed_after > WSS_HANDSHAKE_S - 1 && lie.closed_after < WSS_HANDSHAKE_S + 1.5,
@@ -748,6 +792,7 @@ main(void)
 	log_close(&f.log);
 	unlink(cert);
 	unlink(key);
+	unlink(logpath);
 	rmdir(dir);
 	return check_done();
 }
