@@ -35,7 +35,7 @@ struct wss_vhd {
 	const struct wss_ops *ops;
 	void *arg;
 	struct log *log;
-	unsigned handshake_s;       /* TLS handshake limit (wss_opts) */
+	unsigned handshake_s;       /* accept-to-first-request limit (wss_opts) */
 	lws_retry_bo_t idle;        /* websocket idle policy, lives as long as the vhost */
 	unsigned connections;       /* accepted TCP connections open now */
 	/* Peer addresses by socket, recorded at accept: a client that drops the
@@ -103,7 +103,6 @@ struct wss_accept {
 	int dupfd;
 };
 
-
 /* The handshake limit passed before the first request: a ClientHello whose length
  * promises bytes that never come, or a client silent after its handshake. lws'
  * own timeouts cannot be used for this: the header table it attaches after the
@@ -117,7 +116,6 @@ handshake_expired(lws_sorted_usec_list_t *sul)
 		lws_set_timeout(a->wsi, PENDING_TIMEOUT_SSL_ACCEPT, LWS_TO_KILL_ASYNC);
 	}
 }
-
 
 /* Per-session data (lws pss), for both the dispatch request and the websocket. */
 struct wss_conn {
