@@ -118,8 +118,11 @@ watch_main(void *arg)
 				settle(aw, i, v == DELIVERED);
 		}
 		if (aw->n) {
+			/* The condition variable waits on CLOCK_MONOTONIC (ackwatch_start):
+			 * a wall-clock step (NTP after a WiFi hop) neither stalls nor
+			 * hurries this poll. */
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += ACKWATCH_POLL_MS * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
@@ -149,11 +152,14 @@ ackwatch_start(struct evq *q, unsigned timeout_ms, struct ackwatch **ret)
 	}
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
-	if ((r = pthread_cond_init(&aw->cond, &ca))) {
+	if ((r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) ||
+	    (r = pthread_cond_init(&aw->cond, &ca))) {
+		pthread_condattr_destroy(&ca);
 		pthread_mutex_destroy(&aw->lock);
 		free(aw);
 		return -r;
 	}
+	pthread_condattr_destroy(&ca);
 	if ((r = pthread_create(&aw->thread, NULL, watch_main, aw))) {
 		pthread_cond_destroy(&aw->cond);
 		pthread_mutex_destroy(&aw->lock);

@@ -10,6 +10,10 @@
  * cleanly (FIN), or ACKWATCH_GRACE_MS passed without a reset. A reset, a socket
  * error or ACKWATCH_TIMEOUT_MS without full acknowledgement gives complete = false.
  *
+ * Every time it measures (the poll's deadline, the timeouts) is on CLOCK_MONOTONIC,
+ * its condition variable included: a wall-clock step after a WiFi hop changes
+ * nothing here.
+ *
  * A device's TCP window is a few KB (lwIP), so "acknowledged" is within a few KB of
  * "read by the firmware"; a peer that closes with unread data resets the connection
  * (Linux and lwIP alike), which is caught here.

@@ -140,10 +140,20 @@ fill_ifname(struct netwatch_addr *a, const char *label)
 	}
 }
 
-/* Decode an RTM_NEWADDR/RTM_DELADDR. Returns 1 with *ret filled for a reportable
- * IPv4 address, 0 for anything to ignore. */
-static int
-parse_ifaddr(struct nlmsghdr *nlh, struct netwatch_addr *ret)
+/* The attributes of an IPv4 RTM_NEWADDR/RTM_DELADDR that netwatch reads, with the
+ * types and lengths the kernel sends (linux/if_addr.h): nlmsg_parse refuses a
+ * message whose attribute breaks them. Unlisted attributes are not checked. */
+static const struct nla_policy ifa_policy[IFA_MAX + 1] = {
+	[IFA_ADDRESS] = { .minlen = sizeof(struct in_addr), .maxlen = sizeof(struct in_addr) },
+	[IFA_LOCAL] = { .minlen = sizeof(struct in_addr), .maxlen = sizeof(struct in_addr) },
+	[IFA_BROADCAST] = { .minlen = sizeof(struct in_addr), .maxlen = sizeof(struct in_addr) },
+	[IFA_LABEL] = { .type = NLA_STRING, .maxlen = IFNAMSIZ }, /* NUL included */
+	[IFA_CACHEINFO] = { .minlen = sizeof(struct ifa_cacheinfo) },
+	[IFA_FLAGS] = { .type = NLA_U32 },
+};
+
+int
+netwatch_parse(struct nlmsghdr *nlh, struct netwatch_addr *ret)
 {
 	struct nlattr *tb[IFA_MAX + 1];
 	struct ifaddrmsg *ifa;
@@ -151,15 +161,19 @@ parse_ifaddr(struct nlmsghdr *nlh, struct netwatch_addr *ret)
 
 	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
 		return 0;
-	if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
-		return 0;
+	if (!nlmsg_valid_hdr(nlh, sizeof(*ifa)))
+		return -EINVAL;
 	ifa = nlmsg_data(nlh);
+	/* The policy is IPv4's: look at the family first (IPv6 addresses are 16
+	 * bytes). */
 	if (ifa->ifa_family != AF_INET)
 		return 0;
+	if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, ifa_policy) < 0)
+		return -EINVAL;
 	/* IFA_LOCAL is the local address; IFA_ADDRESS is the peer's on a
 	 * point-to-point link and equal to IFA_LOCAL elsewhere. */
 	addr = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-	if (!addr || nla_len(addr) != (int)sizeof(struct in_addr))
+	if (!addr)
 		return 0;
 	memset(ret, 0, sizeof(*ret));
 	memcpy(&ret->addr, nla_data(addr), sizeof(ret->addr));
@@ -212,8 +226,8 @@ on_valid(struct nl_msg *msg, void *arg)
 
 	if (nw->stopping)
 		return NL_STOP;
-	if (!parse_ifaddr(nlh, &a))
-		return NL_SKIP;
+	if (netwatch_parse(nlh, &a) <= 0)
+		return NL_SKIP; /* not an IPv4 address event, or malformed: ignored */
 
 	e = track_find(nw, &a);
 	if (nlh->nlmsg_type == RTM_NEWADDR) {

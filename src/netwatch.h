@@ -70,6 +70,16 @@ void netwatch_stop(struct netwatch *nw);
  * existed than max (the list was cut), or -errno. */
 int netwatch_snapshot(struct netwatch_addr *out, size_t max, size_t *ret_n);
 
+/* Decode one RTM_NEWADDR/RTM_DELADDR message (the socket's callback uses it; tests
+ * feed crafted ones). Attributes are checked against a policy: IFA_LOCAL,
+ * IFA_ADDRESS and IFA_BROADCAST exactly 4 bytes, IFA_LABEL a NUL-terminated
+ * string of at most IFNAMSIZ bytes, IFA_CACHEINFO and IFA_FLAGS their sizes.
+ * Returns 1 with *ret filled for a reportable IPv4 address (not 127/8), 0 for a
+ * message to ignore (another type or family, no address), -EINVAL for a
+ * malformed one (short header, an attribute that breaks the policy). */
+struct nlmsghdr;
+int netwatch_parse(struct nlmsghdr *nlh, struct netwatch_addr *ret);
+
 /* Pure classification (PROTOCOL.md §1.2, §8.3). */
 
 /* An address the device's DHCP can give the host on the ITEAD-<id> AP:

@@ -297,6 +297,46 @@ out:
 }
 
 int
+tls_check_chain(const char *cert_path, char *warn, size_t warnlen)
+{
+	mbedtls_x509_crt crt;
+	struct stat st;
+
+	if (stat(cert_path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size > TLS_PEM_MAX)
+		return -EINVAL;
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse_file(&crt, cert_path)) {
+		mbedtls_x509_crt_free(&crt);
+		return -EINVAL;
+	}
+	unsigned n = 0;
+	size_t der = 0;
+	for (const mbedtls_x509_crt *c = &crt; c && c->raw.len; c = c->next) {
+		n++;
+		der += c->raw.len;
+	}
+	mbedtls_x509_crt_free(&crt);
+	if (n <= 1 && der <= TLS_CHAIN_DER_WARN)
+		return 0;
+	if (n > 1)
+		snprintf(warn, warnlen,
+			 "certificate \"%s\" holds a chain of %u certificates (%zu bytes): the "
+			 "stock firmware's 2 KB TLS buffer may not take them and the device then "
+			 "drops the handshake. Use one self-signed certificate (omit --cert to have "
+			 "one generated)",
+			 cert_path, n, der);
+	else
+		snprintf(warn, warnlen,
+			 "certificate \"%s\" is %zu bytes (over %d): the stock firmware's 2 KB "
+			 "TLS buffer may not take it and the device then drops the handshake. Use "
+			 "an RSA-2048 self-signed certificate (omit --cert to have one generated)",
+			 cert_path, der, TLS_CHAIN_DER_WARN);
+	return 1;
+}
+
+int
 tls_fingerprint(const char *cert_path, char out[65])
 {
 	mbedtls_x509_crt crt;

@@ -16,6 +16,12 @@
 #define TLS_CERT_CN "sonota-c"     /* subject CN of a generated certificate */
 #define TLS_CERT_YEARS 30          /* validity of a generated certificate */
 #define TLS_PEM_MAX (64 * 1024)    /* bigger cert/key files are refused */
+#define TLS_CHAIN_DER_WARN 1536    /* DER bytes of the certificate(s) sent in the handshake
+				    * above which tls_check_chain warns: the stock
+				    * firmware's TLS buffer is 2048 bytes (PROTOCOL.md §7)
+				    * and the Certificate record shares it with its headers
+				    * and the rest of the server's flight; a generated
+				    * RSA-2048 certificate is ~800 bytes, SonOTA's 909 */
 
 /* Create cert_path (0644) and key_path (0600) with a fresh self-signed RSA
  * certificate. The key is written to a temporary file in the same directory and
@@ -29,6 +35,13 @@ int tls_generate(const char *cert_path, const char *key_path, char *err, size_t 
  * Returns 0 or -errno with err filled. */
 int tls_check(const char *cert_path, const char *key_path, unsigned *ret_chain_len, char *err,
 	      size_t errlen);
+
+/* Will cert_path's certificate(s) fit a device's 2 KB TLS buffer? Returns 0 when
+ * the file holds one certificate of at most TLS_CHAIN_DER_WARN DER bytes; 1 when
+ * it holds a chain or a bigger certificate, with a one-line warning for the user
+ * written to warn (the handshake may then fail on the device: lws sends the whole
+ * file); -errno when the file cannot be read or parsed (-EINVAL). */
+int tls_check_chain(const char *cert_path, char *warn, size_t warnlen);
 
 /* The lower-case hex SHA-256 fingerprint of the (first) certificate in path,
  * for the start-up log. Returns 0 or -errno. */

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -16,8 +17,11 @@
 
 #include "log.h"
 #include "wss.h"
+#include "wssabort.h"
+#include "wssrule.h"
 
 #define WSS_PEER_MAX 48
+#define WSS_STATUS_UPGRADE_REQUIRED 426 /* RFC 7231 §6.5.15; lws has no name for it */
 
 /* Per-vhost data, owned by wss_vhost_create's caller through the vhost's user
  * pointer (allocated here, freed on LWS_CALLBACK_PROTOCOL_DESTROY). */
@@ -27,9 +31,12 @@ struct wss_peer_slot {
 };
 
 struct wss_vhd {
+	struct wss_abort aborts;    /* judges connections that end without a request */
 	const struct wss_ops *ops;
 	void *arg;
 	struct log *log;
+	unsigned handshake_s;       /* accept-to-first-request limit (wss_opts) */
+	lws_retry_bo_t idle;        /* websocket idle policy, lives as long as the vhost */
 	unsigned connections;       /* accepted TCP connections open now */
 	/* Peer addresses by socket, recorded at accept: a client that drops the
 	 * handshake is gone before lws lets us ask getpeername(). */
@@ -85,9 +92,30 @@ struct wss_frame {
 /* Tracks an accepted connection until it sends its first HTTP request, to notice
  * clients that drop the TLS handshake. Hung on the wsi as opaque user data. */
 struct wss_accept {
+	struct lws *wsi;
+	lws_sorted_usec_list_t handshake; /* WSS_HANDSHAKE_S: accept to first request */
 	char peer[WSS_PEER_MAX];
 	bool saw_request;
+	bool expired;                    /* we closed it at WSS_HANDSHAKE_S */
+	/* A dup of the socket until the first request, -1 after: lws gives no
+	 * callback between a failed handshake and its close(), and the TLS abort
+	 * rule needs the socket's TCP state then (wss_abort_judge in WSI_DESTROY). */
+	int dupfd;
 };
+
+/* The handshake limit passed before the first request: a ClientHello whose length
+ * promises bytes that never come, or a client silent after its handshake. lws'
+ * own timeouts cannot be used for this: the header table it attaches after the
+ * accept callback re-arms the connection's one timeout with its 10 s idle value. */
+static void
+handshake_expired(lws_sorted_usec_list_t *sul)
+{
+	struct wss_accept *a = lws_container_of(sul, struct wss_accept, handshake);
+	if (!a->saw_request) {
+		a->expired = true;
+		lws_set_timeout(a->wsi, PENDING_TIMEOUT_SSL_ACCEPT, LWS_TO_KILL_ASYNC);
+	}
+}
 
 /* Per-session data (lws pss), for both the dispatch request and the websocket. */
 struct wss_conn {
@@ -103,6 +131,7 @@ struct wss_conn {
 	char *rx;                       /* reassembly of a fragmented message */
 	size_t rxlen;
 	bool rx_too_big;
+	bool binary_noted;              /* a binary frame was logged on this connection */
 	/* dispatch */
 	bool is_dispatch;
 	bool body_too_big;
@@ -111,6 +140,14 @@ struct wss_conn {
 	char *reply;                    /* malloc'd reply body, sent on writable */
 	int reply_status;
 };
+
+static void
+tls_abort(void *arg, const char *peer)
+{
+	struct wss_vhd *vhd = arg;
+	if (vhd->ops->on_tls_abort)
+		vhd->ops->on_tls_abort(vhd->arg, peer);
+}
 
 static void
 frames_free(struct wss_conn *c)
@@ -208,8 +245,13 @@ static void
 mark_request(struct lws *wsi)
 {
 	struct wss_accept *a = lws_get_opaque_user_data(wsi);
-	if (a)
+	if (a) {
 		a->saw_request = true;
+		lws_sul_cancel(&a->handshake);
+		if (a->dupfd >= 0)
+			close(a->dupfd);
+		a->dupfd = -1;
+	}
 }
 
 static int
@@ -218,9 +260,22 @@ ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
 	struct wss_vhd *vhd = c->vhd;
 	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
 
+	/* RFC 6455 §5.2: no extension is negotiated, so any RSV bit is a protocol
+	 * error (lws built without extensions lets RSV1 through). */
+	if (lws_get_reserved_bits(wsi)) {
+		log_warn(vhd->log, "websocket %s: frame with reserved bits set (not a device), "
+			 "closing with 1002", c->peer);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+		return -1;
+	}
+	/* Any frame of the peer is a sign of life (wss.h, WSS_IDLE_S). */
+	lws_validity_confirmed(wsi);
 	if (lws_frame_is_binary(wsi)) {
-		log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring",
-			 c->peer);
+		/* Logged once per connection: a client can send frames at will. */
+		if (!c->binary_noted)
+			log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring "
+				 "(and any more on this connection)", c->peer);
+		c->binary_noted = true;
 		return 0;
 	}
 	if (first) {
@@ -255,6 +310,80 @@ too_big:
 	return -1;
 }
 
+/* Answer a refused request with status and no body, then have lws close the
+ * connection (it flushes what is queued first). extra: one more header or 0. */
+static int
+refuse(struct lws *wsi, unsigned status, enum lws_token_indexes extra, const char *value)
+{
+	unsigned char hdr[LWS_PRE + 256], *start = &hdr[LWS_PRE], *p = start,
+					  *end = &hdr[sizeof(hdr) - 1];
+
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    (extra && lws_add_http_header_by_token(wsi, extra, (const unsigned char *)value,
+						  (int)strlen(value), &p, end)) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+					 (const unsigned char *)"close", 5, &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	return -1;
+}
+
+/* POST /dispatch/device arrived (headers only). The body is read only when its
+ * length is announced and within WSS_DISPATCH_BODY_MAX: without Content-Length lws
+ * would wait for a body it cannot delimit until its timeout. */
+static int
+dispatch_start(struct lws *wsi, struct wss_conn *c)
+{
+	char cl[24];
+
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		log_warn(c->vhd->log, "dispatch from %s: no Content-Length (not a device), "
+			 "answering 411", c->peer);
+		return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED, 0, NULL);
+	}
+	char *e;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &e, 10);
+	if (errno || e == cl || *e || cl[0] == '-' || n > WSS_DISPATCH_BODY_MAX) {
+		log_warn(c->vhd->log, "dispatch from %s: Content-Length \"%s\" over %d bytes, "
+			 "answering 413", c->peer, cl, WSS_DISPATCH_BODY_MAX);
+		return refuse(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 0, NULL);
+	}
+	c->is_dispatch = true;
+	return 0; /* wait for the body */
+}
+
+/* The websocket upgrade request, before lws answers it (RFC 6455 §4.2.1): the
+ * path must be /api/ws, the key 16 base64-encoded bytes and the version 13. A
+ * refusal is answered (400, or 426 naming version 13) and the connection closed. */
+static int
+ws_filter(struct lws *wsi, struct wss_vhd *vhd)
+{
+	char uri[64], key[64], version[16], peer[WSS_PEER_MAX];
+
+	peer_get(wsi, peer, sizeof(peer));
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, "/api/ws") != 0) {
+		log_info(vhd->log, "websocket upgrade from %s on a path other than /api/ws, "
+			 "refused", peer);
+		return refuse(wsi, HTTP_STATUS_NOT_FOUND, 0, NULL);
+	}
+	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
+	    !wss_version_valid(version)) {
+		log_info(vhd->log, "websocket upgrade from %s: Sec-WebSocket-Version is not 13 "
+			 "(not a device), refused", peer);
+		return refuse(wsi, WSS_STATUS_UPGRADE_REQUIRED, WSI_TOKEN_VERSION, "13");
+	}
+	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 || !wss_key_valid(key)) {
+		log_info(vhd->log, "websocket upgrade from %s: malformed Sec-WebSocket-Key "
+			 "(not a device), refused", peer);
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, 0, NULL);
+	}
+	return 0;
+}
+
 static int
 wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -271,8 +400,11 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (!slot)
 			slot = peer_slot(vhd, -1);
 		if (!slot || vhd->connections >= WSS_MAX_CONNECTIONS) {
-			log_warn(vhd->log, "https: %u connections open, refusing another",
-				 vhd->connections);
+			char peer[WSS_PEER_MAX] = "";
+			lws_get_peer_simple_fd(fd, peer, sizeof(peer));
+			peer_normalise(peer);
+			log_warn(vhd->log, "https: %u connections open, refusing another from %s",
+				 vhd->connections, peer);
 			return 1;
 		}
 		slot->fd = fd;
@@ -292,7 +424,12 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		peer_take(vhd, (int)lws_get_socket_fd(wsi), a->peer, sizeof(a->peer));
 		if (!a->peer[0])
 			peer_get(wsi, a->peer, sizeof(a->peer));
+		a->wsi = wsi;
+		/* No dup (EMFILE): the connection is simply never judged an abort. */
+		a->dupfd = fcntl((int)lws_get_socket_fd(wsi), F_DUPFD_CLOEXEC, 0);
 		lws_set_opaque_user_data(wsi, a);
+		lws_sul_schedule(lws_get_context(wsi), 0, &a->handshake, handshake_expired,
+				 (lws_usec_t)vhd->handshake_s * LWS_US_PER_SEC);
 		return 0;
 	}
 
@@ -301,10 +438,15 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (!a)
 			return 0;
 		lws_set_opaque_user_data(wsi, NULL);
+		lws_sul_cancel(&a->handshake);
 		if (vhd && vhd->connections)
 			vhd->connections--;
-		if (!a->saw_request && vhd && vhd->ops->on_tls_abort)
-			vhd->ops->on_tls_abort(vhd->arg, a->peer);
+		/* lws closed its descriptor; ours keeps the socket and its state. */
+		if (a->dupfd >= 0 && vhd)
+			wss_abort_judge(&vhd->aborts, a->dupfd, a->saw_request, a->expired,
+					a->peer);
+		else if (a->dupfd >= 0)
+			close(a->dupfd);
 		free(a);
 		return 0;
 	}
@@ -321,10 +463,8 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		peer_get(wsi, c->peer, sizeof(c->peer));
 		const char *path = in;
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-		if (post && path && strcmp(path, "/dispatch/device") == 0) {
-			c->is_dispatch = true;
-			return 0; /* wait for the body */
-		}
+		if (post && path && strcmp(path, "/dispatch/device") == 0)
+			return dispatch_start(wsi, c);
 		log_info(vhd->log, "https %s: %s %s: not found", c->peer, post ? "POST" : "GET",
 			 path ? path : "?");
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
@@ -374,25 +514,22 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		/* A connection that fails its TLS handshake early is closed by lws
 		 * before it is ever instantiated (no accept record): it sent no request.
 		 * Later failures take the WSI_DESTROY path instead; one of the two
-		 * reports each such connection, never both. */
+		 * judges each such connection (wss_is_tls_abort), never both. */
 		if (vhd && !lws_get_opaque_user_data(wsi)) {
 			char peer[WSS_PEER_MAX];
-			peer_take(vhd, (int)lws_get_socket_fd(wsi), peer, sizeof(peer));
-			if (vhd->ops->on_tls_abort)
-				vhd->ops->on_tls_abort(vhd->arg, peer[0] ? peer : "an unknown address");
+			int fd = (int)lws_get_socket_fd(wsi);
+			peer_take(vhd, fd, peer, sizeof(peer));
+			/* lws calls this before its close(): the socket is still open. */
+			fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+			if (fd >= 0)
+				wss_abort_judge(&vhd->aborts, fd, false, false,
+						peer[0] ? peer : "an unknown address");
 		}
 		return 0;
 
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		mark_request(wsi);
-		char uri[64];
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-		    strcmp(uri, "/api/ws") != 0) {
-			log_info(vhd->log, "websocket upgrade on a path other than /api/ws, refused");
-			return 1;
-		}
-		return 0;
-	}
+		return ws_filter(wsi, vhd);
 
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof(*c));
@@ -450,7 +587,11 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		return 0;
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
-		/* The vhost is going: its user data (allocated in wss_vhost_create) too. */
+		/* The vhost is going: its user data (allocated in wss_vhost_create) too,
+		 * and connections still waiting for a verdict (none is given). */
+		if (!vhd)
+			return 0;
+		wss_abort_fini(&vhd->aborts);
 		free(vhd);
 		return 0;
 
@@ -514,9 +655,17 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 		return -ENOMEM;
 	for (unsigned i = 0; i < WSS_MAX_CONNECTIONS; i++)
 		vhd->peers[i].fd = -1;
+	vhd->aborts = (struct wss_abort){ .ctx = ctx, .cb = tls_abort, .arg = vhd };
 	vhd->ops = o->ops;
 	vhd->arg = o->arg;
 	vhd->log = o->log;
+	vhd->handshake_s = o->handshake_s ? o->handshake_s : WSS_HANDSHAKE_S;
+	/* lws' validity timer: it pings an established websocket after idle / 2
+	 * without a sign of life (a pong, or a frame: ws_receive) and closes it at
+	 * idle. Only those two fields matter on a server. */
+	unsigned idle = o->idle_s >= 2 && o->idle_s <= UINT16_MAX ? o->idle_s : WSS_IDLE_S;
+	vhd->idle.secs_since_valid_ping = (uint16_t)(idle / 2);
+	vhd->idle.secs_since_valid_hangup = (uint16_t)idle;
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -529,7 +678,7 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 	info.ssl_private_key_filepath = o->key;
 	info.max_http_header_data = WSS_HEADER_MAX;
 	info.keepalive_timeout = 10;
-	info.timeout_secs = 20;
+	info.retry_and_idle_policy = &vhd->idle;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_SKIP_SERVER_CANONICAL_NAME;
 	if (o->bind)

@@ -1,8 +1,15 @@
 /* Unit tests of src/ackwatch.c on 127.0.0.1: a response counts as delivered only
- * when the peer acknowledged every byte and did not reset the connection. */
+ * when the peer acknowledged every byte and did not reset the connection. Its
+ * waits run on CLOCK_MONOTONIC: this executable interposes pthread_cond_init and
+ * pthread_cond_timedwait (the static libsonota binds to them) to see the clock
+ * the watcher's condition variable was made with and the deadlines it passes. */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -17,6 +24,41 @@
 #define PAYLOAD (256 * 1024) /* more than a small receive buffer, less than the kernel's */
 #define SMALL 16384          /* fits the peer's receive buffer: all acked before any read */
 #define TEST_TIMEOUT_MS 600  /* the watcher's acknowledgement timeout in this test */
+
+/* What the interposers saw; cond_clock only while watching_init is set. */
+static atomic_bool watching_init;
+static atomic_int cond_clock = -1;
+static atomic_int timedwaits, timedwaits_off_monotonic;
+
+int
+pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+	int (*real)(pthread_cond_t *, const pthread_condattr_t *) =
+		(int (*)(pthread_cond_t *, const pthread_condattr_t *))dlsym(RTLD_NEXT,
+									      "pthread_cond_init");
+	if (watching_init) {
+		clockid_t clk = CLOCK_REALTIME; /* the default of a NULL attribute */
+		if (a)
+			pthread_condattr_getclock(a, &clk);
+		cond_clock = (int)clk;
+	}
+	return real(c, a);
+}
+
+int
+pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abs)
+{
+	int (*real)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *) =
+		(int (*)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *))dlsym(
+			RTLD_NEXT, "pthread_cond_timedwait");
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double ahead = (double)(abs->tv_sec - now.tv_sec) + (double)(abs->tv_nsec - now.tv_nsec) / 1e9;
+	timedwaits++;
+	if (ahead < -0.5 || ahead > 5)
+		timedwaits_off_monotonic++; /* not a deadline on the monotonic clock */
+	return real(c, m, abs);
+}
 
 static struct evq_event *
 wait_event(struct evq *q)
@@ -109,7 +151,11 @@ main(void)
 	struct evq q;
 	struct ackwatch *aw;
 	CHECK_INT(evq_init(&q, NULL, NULL), 0);
+	watching_init = true;
 	CHECK_INT(ackwatch_start(&q, TEST_TIMEOUT_MS, &aw), 0);
+	watching_init = false;
+	CHECK_MSG(cond_clock == CLOCK_MONOTONIC, "the watcher's condition variable waits on "
+		  "clock %d, want CLOCK_MONOTONIC (%d)", cond_clock, CLOCK_MONOTONIC);
 
 	/* Read everything, then close cleanly (FIN): delivered. */
 	struct evq_event *e = run_case(aw, &q, PAYLOAD, true, 0);
@@ -187,6 +233,11 @@ main(void)
 		usleep(10000);
 	CHECK(e && !e->complete);
 	free(e);
+
+	/* Every deadline the watcher waited for was on the monotonic clock. */
+	CHECK(timedwaits > 0);
+	CHECK_MSG(timedwaits_off_monotonic == 0, "%d of %d waits had a deadline off the "
+		  "monotonic clock", timedwaits_off_monotonic, timedwaits);
 
 	ackwatch_stop(aw);
 	ackwatch_stop(NULL);

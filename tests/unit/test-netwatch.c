@@ -12,12 +12,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/socket.h>
@@ -395,10 +399,89 @@ test_snapshot(void)
 	CHECK_INT(n, 0);
 }
 
+/* One crafted address message: family, then attributes as (type, len, data)
+ * triples ended by type 0. ifindex 0 names no interface, so the label is used. */
+static int
+parse_crafted(int type, int family, struct netwatch_addr *a, ...)
+{
+	struct nl_msg *m = nlmsg_alloc_simple(type, 0);
+	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)family, .ifa_prefixlen = 24 };
+	va_list ap;
+	int r = -ENOMEM;
+
+	if (!m || nlmsg_append(m, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+		goto out;
+	va_start(ap, a);
+	for (int t; (t = va_arg(ap, int)) != 0;) {
+		int len = va_arg(ap, int);
+		const void *data = va_arg(ap, const void *);
+		if (nla_put(m, t, len, data) < 0) {
+			va_end(ap);
+			goto out;
+		}
+	}
+	va_end(ap);
+	memset(a, 0, sizeof(*a));
+	r = netwatch_parse(nlmsg_hdr(m), a);
+out:
+	nlmsg_free(m);
+	return r;
+}
+
+/* netlink attributes are checked against a policy: a label that is not
+ * NUL-terminated or longer than IFNAMSIZ, or an address of the wrong length, makes
+ * the message malformed (-EINVAL), never a truncated or padded name. */
+static void
+test_parse(void)
+{
+	struct netwatch_addr a;
+	struct in_addr v4 = ip4("10.10.7.2"), lo = ip4("127.0.0.1");
+	unsigned char v6[16] = { 0xfe, 0x80 };
+	static const char label[] = "wlan9";
+	static const char label20[] = "abcdefghijklmnopqrst"; /* 20 + NUL > IFNAMSIZ */
+	uint32_t flags = 0;
+
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &v4, IFA_LABEL,
+				(int)sizeof(label), label, IFA_FLAGS, 4, &flags, 0), 1);
+	CHECK(a.addr.s_addr == v4.s_addr && a.prefixlen == 24);
+	CHECK_STR(a.ifname, "wlan9");
+	CHECK_INT(parse_crafted(RTM_DELADDR, AF_INET, &a, IFA_ADDRESS, 4, &v4, 0), 1);
+
+	/* Malformed: refused whole. */
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &v4, IFA_LABEL, 5, label,
+				0), -EINVAL); /* not NUL-terminated */
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &v4, IFA_LABEL,
+				(int)sizeof(label20), label20, 0), -EINVAL);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 3, &v4, 0), -EINVAL);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 16, v6, 0), -EINVAL);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &v4, IFA_ADDRESS, 6, v6,
+				0), -EINVAL);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &v4, IFA_FLAGS, 2, &flags,
+				0), -EINVAL);
+
+	/* Ignored: other family, loopback, no address, another message type. */
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET6, &a, IFA_LOCAL, 16, v6, 0), 0);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LOCAL, 4, &lo, 0), 0);
+	CHECK_INT(parse_crafted(RTM_NEWADDR, AF_INET, &a, IFA_LABEL, (int)sizeof(label), label,
+				0), 0);
+	CHECK_INT(parse_crafted(RTM_NEWLINK, AF_INET, &a, IFA_LOCAL, 4, &v4, 0), 0);
+
+	/* A header shorter than struct ifaddrmsg. */
+	struct nl_msg *m = nlmsg_alloc_simple(RTM_NEWADDR, 0);
+	unsigned char two[2] = { AF_INET, 24 };
+	CHECK(m && nlmsg_append(m, two, sizeof(two), 1) == 0);
+	if (m) {
+		nlmsg_hdr(m)->nlmsg_len = NLMSG_LENGTH(sizeof(two));
+		CHECK_INT(netwatch_parse(nlmsg_hdr(m), &a), -EINVAL);
+		nlmsg_free(m);
+	}
+}
+
 int
 main(void)
 {
 	test_classify();
+	test_parse();
 
 	if (geteuid() != 0) {
 		printf("# skip: not root, cannot make a network namespace (%u pure checks passed, "

@@ -13,6 +13,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
+#include <mbedtls/x509_csr.h>
 
 #include "check.h"
 #include "tls.h"
@@ -124,6 +125,95 @@ test_ensure(void)
 			     &gen, err, sizeof(err)), -ENOENT);
 }
 
+/* Self-sign a certificate with key_path's key and names long enough that the DER
+ * is over TLS_CHAIN_DER_WARN, into out. */
+static int
+write_big_cert(const char *key_path, const char *out)
+{
+	mbedtls_pk_context key;
+	mbedtls_x509write_cert w;
+	mbedtls_mpi serial;
+	unsigned char pem[8192];
+	char name[1024], part[200];
+	int r = -1;
+
+	mbedtls_pk_init(&key);
+	mbedtls_x509write_crt_init(&w);
+	mbedtls_mpi_init(&serial);
+	memset(part, 'x', sizeof(part) - 1);
+	part[sizeof(part) - 1] = '\0';
+	snprintf(name, sizeof(name), "CN=%s,O=%s,OU=%s,L=%s", part, part, part, part);
+	if (mbedtls_pk_parse_keyfile(&key, key_path, NULL) || mbedtls_mpi_lset(&serial, 7))
+		goto out;
+	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
+	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(&w, &key);
+	mbedtls_x509write_crt_set_issuer_key(&w, &key);
+	if (mbedtls_x509write_crt_set_serial(&w, &serial) ||
+	    mbedtls_x509write_crt_set_subject_name(&w, name) ||
+	    mbedtls_x509write_crt_set_issuer_name(&w, name) ||
+	    mbedtls_x509write_crt_set_validity(&w, "20200101000000", "20500101000000"))
+		goto out;
+	/* RSA PKCS#1 v1.5 signing is deterministic: no random generator needed. */
+	if (mbedtls_x509write_crt_pem(&w, pem, sizeof(pem), NULL, NULL))
+		goto out;
+	FILE *f = fopen(out, "w");
+	if (f) {
+		fputs((char *)pem, f);
+		r = fclose(f) ? -1 : 0;
+	}
+out:
+	mbedtls_mpi_free(&serial);
+	mbedtls_x509write_crt_free(&w);
+	mbedtls_pk_free(&key);
+	return r;
+}
+
+/* One small certificate passes; a chain (two certificates in the file) and one
+ * oversized certificate each get a warning; an unreadable file is an error. */
+static void
+test_check_chain(void)
+{
+	char a[300], ak[300], b[300], bk[300], chain[300], big[300], junk[300], warn[512];
+	path(a, sizeof(a), "ca.crt");
+	path(ak, sizeof(ak), "ca.key");
+	path(b, sizeof(b), "cb.crt");
+	path(bk, sizeof(bk), "cb.key");
+	path(chain, sizeof(chain), "chain.crt");
+	path(big, sizeof(big), "big.crt");
+	path(junk, sizeof(junk), "junk.crt");
+	char err[256];
+	CHECK_INT(tls_generate(a, ak, err, sizeof(err)), 0);
+	CHECK_INT(tls_generate(b, bk, err, sizeof(err)), 0);
+
+	warn[0] = '\0';
+	CHECK_INT(tls_check_chain(a, warn, sizeof(warn)), 0);
+	CHECK_STR(warn, "");
+
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "cat '%s' '%s' > '%s'", a, b, chain);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(tls_check_chain(chain, warn, sizeof(warn)), 1);
+	CHECK_MSG(strstr(warn, "chain of 2 certificates") && strstr(warn, "chain.crt") &&
+			  strstr(warn, "2 KB"),
+		  "warning: %s", warn);
+
+	CHECK_INT(write_big_cert(ak, big), 0);
+	warn[0] = '\0';
+	CHECK_INT(tls_check_chain(big, warn, sizeof(warn)), 1);
+	char over[32];
+	snprintf(over, sizeof(over), "bytes (over %d)", TLS_CHAIN_DER_WARN);
+	CHECK_MSG(strstr(warn, "big.crt") && strstr(warn, over), "warning: %s", warn);
+
+	FILE *f = fopen(junk, "w");
+	if (f) {
+		fputs("not a certificate\n", f);
+		fclose(f);
+	}
+	CHECK_INT(tls_check_chain(junk, warn, sizeof(warn)), -EINVAL);
+	CHECK_INT(tls_check_chain("/nonexistent.crt", warn, sizeof(warn)), -ENOENT);
+}
+
 int
 main(void)
 {
@@ -133,6 +223,7 @@ main(void)
 	}
 	test_generate();
 	test_ensure();
+	test_check_chain();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
