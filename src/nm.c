@@ -1,0 +1,871 @@
+/* nm: see nm.h. This file: the plumbing (one call in flight, the deadline, the
+ * event callback, re-entrancy), the signal matches and the discovery
+ * (WIFI-AUTOMATION.md §7 steps 1-5). nmhop.c has scan, join and restore.
+ *
+ * Re-entrancy: replies, signals and timers enter through enter()/leave();
+ * nm_stop called from the user callback inside them only sets a flag, and
+ * leave() frees once the outermost entry returns. Every step emits its event
+ * last, so no step touches nm after the user callback.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nmint.h"
+#include "nmssh.h"
+
+/* the same protocol as bus_protocol (same name): put one of them on the vhost */
+const struct lws_protocols nm_protocol = {
+	.name = "sonota-bus",
+	.callback = bus_lws_callback,
+};
+
+static void nm_free(struct nm *nm);
+
+void
+nm_enter(struct nm *nm)
+{
+	nm->depth++;
+}
+
+bool
+nm_leave(struct nm *nm)
+{
+	if (--nm->depth == 0 && nm->stopping) {
+		nm_free(nm);
+		return true;
+	}
+	return false;
+}
+
+void
+nm_copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+const char *
+nm_ev_name(enum nm_ev_type t)
+{
+	static const char *const names[_NM_EV_MAX] = {
+		[NM_EV_READY] = "ready",         [NM_EV_MANUAL] = "manual",
+		[NM_EV_SCANNED] = "scanned",     [NM_EV_ACTIVATED] = "activated",
+		[NM_EV_FAILED] = "failed",       [NM_EV_RESTORED] = "restored",
+		[NM_EV_DROPPED] = "dropped",     [NM_EV_LOST] = "lost",
+		[NM_EV_ERROR] = "error",
+	};
+
+	return (unsigned)t < _NM_EV_MAX ? names[t] : "?";
+}
+
+void
+nm_emit(struct nm *nm, struct nm_event *ev)
+{
+	if (nm->stopping)
+		return;
+	nm_enter(nm);
+	nm->cb(nm->arg, ev);
+	nm_leave(nm); /* frees only outside an entry: public calls enter too */
+}
+
+/* ---- the operation: one call in flight and a deadline ----------------------- */
+
+static void
+cancel_op(struct nm *nm)
+{
+	nm->call = sd_bus_slot_unref(nm->call);
+	nm->next = NULL;
+	lws_sul_cancel(&nm->sul);
+	lws_sul_cancel(&nm->sul_grace);
+}
+
+void
+nm_op_begin(struct nm *nm, enum nm_op op)
+{
+	nm->op = op;
+}
+
+void
+nm_op_end(struct nm *nm, struct nm_event *ev)
+{
+	cancel_op(nm);
+	nm->op = NM_OP_NONE;
+	nm_emit(nm, ev);
+}
+
+void
+nm_op_error(struct nm *nm, int err, const char *fmt, ...)
+{
+	struct nm_event ev = { .type = NM_EV_ERROR, .err = err };
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ev.message = msg;
+	if (nm->op == NM_OP_DISCOVER)
+		ev.type = NM_EV_MANUAL; /* a discovery that fails means manual hops */
+	nm_op_end(nm, &ev);
+}
+
+static int
+on_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
+{
+	struct nm *nm = ud;
+	nm_step next = nm->next;
+	const sd_bus_error *e;
+
+	nm->call = sd_bus_slot_unref(nm->call);
+	nm->next = NULL;
+	if (!next)
+		return 0;
+	nm_enter(nm);
+	e = sd_bus_message_get_error(m);
+	if (e && !nm->tolerant) {
+		nm_op_error(nm, -sd_bus_message_get_errno(m) ?: -EIO, "NetworkManager: %s: %s",
+			    e->name ? e->name : "error", e->message ? e->message : "(no message)");
+	} else {
+		next(nm, m);
+	}
+	nm_leave(nm);
+	return 0;
+}
+
+static int
+callv(struct nm *nm, bool tolerant, nm_step next, const char *dest, const char *path,
+      const char *iface, const char *member, const char *types, va_list ap)
+{
+	sd_bus_message *msg = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(bus_sd(nm->bus), &msg, dest, path, iface, member);
+	if (r >= 0 && types && *types)
+		r = sd_bus_message_appendv(msg, types, ap);
+	if (r >= 0) {
+		nm->tolerant = tolerant;
+		r = nm_call_msg(nm, next, msg);
+	}
+	sd_bus_message_unref(msg);
+	return r;
+}
+
+int
+nm_call_msg(struct nm *nm, nm_step next, sd_bus_message *msg)
+{
+	int r;
+
+	nm->call = sd_bus_slot_unref(nm->call);
+	r = sd_bus_call_async(bus_sd(nm->bus), &nm->call, msg, on_reply, nm, NM_CALL_TIMEOUT_US);
+	if (r < 0) {
+		nm_op_error(nm, r, "D-Bus call failed: %s", strerror(-r));
+		return r;
+	}
+	nm->next = next;
+	bus_kick(nm->bus);
+	return 0;
+}
+
+int
+nm_call(struct nm *nm, nm_step next, const char *path, const char *iface, const char *member,
+	const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = callv(nm, false, next, NM_BUS, path, iface, member, types, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+nm_call_tolerant(struct nm *nm, nm_step next, const char *path, const char *iface,
+		 const char *member, const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = callv(nm, true, next, NM_BUS, path, iface, member, types, ap);
+	va_end(ap);
+	return r;
+}
+
+static void
+on_sul(lws_sorted_usec_list_t *sul)
+{
+	struct nm *nm = lws_container_of(sul, struct nm, sul);
+	void (*fn)(struct nm *) = nm->on_timeout;
+
+	nm_enter(nm);
+	if (fn)
+		fn(nm);
+	nm_leave(nm);
+}
+
+void
+nm_timer(struct nm *nm, unsigned ms, void (*fn)(struct nm *nm))
+{
+	nm->on_timeout = fn;
+	lws_sul_schedule(nm->cx, 0, &nm->sul, on_sul, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* ---- a{sv} ---------------------------------------------------------------------- */
+
+int
+nm_var_read(sd_bus_message *m, const char *sig, void *p)
+{
+	const char *contents = NULL;
+	char type;
+	int r;
+
+	r = sd_bus_message_peek_type(m, &type, &contents);
+	if (r <= 0 || type != 'v' || !contents || strcmp(contents, sig))
+		return r < 0 ? r : (sd_bus_message_skip(m, "v") < 0 ? -EBADMSG : 0);
+	r = sd_bus_message_enter_container(m, 'v', sig);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read_basic(m, sig[0], p);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : 1;
+}
+
+int
+nm_props_each(sd_bus_message *m, nm_prop_fn fn, void *ud)
+{
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *key;
+
+		r = sd_bus_message_read(m, "s", &key);
+		if (r < 0)
+			return r;
+		r = fn(ud, key, m);
+		if (r < 0)
+			return r;
+		if (r == 0 && (r = sd_bus_message_skip(m, "v")) < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+/* ---- signals ------------------------------------------------------------------ */
+
+static void
+go_lost(struct nm *nm, int err, const char *msg)
+{
+	struct nm_event ev = { .type = NM_EV_LOST, .err = err, .message = msg };
+
+	if (nm->lost)
+		return;
+	nm->lost = true;
+	cancel_op(nm);
+	nm->op = NM_OP_NONE;
+	nm_emit(nm, &ev);
+}
+
+static int
+on_name_owner(sd_bus_message *m, void *ud, sd_bus_error *unused)
+{
+	struct nm *nm = ud;
+	const char *name, *old, *new;
+
+	if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || strcmp(name, NM_BUS))
+		return 0;
+	nm_enter(nm);
+	/* any change of owner (gone, or replaced by a restarted NM) invalidates
+	 * every object path we hold */
+	if (nm->op == NM_OP_DISCOVER && !*old)
+		; /* NM appeared while we looked: the discovery sees it or fails */
+	else
+		go_lost(nm, -ECONNRESET,
+			*new ? "NetworkManager restarted: continuing with manual WiFi hops"
+			     : "NetworkManager stopped: continuing with manual WiFi hops");
+	nm_leave(nm);
+	return 0;
+}
+
+static int
+on_active_state(sd_bus_message *m, void *ud, sd_bus_error *unused)
+{
+	struct nm *nm = ud;
+	uint32_t state, reason;
+
+	if (sd_bus_message_read(m, "uu", &state, &reason) < 0)
+		return 0;
+	nm_enter(nm);
+	nmhop_active_state(nm, sd_bus_message_get_path(m), state, reason);
+	nm_leave(nm);
+	return 0;
+}
+
+static int
+on_props(sd_bus_message *m, void *ud, sd_bus_error *unused)
+{
+	struct nm *nm = ud;
+
+	if (!nm->facts.device[0] || strcmp(sd_bus_message_get_path(m), nm->facts.device))
+		return 0;
+	nm_enter(nm);
+	nmhop_device_props(nm, m);
+	nm_leave(nm);
+	return 0;
+}
+
+static int
+on_device_state(sd_bus_message *m, void *ud, sd_bus_error *unused)
+{
+	struct nm *nm = ud;
+	uint32_t state, old, reason;
+
+	if (!nm->facts.device[0] || strcmp(sd_bus_message_get_path(m), nm->facts.device) ||
+	    sd_bus_message_read(m, "uuu", &state, &old, &reason) < 0)
+		return 0;
+	nm_enter(nm);
+	nmhop_device_state(nm, state, reason);
+	nm_leave(nm);
+	return 0;
+}
+
+static int
+add_matches(struct nm *nm)
+{
+	sd_bus *sd = bus_sd(nm->bus);
+	int r;
+
+	/* installed locally at once, AddMatch sent ahead of every later call:
+	 * no signal that answers one of our calls can be missed */
+	r = sd_bus_match_signal_async(sd, &nm->matches[0], "org.freedesktop.DBus",
+				      "/org/freedesktop/DBus", "org.freedesktop.DBus",
+				      "NameOwnerChanged", on_name_owner, NULL, nm);
+	if (r >= 0)
+		r = sd_bus_match_signal_async(sd, &nm->matches[1], NULL, NULL, NM_ACTIVE_IFACE,
+					      "StateChanged", on_active_state, NULL, nm);
+	if (r >= 0)
+		r = sd_bus_add_match_async(
+			sd, &nm->matches[2],
+			"type='signal',interface='" PROPS_IFACE "',member='PropertiesChanged',"
+			"path_namespace='" NM_OBJ "/Devices'",
+			on_props, NULL, nm);
+	if (r >= 0)
+		r = sd_bus_match_signal_async(sd, &nm->matches[3], NULL, NULL, NM_DEVICE_IFACE,
+					      "StateChanged", on_device_state, NULL, nm);
+	return r < 0 ? r : 0;
+}
+
+/* ---- profiles: read all, delete ours --------------------------------------------- */
+
+struct settings_ud {
+	struct nm_profile *p;
+	const char *setting;
+};
+
+static int
+setting_prop(void *ud, const char *key, sd_bus_message *m)
+{
+	struct settings_ud *s = ud;
+	struct nm_profile *p = s->p;
+	const char *str = NULL;
+	int r = 0;
+
+	if (!strcmp(s->setting, "connection")) {
+		if (!strcmp(key, "id") && (r = nm_var_read(m, "s", &str)) > 0)
+			nm_copy(p->id, sizeof(p->id), str);
+		else if (!strcmp(key, "type") && (r = nm_var_read(m, "s", &str)) > 0)
+			nm_copy(p->type, sizeof(p->type), str);
+		else if (!strcmp(key, "autoconnect")) {
+			int b = 1;
+
+			r = nm_var_read(m, "b", &b);
+			p->autoconnect = b;
+		} else if (!strcmp(key, "autoconnect-priority"))
+			r = nm_var_read(m, "i", &p->priority);
+		else if (!strcmp(key, "timestamp"))
+			r = nm_var_read(m, "t", &p->timestamp);
+		return r < 0 ? r : 1;
+	}
+	if (!strcmp(s->setting, "802-11-wireless") && !strcmp(key, "ssid")) {
+		const void *data;
+		size_t n;
+
+		if ((r = sd_bus_message_enter_container(m, 'v', "ay")) <= 0)
+			return r < 0 ? r : 0;
+		r = sd_bus_message_read_array(m, 'y', &data, &n);
+		if (r >= 0 && n <= sizeof(p->ssid)) {
+			memcpy(p->ssid, data, n);
+			p->ssid_len = n;
+			p->has_ssid = true;
+		}
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		return r < 0 ? r : 1;
+	}
+	return 0;
+}
+
+static int
+parse_settings(sd_bus_message *m, struct nm_profile *p)
+{
+	int r;
+
+	p->autoconnect = true; /* NM's default when the key is absent */
+	r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+		struct settings_ud s = { p, NULL };
+
+		r = sd_bus_message_read(m, "s", &s.setting);
+		if (r >= 0)
+			r = nm_props_each(m, setting_prop, &s);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static void profile_next(struct nm *nm);
+
+static void
+profile_settings(struct nm *nm, sd_bus_message *m)
+{
+	struct nm_profile *p = &nm->profiles[nm->i_profile];
+
+	/* a profile deleted meanwhile answers with an error: forget it */
+	if (sd_bus_message_is_method_error(m, NULL) || parse_settings(m, p) < 0)
+		p->path[0] = '\0';
+	nm->i_profile++;
+	profile_next(nm);
+}
+
+static void
+profile_next(struct nm *nm)
+{
+	if (nm->i_profile < nm->n_profiles) {
+		nm_call_tolerant(nm, profile_settings, nm->profiles[nm->i_profile].path,
+				 NM_CONN_IFACE, "GetSettings", "");
+		return;
+	}
+	nm->profiles_done(nm, NULL);
+}
+
+static void
+profiles_listed(struct nm *nm, sd_bus_message *m)
+{
+	const char *path;
+	int r;
+
+	nm->n_profiles = 0;
+	r = sd_bus_message_enter_container(m, 'a', "o");
+	while (r >= 0 && (r = sd_bus_message_read(m, "o", &path)) > 0) {
+		if (nm->n_profiles == NM_PROFILES_MAX)
+			continue;
+		memset(&nm->profiles[nm->n_profiles], 0, sizeof(nm->profiles[0]));
+		nm_copy(nm->profiles[nm->n_profiles].path, NM_PATH_MAX, path);
+		nm->n_profiles++;
+	}
+	if (r < 0) {
+		nm_op_error(nm, r, "NetworkManager: bad ListConnections reply");
+		return;
+	}
+	nm->i_profile = 0;
+	profile_next(nm);
+}
+
+void
+nm_profiles_read(struct nm *nm, nm_step done)
+{
+	nm->profiles_done = done;
+	nm_call(nm, profiles_listed, NM_SETTINGS_OBJ, NM_SETTINGS_IFACE, "ListConnections", "");
+}
+
+static void delete_next(struct nm *nm, sd_bus_message *m);
+
+static void
+delete_next(struct nm *nm, sd_bus_message *m)
+{
+	/* an error (already gone: volatile profiles go by themselves) is fine */
+	if (m && !sd_bus_message_is_method_error(m, NULL))
+		nm->deleted++;
+	while (nm->i_profile < nm->n_profiles) {
+		struct nm_profile *p = &nm->profiles[nm->i_profile++];
+
+		if (p->path[0] && !strncmp(p->id, NMCORE_PROFILE_PREFIX,
+					   sizeof(NMCORE_PROFILE_PREFIX) - 1)) {
+			nm_call_tolerant(nm, delete_next, p->path, NM_CONN_IFACE, "Delete", "");
+			return;
+		}
+	}
+	nm->deleted_done(nm, NULL);
+}
+
+void
+nm_profiles_delete_ours(struct nm *nm, nm_step done)
+{
+	nm->deleted_done = done;
+	nm->i_profile = 0;
+	delete_next(nm, NULL);
+}
+
+/* ---- discovery ------------------------------------------------------------------- */
+
+static void
+manual(struct nm *nm, int err, const char *msg)
+{
+	struct nm_event ev = { .type = NM_EV_MANUAL, .err = err, .message = msg };
+
+	nm_op_end(nm, &ev);
+}
+
+static void
+d_ready(struct nm *nm, sd_bus_message *unused)
+{
+	struct nm_facts *f = &nm->facts;
+	struct nm_event ev = { .type = NM_EV_READY, .message = "NetworkManager drives the WiFi hops" };
+	struct nmcore_profile cp[NM_PROFILES_MAX];
+	struct nmcore_restore rs;
+	size_t n = 0, map[NM_PROFILES_MAX];
+
+	f->leftovers = nm->deleted;
+	for (size_t i = 0; i < nm->n_profiles; i++) {
+		struct nm_profile *p = &nm->profiles[i];
+
+		/* the radio's candidates: WiFi profiles that still exist and
+		 * are not ours (deleted above) */
+		if (!p->path[0] || strcmp(p->type, "802-11-wireless") ||
+		    !strncmp(p->id, NMCORE_PROFILE_PREFIX, sizeof(NMCORE_PROFILE_PREFIX) - 1))
+			continue;
+		cp[n] = (struct nmcore_profile){ p->path, p->id, p->has_ssid ? p->ssid : NULL,
+						 p->ssid_len, p->autoconnect, p->priority,
+						 p->timestamp, false };
+		if (nmcore_profile_is_ours(&cp[n]) && p->autoconnect)
+			f->saved_device_profiles++;
+		map[n++] = i;
+	}
+	rs = nmcore_restore_choose(f->active, cp, n);
+	f->restore = rs.kind;
+	f->restore_why = rs.why;
+	if (rs.kind == NMCORE_RESTORE_PROFILE) {
+		nm_copy(f->restore_path, sizeof(f->restore_path), nm->profiles[map[rs.index]].path);
+		nm_copy(f->restore_id, sizeof(f->restore_id), nm->profiles[map[rs.index]].id);
+	}
+	if (nmssh_check(f->iface, &f->ssh, f->ssh_ifname) < 0)
+		f->ssh = NMCORE_SSH_UNKNOWN;
+	nm_op_end(nm, &ev);
+}
+
+static void
+d_profiles(struct nm *nm, sd_bus_message *unused)
+{
+	struct nm_facts *f = &nm->facts;
+
+	for (size_t i = 0; i < nm->n_profiles; i++)
+		if (!strcmp(nm->profiles[i].path, f->active))
+			nm_copy(f->active_id, sizeof(f->active_id), nm->profiles[i].id);
+	nm->deleted = 0;
+	nm_profiles_delete_ours(nm, d_ready);
+}
+
+static int
+active_prop(void *ud, const char *key, sd_bus_message *m)
+{
+	struct nm *nm = ud;
+	const char *s;
+	int r;
+
+	if (strcmp(key, "Connection"))
+		return 0;
+	r = nm_var_read(m, "o", &s);
+	if (r > 0)
+		nm_copy(nm->facts.active, sizeof(nm->facts.active), s);
+	return r;
+}
+
+static void
+d_active(struct nm *nm, sd_bus_message *m)
+{
+	/* an activation that vanished meanwhile: nothing was active */
+	if (!sd_bus_message_is_method_error(m, NULL))
+		nm_props_each(m, active_prop, nm);
+	nm_profiles_read(nm, d_profiles);
+}
+
+struct dev_props {
+	uint32_t type;
+	int managed;
+	const char *iface;
+	const char *active;
+};
+
+static int
+device_prop(void *ud, const char *key, sd_bus_message *m)
+{
+	struct dev_props *d = ud;
+
+	if (!strcmp(key, "DeviceType"))
+		return nm_var_read(m, "u", &d->type);
+	if (!strcmp(key, "Managed"))
+		return nm_var_read(m, "b", &d->managed);
+	if (!strcmp(key, "Interface"))
+		return nm_var_read(m, "s", &d->iface);
+	if (!strcmp(key, "ActiveConnection"))
+		return nm_var_read(m, "o", &d->active);
+	return 0;
+}
+
+static void d_device_next(struct nm *nm);
+
+static void
+d_device(struct nm *nm, sd_bus_message *m)
+{
+	struct dev_props d = { 0 };
+	struct nm_facts *f = &nm->facts;
+	const char *path = nm->devices[nm->i_device++];
+
+	if (!sd_bus_message_is_method_error(m, NULL) && nm_props_each(m, device_prop, &d) >= 0 &&
+	    d.iface) {
+		bool wifi = d.type == NM_DEVICE_TYPE_WIFI && d.managed;
+
+		if (wifi)
+			f->n_wifi++;
+		if (nm->iface_want[0] ? !strcmp(d.iface, nm->iface_want) : (wifi && !f->device[0])) {
+			if (!wifi) {
+				char msg[160];
+
+				snprintf(msg, sizeof(msg),
+					 "\"%s\" is not a WiFi device managed by NetworkManager",
+					 d.iface);
+				manual(nm, -ENODEV, msg);
+				return;
+			}
+			nm_copy(f->device, sizeof(f->device), path);
+			nm_copy(f->iface, sizeof(f->iface), d.iface);
+			nm_copy(nm->cand_active, sizeof(nm->cand_active), d.active ? d.active : "/");
+		}
+	}
+	d_device_next(nm);
+}
+
+static void
+d_device_next(struct nm *nm)
+{
+	struct nm_facts *f = &nm->facts;
+	char msg[160];
+
+	if (nm->i_device < nm->n_devices) {
+		nm_call_tolerant(nm, d_device, nm->devices[nm->i_device], PROPS_IFACE, "GetAll",
+				 "s", NM_DEVICE_IFACE);
+		return;
+	}
+	if (!f->device[0]) {
+		if (nm->iface_want[0])
+			snprintf(msg, sizeof(msg), "NetworkManager has no device \"%s\"",
+				 nm->iface_want);
+		else
+			snprintf(msg, sizeof(msg), "NetworkManager manages no WiFi device");
+		manual(nm, -ENODEV, msg);
+		return;
+	}
+	if (!nm->iface_want[0] && f->n_wifi > 1) {
+		snprintf(msg, sizeof(msg),
+			 "NetworkManager manages %u WiFi devices: choose one with --wifi-iface",
+			 f->n_wifi);
+		manual(nm, -EMLINK, msg);
+		return;
+	}
+	nm_copy(f->active, sizeof(f->active), "/");
+	if (strcmp(nm->cand_active, "/"))
+		nm_call_tolerant(nm, d_active, nm->cand_active, PROPS_IFACE, "GetAll", "s",
+				 NM_ACTIVE_IFACE);
+	else
+		nm_profiles_read(nm, d_profiles);
+}
+
+static void
+d_devices(struct nm *nm, sd_bus_message *m)
+{
+	const char *path;
+	int r;
+
+	nm->n_devices = 0;
+	r = sd_bus_message_enter_container(m, 'a', "o");
+	while (r >= 0 && (r = sd_bus_message_read(m, "o", &path)) > 0)
+		if (nm->n_devices < NM_DEVICES_MAX)
+			nm_copy(nm->devices[nm->n_devices++], NM_PATH_MAX, path);
+	nm->i_device = 0;
+	d_device_next(nm);
+}
+
+static int
+manager_prop(void *ud, const char *key, sd_bus_message *m)
+{
+	struct nm *nm = ud;
+	const char *s;
+	int r, b;
+
+	if (!strcmp(key, "Version")) {
+		r = nm_var_read(m, "s", &s);
+		if (r > 0)
+			nm_copy(nm->facts.version, sizeof(nm->facts.version), s);
+		return r;
+	}
+	if (!strcmp(key, "WirelessEnabled")) {
+		r = nm_var_read(m, "b", &b);
+		if (r > 0)
+			nm->facts.wireless_enabled = b;
+		return r;
+	}
+	return 0;
+}
+
+static void
+d_manager(struct nm *nm, sd_bus_message *m)
+{
+	char msg[160];
+
+	if (nm_props_each(m, manager_prop, nm) < 0) {
+		manual(nm, -EBADMSG, "NetworkManager: unreadable Manager properties");
+		return;
+	}
+	if (nmcore_version_cmp(nm->facts.version, NMCORE_NM_VERSION_MIN) < 0) {
+		snprintf(msg, sizeof(msg),
+			 "NetworkManager %s is older than " NMCORE_NM_VERSION_MIN
+			 " (no client-bound volatile profiles)",
+			 nm->facts.version[0] ? nm->facts.version : "(unknown)");
+		manual(nm, -EPROTONOSUPPORT, msg);
+		return;
+	}
+	if (!nm->facts.wireless_enabled) {
+		manual(nm, -ENETDOWN, "WiFi is switched off in NetworkManager (nmcli radio wifi on)");
+		return;
+	}
+	nm_call(nm, d_devices, NM_OBJ, NM_IFACE, "GetDevices", "");
+}
+
+static void
+d_has_owner(struct nm *nm, sd_bus_message *m)
+{
+	int has = 0;
+
+	if (sd_bus_message_read(m, "b", &has) < 0 || !has) {
+		manual(nm, -ENOENT, "NetworkManager is not running");
+		return;
+	}
+	nm_call(nm, d_manager, NM_OBJ, PROPS_IFACE, "GetAll", "s", NM_IFACE);
+}
+
+static void
+on_bus_lost(void *arg, int err)
+{
+	struct nm *nm = arg;
+
+	nm_enter(nm);
+	if (nm->op == NM_OP_DISCOVER)
+		manual(nm, err, "the system D-Bus went away");
+	else
+		go_lost(nm, err, "the system D-Bus went away: continuing with manual WiFi hops");
+	nm_leave(nm);
+}
+
+int
+nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *arg,
+	 struct nm **ret)
+{
+	struct nm *nm;
+	int r;
+
+	if (!vh || !cb || !ret)
+		return -EINVAL;
+	nm = calloc(1, sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	nm->profiles = calloc(NM_PROFILES_MAX, sizeof(*nm->profiles));
+	if (!nm->profiles) {
+		free(nm);
+		return -ENOMEM;
+	}
+	nm->cb = cb;
+	nm->arg = arg;
+	nm_copy(nm->iface_want, sizeof(nm->iface_want), cfg ? cfg->iface : NULL);
+	r = bus_open(vh, on_bus_lost, nm, &nm->bus);
+	if (r >= 0) {
+		nm->cx = bus_context(nm->bus);
+		r = add_matches(nm);
+	}
+	if (r < 0) {
+		nm_free(nm);
+		return r;
+	}
+	nm_op_begin(nm, NM_OP_DISCOVER);
+	r = sd_bus_call_method_async(bus_sd(nm->bus), &nm->call, "org.freedesktop.DBus",
+				     "/org/freedesktop/DBus", "org.freedesktop.DBus",
+				     "NameHasOwner", on_reply, nm, "s", NM_BUS);
+	if (r < 0) {
+		nm_free(nm);
+		return r;
+	}
+	nm->tolerant = false;
+	nm->next = d_has_owner;
+	*ret = nm;
+	return 0;
+}
+
+const struct nm_facts *
+nm_facts(const struct nm *nm)
+{
+	return nm ? &nm->facts : NULL;
+}
+
+const struct nm_ap *
+nm_aps(const struct nm *nm, size_t *ret_n)
+{
+	if (ret_n)
+		*ret_n = nm ? nm->n_aps : 0;
+	return nm ? nm->aps : NULL;
+}
+
+bool
+nm_busy(const struct nm *nm)
+{
+	return nm && nm->op != NM_OP_NONE;
+}
+
+static void
+nm_free(struct nm *nm)
+{
+	cancel_op(nm);
+	for (size_t i = 0; i < sizeof(nm->matches) / sizeof(nm->matches[0]); i++)
+		nm->matches[i] = sd_bus_slot_unref(nm->matches[i]);
+	bus_close(nm->bus);
+	free(nm->profiles);
+	free(nm);
+}
+
+void
+nm_stop(struct nm *nm)
+{
+	if (!nm)
+		return;
+	if (nm->depth) {
+		nm->stopping = true;
+		return;
+	}
+	nm_free(nm);
+}
