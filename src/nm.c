@@ -384,19 +384,28 @@ setting_prop(void *ud, const char *key, sd_bus_message *m)
 	int r = 0;
 
 	if (!strcmp(s->setting, "connection")) {
-		if (!strcmp(key, "id") && (r = nm_var_read(m, "s", &str)) > 0)
-			nm_copy(p->id, sizeof(p->id), str);
-		else if (!strcmp(key, "type") && (r = nm_var_read(m, "s", &str)) > 0)
-			nm_copy(p->type, sizeof(p->type), str);
-		else if (!strcmp(key, "autoconnect")) {
+		if (!strcmp(key, "id")) {
+			r = nm_var_read(m, "s", &str);
+			if (r > 0)
+				nm_copy(p->id, sizeof(p->id), str);
+		} else if (!strcmp(key, "type")) {
+			r = nm_var_read(m, "s", &str);
+			if (r > 0)
+				nm_copy(p->type, sizeof(p->type), str);
+		} else if (!strcmp(key, "autoconnect")) {
 			int b = 1;
 
 			r = nm_var_read(m, "b", &b);
-			p->autoconnect = b;
-		} else if (!strcmp(key, "autoconnect-priority"))
+			if (r > 0)
+				p->autoconnect = b;
+		} else if (!strcmp(key, "autoconnect-priority")) {
 			r = nm_var_read(m, "i", &p->priority);
-		else if (!strcmp(key, "timestamp"))
+		} else if (!strcmp(key, "timestamp")) {
 			r = nm_var_read(m, "t", &p->timestamp);
+		} else {
+			return 0;
+		}
+		/* a value of another type was skipped by nm_var_read */
 		return r < 0 ? r : 1;
 	}
 	if (!strcmp(s->setting, "802-11-wireless") && !strcmp(key, "ssid")) {

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# One scenario of the NetworkManager client test (issue 10, docs/wifi.md):
+#   run.sh CLIENT SCENARIO
+# starts a private system bus (a path socket in a temporary directory; never the
+# machine's bus), the NM mock (tests/nm/nmmock.py, on Debian's python3-dbusmock)
+# with the scenario's parameters, and runs CLIENT SCENARIO against it with
+# DBUS_SYSTEM_BUS_ADDRESS pointing at that bus. Everything it started is killed
+# and the directory removed on every exit (trap). Exit 77 (skipped) when
+# dbus-daemon or python3-dbusmock is missing (scripts/setup.sh installs them).
+set -euo pipefail
+
+client=$1
+scenario=$2
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3 # never a python3 from PATH: dbusmock is Debian's
+mock_py=$here/nmmock.py
+step_timeout=10 # seconds for the bus, the mock or a marker to appear
+
+command -v dbus-daemon >/dev/null || { echo "SKIP: no dbus-daemon"; exit 77; }
+"$py" -c 'import dbusmock' 2>/dev/null || { echo "SKIP: no python3-dbusmock"; exit 77; }
+
+tmp=$(mktemp -d /tmp/sonota-nm.XXXXXX)
+bus_pid= mock_pid= client_pid=
+cleanup() {
+	local rc=$?
+	for p in $client_pid $mock_pid $bus_pid; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		echo "--- mock log"; tail -n 40 "$tmp/mock.log" 2>/dev/null || true
+		echo "--- client output"; cat "$tmp/client.out" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for SECONDS CMD...: run CMD until it succeeds, at most SECONDS.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+cat > "$tmp/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$tmp/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_type="*"/>
+    <allow send_type="*"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$tmp/bus.conf" --nofork >"$tmp/bus.log" 2>&1 &
+bus_pid=$!
+wait_for "$step_timeout" test -S "$tmp/bus" || { echo "the private bus did not start"; exit 1; }
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
+
+nm_owned() {
+	busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" call org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus NameHasOwner s org.freedesktop.NetworkManager 2>/dev/null |
+		grep -q true
+}
+
+# The scenarios' networks: home WiFi, a Sonoff in pairing mode (shows up when
+# scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
+home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
+itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"'
+version=1.42.4 wifi_on=true
+devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
+profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
+           {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
+           {"id": "sonota-old", "ssid": "ITEAD-10000fffff", "psk": "12345678"}]'
+active='"Home"'
+start_mock=true
+case "$scenario" in
+wrong-psk) itead_psk=otherpsk ;;
+ap-vanish) itead_vanish=true ;;
+no-lease) itead_dhcp=null ;;
+old-nm) version=1.10.6 ;;
+wifi-off) wifi_on=false ;;
+two-wifi | iface)
+	devices='[{"iface": "wlan0"}, {"iface": "wlan1"}]'
+	active=null
+	[ "$scenario" = iface ] && export NM_TEST_IFACE=wlan1
+	;;
+absent) start_mock=false ;;
+esac
+params=$(cat <<JSON
+{"version": "$version", "wireless_enabled": $wifi_on, "devices": $devices,
+ "aps": [$home,
+   {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
+    "vanish": $itead_vanish, "bssid": "D8:F1:5B:00:00:01", "strength": 60},
+   {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24",
+    "bssid": "D8:F1:5B:00:00:01", "strength": 60}],
+ "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],
+ "profiles": $profiles, "active": $active}
+JSON
+)
+
+run_mock() {
+	"$py" -m dbusmock --system -t "$mock_py" -l "$tmp/mock.log" -p "$params" \
+		>>"$tmp/mock.out" 2>&1 &
+	mock_pid=$!
+	wait_for "$step_timeout" nm_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
+}
+$start_mock && run_mock
+
+marker() { grep -q "^MARK $1" "$tmp/client.out"; }
+
+"$client" "$scenario" >"$tmp/client.out" 2>&1 &
+client_pid=$!
+case "$scenario" in
+restart)
+	# NM restarts while we are on the device's AP
+	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }
+	kill "$mock_pid"
+	wait "$mock_pid" 2>/dev/null || true
+	run_mock
+	;;
+kill9)
+	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }
+	kill -9 "$client_pid"
+	wait "$client_pid" 2>/dev/null || true
+	client_pid=
+	cat "$tmp/client.out"
+	# NM drops the client-bound volatile profile and autoconnects home
+	exec 3>&1
+	"$client" check-home
+	exit $?
+	;;
+esac
+rc=0
+wait "$client_pid" || rc=$?
+client_pid=
+cat "$tmp/client.out"
+exit "$rc"
