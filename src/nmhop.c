@@ -1,4 +1,4 @@
-/* nmhop: scan, join and restore (nm.h; WIFI-AUTOMATION.md §7 steps 8-15).
+/* nmhop: the scan (nm.h; WIFI-AUTOMATION.md §1.2, §7 steps 8-9).
  * The plumbing (one call in flight, the deadline, events) is in nm.c. */
 #include "config.h"
 

@@ -1,5 +1,6 @@
-/* nmint: what nm.c (plumbing, discovery, signals) and nmhop.c (scan, join,
- * restore) share. Not for other modules: use nm.h. */
+/* nmint: what the NM client's files share: nm.c (plumbing, signals, discovery),
+ * nmprop.c (a{sv} walkers, saved profiles), nmhop.c (scan), nmjoin.c (join,
+ * restore). Not for other modules: use nm.h. */
 #pragma once
 
 #include <stdarg.h>
@@ -145,7 +146,7 @@ void nm_profiles_read(struct nm *nm, nm_step done);
 /* delete the sonota-* profiles among nm->profiles (counted in nm->deleted), then done */
 void nm_profiles_delete_ours(struct nm *nm, nm_step done);
 
-/* nmhop.c: signal handlers nm.c routes to it */
+/* nmhop.c and nmjoin.c: signal handlers nm.c routes to them */
 void nmhop_active_state(struct nm *nm, const char *path, uint32_t state, uint32_t reason);
 void nmhop_device_props(struct nm *nm, sd_bus_message *m);
 void nmhop_device_state(struct nm *nm, uint32_t state, uint32_t reason);
