@@ -642,6 +642,15 @@ nm_busy(const struct nm *nm)
 	return nm && nm->op != NM_OP_NONE;
 }
 
+void
+nm_abort(struct nm *nm)
+{
+	if (!nm || nm->op == NM_OP_NONE)
+		return;
+	cancel_op(nm);
+	nm->op = NM_OP_NONE;
+}
+
 static void
 nm_free(struct nm *nm)
 {

@@ -148,6 +148,12 @@ int nm_restore(struct nm *nm, unsigned grace_ms);
 /* True while an operation runs. */
 bool nm_busy(const struct nm *nm);
 
+/* Drop the running operation without its event (the exit path: Ctrl-C, SIGTERM,
+ * a time limit), so that nm_restore can run next. A join in flight is not undone
+ * here: nm_restore replaces it (ActivateConnection preempts it, and the
+ * sonota-* profile is deleted). Safe with NULL and when idle. */
+void nm_abort(struct nm *nm);
+
 /* Drop everything: pending calls, timers, the bus connection (which makes NM
  * drop a client-bound activation still up). Safe with NULL and from nm_cb. */
 void nm_stop(struct nm *nm);

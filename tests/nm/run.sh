@@ -78,7 +78,7 @@ nm_owned() {
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"'
-version=1.42.4 wifi_on=true
+version=1.42.4 wifi_on=true delay_ms=150
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -97,9 +97,11 @@ two-wifi | iface)
 	[ "$scenario" = iface ] && export NM_TEST_IFACE=wlan1
 	;;
 absent) start_mock=false ;;
+sigterm) delay_ms=2000 ;; # a slow association: the signal lands mid-hop
 esac
 params=$(cat <<JSON
 {"version": "$version", "wireless_enabled": $wifi_on, "devices": $devices,
+ "delay_ms": $delay_ms,
  "aps": [$home,
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
     "vanish": $itead_vanish, "bssid": "D8:F1:5B:00:00:01", "strength": 60},
@@ -129,6 +131,10 @@ restart)
 	kill "$mock_pid"
 	wait "$mock_pid" 2>/dev/null || true
 	run_mock
+	;;
+sigterm)
+	wait_for "$step_timeout" marker joining || { echo "the client never started joining"; exit 1; }
+	kill -TERM "$client_pid"
 	;;
 kill9)
 	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }

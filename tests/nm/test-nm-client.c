@@ -30,8 +30,18 @@
 #define SCENARIO_DEADLINE_S 20 /* the slowest scenario needs ~3 s with the mock's delays */
 #define RESTORE_GRACE_MS 1500  /* how long nm_restore waits for the mock's autoconnect */
 
+/* the exit path: SIGTERM only sets this and wakes the loop (STYLE.md §10) */
+static volatile sig_atomic_t got_term;
+
+static void
+on_term(int sig)
+{
+	got_term = 1;
+}
+
 struct t {
 	const char *scenario;
+	bool terminating;      /* sigterm: got_term was handled */
 	struct lws_context *cx;
 	struct nm *nm;
 	int step;              /* scenario progress */
@@ -199,6 +209,8 @@ join_itead(struct t *t)
 	snprintf(id, sizeof(id), "sonota-itead-%s", t->itead.deviceid);
 	CHECK_INT(nm_join(t->nm, &t->itead, id, NMCORE_ITEAD_PSK), 0);
 	CHECK_INT(nm_join(t->nm, &t->itead, id, NMCORE_ITEAD_PSK), -EBUSY); /* one at a time */
+	if (!strcmp(t->scenario, "sigterm"))
+		mark("joining"); /* run.sh sends SIGTERM mid-hop */
 }
 
 static void
@@ -239,6 +251,14 @@ on_event(void *arg, const struct nm_event *ev)
 		return;
 	}
 
+	if (t->terminating) {
+		/* the only event after the signal is the restore's */
+		CHECK_MSG(t->terminating, "sigterm: %s before the signal", nm_ev_name(ev->type));
+		CHECK_MSG(ev->type == NM_EV_RESTORED, "sigterm: got %s", nm_ev_name(ev->type));
+		check_home(s);
+		finish(t);
+		return;
+	}
 	if (t->step == 1) { /* discovery, every other scenario */
 		CHECK_MSG(ev->type == NM_EV_READY, "discovery: got %s (%s)", nm_ev_name(ev->type),
 			  ev->message ? ev->message : "");
@@ -432,6 +452,11 @@ main(int argc, char **argv)
 		return check_done();
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa = { .sa_handler = on_term };
+
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	lws_set_log_level(LLL_ERR, NULL);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = prot;
@@ -446,9 +471,17 @@ main(int argc, char **argv)
 	if (r == 0) {
 		lws_sul_schedule(t.cx, 0, &t.deadline, on_deadline,
 				 (lws_usec_t)SCENARIO_DEADLINE_S * LWS_US_PER_SEC);
-		while (!t.done || t.hang)
+		while (!t.done || t.hang) {
 			if (lws_service(t.cx, 0) < 0)
 				break;
+			if (got_term && !t.terminating) {
+				/* what sonota-c's exit path does: drop the hop in
+				 * flight, bring the user's network back */
+				t.terminating = true;
+				nm_abort(t.nm);
+				CHECK_INT(nm_restore(t.nm, 0), 0);
+			}
+		}
 		lws_sul_cancel(&t.deadline);
 	}
 	nm_stop(t.nm);
