@@ -85,6 +85,15 @@ profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100
            {"id": "sonota-old", "ssid": "ITEAD-10000fffff", "psk": "12345678"}]'
 active='"Home"'
 start_mock=true
+hook=null
+case "$scenario" in
+join)
+	# the hook the e2e integration will use to move namespace addresses
+	printf '#!/bin/sh\necho "$*" >> "%s/hook.log"\n' "$tmp" > "$tmp/hook.sh"
+	chmod +x "$tmp/hook.sh"
+	hook="\"$tmp/hook.sh\""
+	;;
+esac
 case "$scenario" in
 wrong-psk) itead_psk=otherpsk ;;
 ap-vanish) itead_vanish=true ;;
@@ -108,7 +117,7 @@ params=$(cat <<JSON
    {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24",
     "bssid": "D8:F1:5B:00:00:01", "strength": 60}],
  "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],
- "profiles": $profiles, "active": $active}
+ "profiles": $profiles, "active": $active, "hook": $hook}
 JSON
 )
 
@@ -152,4 +161,10 @@ rc=0
 wait "$client_pid" || rc=$?
 client_pid=
 cat "$tmp/client.out"
+if [ "$scenario" = join ]; then
+	# home up at start; down when we join ITEAD; ITEAD down when home comes back
+	cat "$tmp/hook.log"
+	want=$'up HomeNet 198.51.100.5/24\ndown HomeNet 198.51.100.5/24\nup ITEAD-10000abcde 10.10.7.2/24\ndown ITEAD-10000abcde 10.10.7.2/24\nup HomeNet 198.51.100.5/24'
+	[ "$(cat "$tmp/hook.log")" = "$want" ] || { echo "FAIL: hook calls differ from: $want"; rc=1; }
+fi
 exit "$rc"
