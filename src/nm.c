@@ -136,6 +136,8 @@ on_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 	return 0;
 }
 
+static int call_msg(struct nm *nm, bool tolerant, nm_step next, sd_bus_message *msg);
+
 static int
 callv(struct nm *nm, bool tolerant, nm_step next, const char *dest, const char *path,
       const char *iface, const char *member, const char *types, va_list ap)
@@ -146,20 +148,21 @@ callv(struct nm *nm, bool tolerant, nm_step next, const char *dest, const char *
 	r = sd_bus_message_new_method_call(bus_sd(nm->bus), &msg, dest, path, iface, member);
 	if (r >= 0 && types && *types)
 		r = sd_bus_message_appendv(msg, types, ap);
-	if (r >= 0) {
-		nm->tolerant = tolerant;
-		r = nm_call_msg(nm, next, msg);
-	}
+	if (r >= 0)
+		r = call_msg(nm, tolerant, next, msg);
 	sd_bus_message_unref(msg);
 	return r;
 }
 
-int
-nm_call_msg(struct nm *nm, nm_step next, sd_bus_message *msg)
+/* The one place a call goes out: tolerant says whether next also gets error
+ * replies (set per call: a stale value would hide a D-Bus error). */
+static int
+call_msg(struct nm *nm, bool tolerant, nm_step next, sd_bus_message *msg)
 {
 	int r;
 
 	nm->call = sd_bus_slot_unref(nm->call);
+	nm->tolerant = tolerant;
 	r = sd_bus_call_async(bus_sd(nm->bus), &nm->call, msg, on_reply, nm, NM_CALL_TIMEOUT_US);
 	if (r < 0) {
 		nm_op_error(nm, r, "D-Bus call failed: %s", strerror(-r));
@@ -168,6 +171,12 @@ nm_call_msg(struct nm *nm, nm_step next, sd_bus_message *msg)
 	nm->next = next;
 	bus_kick(nm->bus);
 	return 0;
+}
+
+int
+nm_call_msg(struct nm *nm, nm_step next, sd_bus_message *msg)
+{
+	return call_msg(nm, false, next, msg);
 }
 
 int

@@ -124,6 +124,7 @@ int nm_call(struct nm *nm, nm_step next, const char *path, const char *iface,
 	    const char *member, const char *types, ...);
 int nm_call_tolerant(struct nm *nm, nm_step next, const char *path, const char *iface,
 		     const char *member, const char *types, ...);
+/* a prepared message; error replies end the operation */
 int nm_call_msg(struct nm *nm, nm_step next, sd_bus_message *msg);
 void nm_timer(struct nm *nm, unsigned ms, void (*fn)(struct nm *nm));
 void nm_op_begin(struct nm *nm, enum nm_op op);

@@ -30,6 +30,7 @@ AddAP(iface, json), RemoveAP(ssid), Dump() -> json of the state.
 
 PARAMETERS (all optional):
   version, wireless_enabled, delay_ms, scan_delay_ms, autoconnect_delay_ms, hook,
+  scan_error (RequestScan fails with this message),
   devices: [{iface, type (2 wifi, 1 ethernet), managed, hw}],
   aps: [{ssid, bssid, strength, sec ('open'|'wpa2'), psk, dhcp ('a.b.c.d/p' or
          null: no lease), vanish (true: disappears during activation),
@@ -470,6 +471,9 @@ def request_scan(dev, opts):
         if k not in ('ssids',):
             raise dbus.exceptions.DBusException(f'unknown option {k}',
                                                 name='org.freedesktop.NetworkManager.Device.InvalidArgument')
+    if S['scan_error']:
+        raise dbus.exceptions.DBusException(S['scan_error'],
+                                            name='org.freedesktop.NetworkManager.Device.NotAllowed')
     S['scans'] += 1
 
     def done():
@@ -600,7 +604,8 @@ def load(mock, parameters):
               'scan_delay_ms': int(params.get('scan_delay_ms', 150)),
               'autoconnect_delay_ms': int(params.get('autoconnect_delay_ms', 200)),
               'appear_on_scan': params.get('appear_on_scan', []),
-              'hook': params.get('hook')})
+              'hook': params.get('hook'),
+              'scan_error': params.get('scan_error')})
     nm = dbusmock.get_object(MANAGER_OBJ)
     nm.AddMethods(MANAGER_IFACE, [
         ('ActivateConnection', 'ooo', 'o', m_activate_connection),

@@ -78,7 +78,7 @@ nm_owned() {
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"'
-version=1.42.4 wifi_on=true delay_ms=150
+version=1.42.4 wifi_on=true delay_ms=150 scan_error=null
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -107,10 +107,12 @@ two-wifi | iface)
 	;;
 absent) start_mock=false ;;
 sigterm) delay_ms=2000 ;; # a slow association: the signal lands mid-hop
+scan-refused) scan_error='"Scanning not allowed while unavailable"' ;;
+nobus) start_mock=false ;;
 esac
 params=$(cat <<JSON
 {"version": "$version", "wireless_enabled": $wifi_on, "devices": $devices,
- "delay_ms": $delay_ms,
+ "delay_ms": $delay_ms, "scan_error": $scan_error,
  "aps": [$home,
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
     "vanish": $itead_vanish, "bssid": "D8:F1:5B:00:00:01", "strength": 60},
@@ -128,6 +130,8 @@ run_mock() {
 	wait_for "$step_timeout" nm_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
 }
 $start_mock && run_mock
+# no system bus at all: nm_start itself fails
+[ "$scenario" = nobus ] && export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/no-such-bus"
 
 marker() { grep -q "^MARK $1" "$tmp/client.out"; }
 
@@ -140,6 +144,11 @@ restart)
 	kill "$mock_pid"
 	wait "$mock_pid" 2>/dev/null || true
 	run_mock
+	;;
+bus-death)
+	# the system bus itself goes away while we are on the device's AP
+	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }
+	kill -9 "$bus_pid"
 	;;
 sigterm)
 	wait_for "$step_timeout" marker joining || { echo "the client never started joining"; exit 1; }

@@ -299,6 +299,13 @@ on_event(void *arg, const struct nm_event *ev)
 		CHECK_INT(nm_scan(t->nm, NULL), -EBUSY);
 		return;
 	}
+	if (t->step == 2 && !strcmp(s, "scan-refused")) {
+		/* NM's refusal arrives at once, not as a scan timeout */
+		CHECK_MSG(ev->type == NM_EV_ERROR, "scan-refused: got %s", nm_ev_name(ev->type));
+		CHECK(ev->message && strstr(ev->message, "not allowed"));
+		finish(t);
+		return;
+	}
 	if (t->step == 2) { /* the scan */
 		CHECK_MSG(ev->type == NM_EV_SCANNED, "scan: got %s", nm_ev_name(ev->type));
 		pick_aps(t);
@@ -376,7 +383,7 @@ on_event(void *arg, const struct nm_event *ev)
 			t->hang = true; /* run.sh kills us now */
 			return;
 		}
-		if (!strcmp(s, "restart")) {
+		if (!strcmp(s, "restart") || !strcmp(s, "bus-death")) {
 			mark("joined");
 			return; /* run.sh restarts the mock: NM_EV_LOST next */
 		}
@@ -386,6 +393,13 @@ on_event(void *arg, const struct nm_event *ev)
 			return;
 		}
 		CHECK_INT(nm_restore(t->nm, RESTORE_GRACE_MS), 0);
+		return;
+	}
+	if (!strcmp(s, "bus-death")) {
+		CHECK_MSG(ev->type == NM_EV_LOST, "bus-death: got %s", nm_ev_name(ev->type));
+		CHECK(ev->message && strstr(ev->message, "D-Bus went away"));
+		CHECK_INT(nm_restore(t->nm, 0), -ENOTCONN);
+		finish(t);
 		return;
 	}
 	if (!strcmp(s, "restart")) {
@@ -467,6 +481,12 @@ main(int argc, char **argv)
 	vh = lws_create_vhost(t.cx, &info);
 	CHECK(vh != NULL);
 	r = nm_start(vh, &cfg, on_event, &t, &t.nm);
+	if (!strcmp(t.scenario, "nobus")) {
+		/* no system bus: the caller goes manual on this error */
+		CHECK_MSG(r < 0, "nm_start without a bus: %d", r);
+		lws_context_destroy(t.cx);
+		return check_done();
+	}
 	CHECK_MSG(r == 0, "nm_start: %s", strerror(-r));
 	if (r == 0) {
 		lws_sul_schedule(t.cx, 0, &t.deadline, on_deadline,
