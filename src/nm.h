@@ -18,7 +18,10 @@
  *               dies, NM deactivates it, deletes it and autoconnects home.
  *  nm_restore-> NM_EV_RESTORED: NM's own autoconnect brought the restore target
  *               back within grace_ms, or we activated it (or deactivated ours when
- *               there is nothing to restore); then every sonota-* profile is deleted.
+ *               there is nothing to restore); if the target profile was deleted
+ *               meanwhile, NM picks the best connection (ActivateConnection "/")
+ *               and facts.restore_id names what came back; then every sonota-*
+ *               profile is deleted.
  * At any time: NM_EV_DROPPED (our activated connection went down, outside of an
  * operation: the device closed its AP) and NM_EV_LOST (NM left the bus or the bus
  * died: every later call returns -ENOTCONN; fall back to manual hops).

@@ -109,6 +109,7 @@ struct nm {
 	bool state_handled;           /* the current join saw its final state */
 	bool cleaning;                /* nm_restore reached its target: deleting ours */
 	bool recheck;                 /* nm_restore: a signal came during a look */
+	bool restore_any;             /* nm_restore: the target is gone, NM picks */
 
 	unsigned depth;               /* > 0 while a bus or timer callback runs */
 	bool stopping;                /* nm_stop was called inside one */

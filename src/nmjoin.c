@@ -366,6 +366,22 @@ r_activated(struct nm *nm, sd_bus_message *m)
 {
 	const char *ac;
 
+	if (sd_bus_message_is_method_error(m, NULL)) {
+		const sd_bus_error *e = sd_bus_message_get_error(m);
+
+		if (nm->restore_any) {
+			nm_op_error(nm, -ENOENT, "NetworkManager found no connection to restore: %s",
+				    e && e->message ? e->message : "(no message)");
+			return;
+		}
+		/* the saved profile is gone (deleted meanwhile): let NM pick the
+		 * best one, and accept whatever it activates that is not ours
+		 * (WIFI-AUTOMATION.md §1.5) */
+		nm->restore_any = true;
+		nm_call_tolerant(nm, r_activated, NM_OBJ, NM_IFACE, "ActivateConnection", "ooo",
+				 "/", nm->facts.device, "/");
+		return;
+	}
 	if (sd_bus_message_read(m, "o", &ac) > 0)
 		nm_copy(nm->pending_ac, sizeof(nm->pending_ac), ac);
 	/* its StateChanged (or the next device change) makes r_check look again */
@@ -383,12 +399,13 @@ r_not_yet(struct nm *nm)
 	if (!nm->grace_over || nm->pending_ac[0])
 		return; /* wait for a signal, or the grace timer */
 	nm_copy(nm->pending_ac, sizeof(nm->pending_ac), "/"); /* asked once */
-	nm_call(nm, r_activated, NM_OBJ, NM_IFACE, "ActivateConnection", "ooo",
-		nm->facts.restore_path, nm->facts.device, "/");
+	nm_call_tolerant(nm, r_activated, NM_OBJ, NM_IFACE, "ActivateConnection", "ooo",
+			 nm->facts.restore_path, nm->facts.device, "/");
 }
 
 struct ac_props {
 	const char *conn;
+	const char *id;
 	uint32_t state;
 };
 
@@ -399,6 +416,8 @@ restore_prop(void *ud, const char *key, sd_bus_message *m)
 
 	if (!strcmp(key, "Connection"))
 		return nm_var_read(m, "o", &a->conn);
+	if (!strcmp(key, "Id"))
+		return nm_var_read(m, "s", &a->id);
 	if (!strcmp(key, "State"))
 		return nm_var_read(m, "u", &a->state);
 	return 0;
@@ -407,10 +426,15 @@ restore_prop(void *ud, const char *key, sd_bus_message *m)
 static void
 r_ac(struct nm *nm, sd_bus_message *m)
 {
-	struct ac_props a = { NULL, 0 };
+	struct ac_props a = { NULL, NULL, 0 };
 
 	if (!sd_bus_message_is_method_error(m, NULL) && nm_props_each(m, restore_prop, &a) >= 0 &&
-	    a.conn && !strcmp(a.conn, nm->facts.restore_path) && a.state == NM_AC_ACTIVATED) {
+	    a.conn && a.state == NM_AC_ACTIVATED &&
+	    (!strcmp(a.conn, nm->facts.restore_path) ||
+	     (nm->restore_any && a.id &&
+	      strncmp(a.id, NMCORE_PROFILE_PREFIX, sizeof(NMCORE_PROFILE_PREFIX) - 1)))) {
+		if (nm->restore_any) /* say what came back */
+			nm_copy(nm->facts.restore_id, sizeof(nm->facts.restore_id), a.id);
 		r_cleanup(nm, NULL);
 		return;
 	}
@@ -475,6 +499,7 @@ nm_restore(struct nm *nm, unsigned grace_ms)
 	nm->grace_over = grace_ms == 0;
 	nm->pending_ac[0] = '\0';
 	nm->recheck = false;
+	nm->restore_any = false;
 	if (nm->facts.restore != NMCORE_RESTORE_PROFILE) {
 		nm_timer(nm, NM_RESTORE_TIMEOUT_MS, restore_timeout);
 		if (nm->ours[0])

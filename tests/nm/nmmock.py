@@ -26,7 +26,7 @@ what that version lacks and sonota-c needs (WIFI-AUTOMATION.md section 3):
   integration tests that move namespace addresses; not used here yet).
 
 Test control methods (org.freedesktop.DBus.Mock on /org/freedesktop):
-AddAP(iface, json), RemoveAP(ssid), Dump() -> json of the state.
+AddAP(iface, json), RemoveAP(ssid), DeleteProfile(id), Dump() -> json of the state.
 
 PARAMETERS (all optional):
   version, wireless_enabled, delay_ms, scan_delay_ms, autoconnect_delay_ms, hook,
@@ -441,13 +441,16 @@ def deactivate(acp, dev_reason, ac_reason, autoconnect, failed=False):
         GLib.timeout_add(S['autoconnect_delay_ms'], lambda: autoconnect_device(dev) and False)
 
 
-def autoconnect_device(dev):
-    if S['devices'][dev]['ac']:
+def autoconnect_device(dev, force=False):
+    '''NM's autoconnect; force: ActivateConnection("/") picks the best profile even
+    while the device is busy (the current activation is replaced).'''
+    if S['devices'][dev]['ac'] and not force:
         return False
+    current = S['acs'][S['devices'][dev]['ac']]['profile'] if S['devices'][dev]['ac'] else None
     best = None
     for p, prof in S['profiles'].items():
         c = prof['settings']['connection']
-        if prof['volatile'] or not c.get('autoconnect', True):
+        if prof['volatile'] or not c.get('autoconnect', True) or p == current:
             continue
         if not find_ap(dev, profile_ssid(p)):
             continue
@@ -491,9 +494,11 @@ def request_scan(dev, opts):
 def m_activate_connection(self, conn, dev, specific):
     conn, dev = str(conn), str(dev)
     if conn == '/':
-        autoconnect_device(dev)
+        S['calls'].append('ActivateConnection /')
+        before = S['devices'][dev]['ac']
+        autoconnect_device(dev, force=True)
         acp = S['devices'][dev]['ac']
-        if not acp:
+        if not acp or acp == before:
             raise dbus.exceptions.DBusException('no suitable connection',
                                                 name='org.freedesktop.NetworkManager.UnknownConnection')
         return opath(acp)
@@ -572,6 +577,13 @@ def RemoveAP(self, ssid):
     for p, a in list(S['aps'].items()):
         if a['ssid'] == ssid_bytes(ssid):
             remove_ap(p)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
+def DeleteProfile(self, id_):
+    for p in list(S['profiles']):
+        if profile_id(p) == id_:
+            delete_profile(p)
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')

@@ -78,7 +78,7 @@ nm_owned() {
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"'
-version=1.42.4 wifi_on=true delay_ms=150 scan_error=null
+version=1.42.4 wifi_on=true delay_ms=150 scan_error=null extra_ap= extra_profile=
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -109,6 +109,11 @@ absent) start_mock=false ;;
 sigterm) delay_ms=2000 ;; # a slow association: the signal lands mid-hop
 scan-refused) scan_error='"Scanning not allowed while unavailable"' ;;
 nobus) start_mock=false ;;
+restore-gone)
+	# a second known network, for NM to pick when Home's profile is deleted
+	extra_ap=', {"ssid": "OfficeNet", "psk": "officepass", "dhcp": "203.0.113.9/24", "strength": 40}'
+	extra_profile=', {"id": "Office", "ssid": "OfficeNet", "psk": "officepass", "timestamp": 50}'
+	;;
 esac
 params=$(cat <<JSON
 {"version": "$version", "wireless_enabled": $wifi_on, "devices": $devices,
@@ -117,9 +122,9 @@ params=$(cat <<JSON
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
     "vanish": $itead_vanish, "bssid": "D8:F1:5B:00:00:01", "strength": 60},
    {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24",
-    "bssid": "D8:F1:5B:00:00:01", "strength": 60}],
+    "bssid": "D8:F1:5B:00:00:01", "strength": 60}$extra_ap],
  "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],
- "profiles": $profiles, "active": $active, "hook": $hook}
+ "profiles": ${profiles%]}$extra_profile], "active": $active, "hook": $hook}
 JSON
 )
 

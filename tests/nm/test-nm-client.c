@@ -131,29 +131,35 @@ has_call(cJSON *d, const char *prefix)
 	return false;
 }
 
-/* The home network is back and nothing of ours is left (polls: the mock's
- * autoconnect runs on its own timers). */
+/* The home network (home: its profile id) is back and nothing of ours is left
+ * (polls: the mock's autoconnect runs on its own timers). */
 static void
-check_home(const char *why)
+check_net(const char *why, const char *home)
 {
 	cJSON *d = NULL;
 
 	for (int i = 0; i < 50; i++) {
 		cJSON_Delete(d);
 		d = mock_dump();
-		if (d && !strcmp(dev_active(d, "wlan0"), "Home") && !count_ours(d))
+		if (d && !strcmp(dev_active(d, "wlan0"), home) && !count_ours(d))
 			break;
 		usleep(100 * 1000);
 	}
 	CHECK_MSG(d != NULL, "%s: mock Dump", why);
 	if (d) {
-		CHECK_MSG(!strcmp(dev_active(d, "wlan0"), "Home"), "%s: wlan0 active is %s", why,
+		CHECK_MSG(!strcmp(dev_active(d, "wlan0"), home), "%s: wlan0 active is %s", why,
 			  dev_active(d, "wlan0"));
 		CHECK_MSG(count_ours(d) == 0, "%s: %d sonota-* profiles left", why, count_ours(d));
 		CHECK_MSG(!has_call(d, "Device.Disconnect"), "%s: Device.Disconnect was called",
 			  why);
 	}
 	cJSON_Delete(d);
+}
+
+static void
+check_home(const char *why)
+{
+	check_net(why, "Home");
 }
 
 /* ---- the scenarios ----------------------------------------------------------- */
@@ -387,6 +393,12 @@ on_event(void *arg, const struct nm_event *ev)
 			mark("joined");
 			return; /* run.sh restarts the mock: NM_EV_LOST next */
 		}
+		if (!strcmp(s, "restore-gone")) {
+			/* the user deletes the home profile while we are away */
+			CHECK(mock_call("DeleteProfile", "s", "Home", NULL) >= 0);
+			CHECK_INT(nm_restore(t->nm, 0), 0);
+			return;
+		}
 		if (!strcmp(s, "drop")) {
 			/* the device ends its AP once provisioned (SonOTA #175) */
 			CHECK(mock_call("RemoveAP", "s", "ITEAD-10000abcde", NULL) >= 0);
@@ -418,6 +430,18 @@ on_event(void *arg, const struct nm_event *ev)
 	/* the restore */
 	CHECK_MSG(ev->type == NM_EV_RESTORED, "restore: got %s (%s)", nm_ev_name(ev->type),
 		  ev->message ? ev->message : "");
+	if (!strcmp(s, "restore-gone")) {
+		cJSON *d = mock_dump();
+
+		/* NM's own choice, the best remaining profile, is back */
+		check_net(s, "Office");
+		CHECK_STR(f->restore_id, "Office");
+		CHECK(ev->message && strstr(ev->message, "Office"));
+		CHECK_MSG(d && has_call(d, "ActivateConnection /"), "NM was asked to pick");
+		cJSON_Delete(d);
+		finish(t);
+		return;
+	}
 	check_home(s);
 	if (!strcmp(s, "drop")) {
 		cJSON *d = mock_dump();
