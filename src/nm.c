@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,6 +630,42 @@ nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *arg,
 	nm->next = d_has_owner;
 	*ret = nm;
 	return 0;
+}
+
+int
+nm_facts_describe(const struct nm_facts *f, char *out, size_t len)
+{
+	size_t n = 0;
+	int w;
+
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		w = snprintf(out + (n < len ? n : len), n < len ? len - n : 0, __VA_ARGS__);       \
+		if (w < 0)                                                                         \
+			return w;                                                                  \
+		n += (size_t)w;                                                                    \
+	} while (0)
+	if (len)
+		out[0] = '\0';
+	PUT("NetworkManager %s, WiFi device %s\n", f->version, f->iface);
+	if (f->restore == NMCORE_RESTORE_PROFILE)
+		PUT("will restore \"%s\" (%s)\n", f->restore_id, f->restore_why);
+	else
+		PUT("nothing to restore afterwards (%s)\n",
+		    f->restore_why ? f->restore_why : "no connection");
+	if (f->ssh == NMCORE_SSH_NONE || f->ssh == NMCORE_SSH_UNKNOWN)
+		PUT("%s\n", nmcore_ssh_name(f->ssh));
+	else
+		PUT("%s (%s)\n", nmcore_ssh_name(f->ssh), f->ssh_ifname);
+	if (f->leftovers)
+		PUT("deleted %u sonota-* profile(s) left by an earlier run\n", f->leftovers);
+	if (f->saved_device_profiles)
+		PUT("warning: %u saved ITEAD-*/FinalStage profile(s) with autoconnect (an earlier "
+		    "manual run?): NetworkManager may join them by itself; delete them with "
+		    "nmcli connection delete\n",
+		    f->saved_device_profiles);
+#undef PUT
+	return n > INT32_MAX ? -EOVERFLOW : (int)n;
 }
 
 const struct nm_facts *

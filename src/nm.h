@@ -132,6 +132,12 @@ int nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *
 /* Borrowed, valid until nm_stop; complete after NM_EV_READY. */
 const struct nm_facts *nm_facts(const struct nm *nm);
 
+/* The pre-flight lines (issue 10 §1): NM version and WiFi device, what will be
+ * restored and why, the SSH verdict, leftovers deleted, and a warning about saved
+ * ITEAD-<id> and FinalStage profiles; "\n"-terminated lines into out (cut to len, always
+ * terminated). Returns what snprintf would (the untruncated length). */
+int nm_facts_describe(const struct nm_facts *f, char *out, size_t len);
+
 /* Ask NM for a scan (only ssid if not NULL, for a hidden or quiet AP) and wait for
  * it; NM_EV_SCANNED then lists every AP the device sees. 0, -EBUSY, -ENOTCONN. */
 int nm_scan(struct nm *nm, const char *ssid);

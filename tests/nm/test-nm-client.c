@@ -289,6 +289,20 @@ on_event(void *arg, const struct nm_event *ev)
 			CHECK_INT(f->n_wifi, 1);
 			CHECK(f->ssh < _NMCORE_SSH_MAX);
 			CHECK_MSG(d && count_ours(d) == 0, "the leftover sonota-old is deleted");
+			{
+				char lines[1024], small[20];
+				int w = nm_facts_describe(f, lines, sizeof(lines));
+
+				printf("%s", lines);
+				CHECK(w > 0 && (size_t)w == strlen(lines));
+				CHECK(strstr(lines, "NetworkManager 1.42.4, WiFi device wlan0\n"));
+				CHECK(strstr(lines, "will restore \"Home\" (was active"));
+				CHECK(strstr(lines, "deleted 1 sonota-* profile"));
+				CHECK(strstr(lines, "warning: 1 saved ITEAD-*/FinalStage"));
+				/* cut, still terminated, same length reported */
+				CHECK_INT(nm_facts_describe(f, small, sizeof(small)), w);
+				CHECK_INT(strlen(small), sizeof(small) - 1);
+			}
 			cJSON_Delete(d);
 			finish(t);
 			return;
