@@ -51,5 +51,6 @@ bool bus_alive(const struct bus *b);
 
 /* Close the connection (pending calls are dropped without their callbacks),
  * the adopted wsi and the timer, and free b. Safe with NULL and from inside a
- * bus callback (then it completes when sd-bus has returned). */
+ * bus callback (then it completes when sd-bus has returned). Call it before
+ * lws_context_destroy (nm_stop does). */
 void bus_close(struct bus *b);

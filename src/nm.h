@@ -164,7 +164,8 @@ bool nm_busy(const struct nm *nm);
 void nm_abort(struct nm *nm);
 
 /* Drop everything: pending calls, timers, the bus connection (which makes NM
- * drop a client-bound activation still up). Safe with NULL and from nm_cb. */
+ * drop a client-bound activation still up). Safe with NULL and from nm_cb. Call
+ * it before lws_context_destroy (its timers live in the context). */
 void nm_stop(struct nm *nm);
 
 const char *nm_ev_name(enum nm_ev_type t);

@@ -34,6 +34,7 @@ PARAMETERS (all optional):
   devices: [{iface, type (2 wifi, 1 ethernet), managed, hw}],
   aps: [{ssid, bssid, strength, sec ('open'|'wpa2'), psk, dhcp ('a.b.c.d/p' or
          null: no lease), vanish (true: disappears during activation),
+         fail_first ([device reason, connection reason]: the first activation fails),
          iface (default: first WiFi device)}],
   appear_on_scan: [ssid, ...],
   profiles: [{id, ssid, psk, autoconnect, priority, timestamp}],
@@ -187,6 +188,7 @@ def add_ap(a, visible=True):
     S['aps'][path] = {'ssid': ssid_bytes(a['ssid']), 'dev': dev, 'visible': visible,
                       'secure': secure, 'psk': a.get('psk'), 'vanish': a.get('vanish', False),
                       'dhcp': a.get('dhcp', '10.0.0.2/24'),  # null: no lease
+                      'fail_first': a.get('fail_first'),  # [device, ac] reasons, once
                       'bssid': a.get('bssid')}
     if visible:
         show_ap(path)
@@ -368,6 +370,9 @@ def finish_activation(acp):
     if a['vanish']:
         remove_ap(ap)
         return fail(acp, R_SSID_NOT_FOUND, AR_DEV_DISC)
+    if a['fail_first']:  # e.g. a supplicant timeout (11, 6) on the first try only
+        reasons, a['fail_first'] = a['fail_first'], None
+        return fail(acp, reasons[0], reasons[1])
     given = st.get('802-11-wireless-security', {}).get('psk')
     if a['secure'] and (given is None or str(given) != a['psk']):
         set_device_state(dev, DS.NEED_AUTH, R_NONE)

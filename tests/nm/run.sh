@@ -77,7 +77,7 @@ nm_owned() {
 # The scenarios' networks: home WiFi, a Sonoff in pairing mode (shows up when
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
-itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"'
+itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"' itead_fail=null
 version=1.42.4 wifi_on=true delay_ms=150 scan_error=null extra_ap= extra_profile=
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
@@ -98,6 +98,7 @@ case "$scenario" in
 wrong-psk) itead_psk=otherpsk ;;
 ap-vanish) itead_vanish=true ;;
 no-lease) itead_dhcp=null ;;
+supplicant-retry) itead_fail='[11, 6]' ;; # "802.1X supplicant took too long", once
 old-nm) version=1.10.6 ;;
 wifi-off) wifi_on=false ;;
 two-wifi | iface)
@@ -120,7 +121,8 @@ params=$(cat <<JSON
  "delay_ms": $delay_ms, "scan_error": $scan_error,
  "aps": [$home,
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
-    "vanish": $itead_vanish, "bssid": "D8:F1:5B:00:00:01", "strength": 60},
+    "vanish": $itead_vanish, "fail_first": $itead_fail,
+    "bssid": "D8:F1:5B:00:00:01", "strength": 60},
    {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24",
     "bssid": "D8:F1:5B:00:00:01", "strength": 60}$extra_ap],
  "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],

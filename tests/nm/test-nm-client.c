@@ -371,6 +371,17 @@ on_event(void *arg, const struct nm_event *ev)
 			CHECK_INT(nm_restore(t->nm, RESTORE_GRACE_MS), 0);
 			return;
 		}
+		if (!strcmp(s, "supplicant-retry")) {
+			char id[64];
+
+			/* the one failure kind worth a second try, as the driver will */
+			expect_failure(t, ev, NMCORE_FAIL_SUPPLICANT, 11, 6);
+			CHECK(ev->reason.retry);
+			CHECK(ev->message && strstr(ev->message, "move closer"));
+			snprintf(id, sizeof(id), "sonota-itead-%s", t->itead.deviceid);
+			CHECK_INT(nm_join(t->nm, &t->itead, id, NMCORE_ITEAD_PSK), 0);
+			return;
+		}
 		if (!strcmp(s, "no-lease")) {
 			expect_failure(t, ev, NMCORE_FAIL_NO_LEASE, 17, 5);
 			CHECK_INT(nm_restore(t->nm, RESTORE_GRACE_MS), 0);
@@ -433,6 +444,15 @@ on_event(void *arg, const struct nm_event *ev)
 		CHECK(ev->message && strstr(ev->message, "manual"));
 		CHECK_INT(nm_scan(t->nm, NULL), -ENOTCONN);
 		finish(t);
+		return;
+	}
+	if (!strcmp(s, "supplicant-retry") && t->step == 4) {
+		char a[INET_ADDRSTRLEN];
+
+		CHECK_MSG(ev->type == NM_EV_ACTIVATED, "retry: got %s", nm_ev_name(ev->type));
+		inet_ntop(AF_INET, &ev->addr, a, sizeof(a));
+		CHECK_STR(a, "10.10.7.2");
+		CHECK_INT(nm_restore(t->nm, RESTORE_GRACE_MS), 0);
 		return;
 	}
 	if (!strcmp(s, "drop") && t->step == 4) {
