@@ -518,6 +518,44 @@ d_devices(struct nm *nm, sd_bus_message *m)
 	d_device_next(nm);
 }
 
+/* The polkit actions a hop needs (WIFI-AUTOMATION.md §1.8): activating, scanning,
+ * and adding our (system) profile. NM answers "yes", "no" or "auth" per action
+ * for the caller; "auth" needs an interactive polkit agent, which a terminal over
+ * SSH does not have, so only "yes" will do. */
+static const char *const nm_needed_permissions[] = {
+	NM_BUS ".network-control",
+	NM_BUS ".wifi.scan",
+	NM_BUS ".settings.modify.system",
+};
+
+static void
+d_permissions(struct nm *nm, sd_bus_message *m)
+{
+	const char *action, *value;
+	char msg[200];
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{ss}");
+	while (r >= 0 && (r = sd_bus_message_read(m, "{ss}", &action, &value)) > 0) {
+		for (size_t i = 0; i < sizeof(nm_needed_permissions) / sizeof(nm_needed_permissions[0]);
+		     i++) {
+			if (strcmp(action, nm_needed_permissions[i]) || !strcmp(value, "yes"))
+				continue;
+			snprintf(msg, sizeof(msg),
+				 "NetworkManager does not let this user control WiFi (%s: %s): run "
+				 "sonota-c as root",
+				 action + sizeof(NM_BUS), value);
+			manual(nm, -EPERM, msg);
+			return;
+		}
+	}
+	if (r < 0) {
+		manual(nm, r, "NetworkManager: bad GetPermissions reply");
+		return;
+	}
+	nm_call(nm, d_devices, NM_OBJ, NM_IFACE, "GetDevices", "");
+}
+
 static int
 manager_prop(void *ud, const char *key, sd_bus_message *m)
 {
@@ -561,7 +599,7 @@ d_manager(struct nm *nm, sd_bus_message *m)
 		manual(nm, -ENETDOWN, "WiFi is switched off in NetworkManager (nmcli radio wifi on)");
 		return;
 	}
-	nm_call(nm, d_devices, NM_OBJ, NM_IFACE, "GetDevices", "");
+	nm_call(nm, d_permissions, NM_OBJ, NM_IFACE, "GetPermissions", "");
 }
 
 static void

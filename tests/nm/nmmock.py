@@ -31,6 +31,7 @@ AddAP(iface, json), RemoveAP(ssid), DeleteProfile(id), Dump() -> json of the sta
 PARAMETERS (all optional):
   version, wireless_enabled, delay_ms, scan_delay_ms, autoconnect_delay_ms, hook,
   scan_error (RequestScan fails with this message),
+  permissions ('yes', 'no' or 'auth' for every polkit action GetPermissions lists),
   devices: [{iface, type (2 wifi, 1 ethernet), managed, hw}],
   aps: [{ssid, bssid, strength, sec ('open'|'wpa2'), psk, dhcp ('a.b.c.d/p' or
          null: no lease), vanish (true: disappears during activation),
@@ -624,7 +625,13 @@ def load(mock, parameters):
               'hook': params.get('hook'),
               'scan_error': params.get('scan_error')})
     nm = dbusmock.get_object(MANAGER_OBJ)
+    perm = params.get('permissions', 'yes')  # what root gets; 'auth' for a user over SSH
+    perms = {MANAGER_IFACE + '.' + a: perm
+             for a in ('network-control', 'wifi.scan', 'settings.modify.system',
+                       'settings.modify.own', 'enable-disable-wifi')}
     nm.AddMethods(MANAGER_IFACE, [
+        ('GetPermissions', '', 'a{ss}',
+         lambda self: dbus.Dictionary(perms, signature='ss')),
         ('ActivateConnection', 'ooo', 'o', m_activate_connection),
         ('DeactivateConnection', 'o', '', m_deactivate_connection),
     ])

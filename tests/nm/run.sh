@@ -78,7 +78,7 @@ nm_owned() {
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"' itead_fail=null
-version=1.42.4 wifi_on=true delay_ms=150 scan_error=null extra_ap= extra_profile=
+version=1.42.4 wifi_on=true delay_ms=150 scan_error=null permissions=yes extra_ap= extra_profile=
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -101,6 +101,7 @@ no-lease) itead_dhcp=null ;;
 supplicant-retry) itead_fail='[11, 6]' ;; # "802.1X supplicant took too long", once
 old-nm) version=1.10.6 ;;
 wifi-off) wifi_on=false ;;
+no-permission) permissions=auth ;; # a user over SSH: polkit wants an agent
 two-wifi | iface)
 	devices='[{"iface": "wlan0"}, {"iface": "wlan1"}]'
 	active=null
@@ -118,7 +119,7 @@ restore-gone)
 esac
 params=$(cat <<JSON
 {"version": "$version", "wireless_enabled": $wifi_on, "devices": $devices,
- "delay_ms": $delay_ms, "scan_error": $scan_error,
+ "delay_ms": $delay_ms, "scan_error": $scan_error, "permissions": "$permissions",
  "aps": [$home,
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
     "vanish": $itead_vanish, "fail_first": $itead_fail,

@@ -242,7 +242,7 @@ on_event(void *arg, const struct nm_event *ev)
 	t->step++;
 
 	if (!strcmp(s, "absent") || !strcmp(s, "old-nm") || !strcmp(s, "two-wifi") ||
-	    !strcmp(s, "wifi-off")) {
+	    !strcmp(s, "wifi-off") || !strcmp(s, "no-permission")) {
 		CHECK_MSG(ev->type == NM_EV_MANUAL, "got %s", nm_ev_name(ev->type));
 		CHECK(ev->message && *ev->message);
 		if (!strcmp(s, "absent"))
@@ -253,6 +253,9 @@ on_event(void *arg, const struct nm_event *ev)
 			CHECK(ev->message && strstr(ev->message, "--wifi-iface"));
 		if (!strcmp(s, "wifi-off"))
 			CHECK(ev->message && strstr(ev->message, "switched off"));
+		if (!strcmp(s, "no-permission"))
+			CHECK(ev->message && strstr(ev->message, "network-control: auth") &&
+			      strstr(ev->message, "as root"));
 		finish(t);
 		return;
 	}
