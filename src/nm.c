@@ -26,6 +26,7 @@ const struct lws_protocols nm_protocol = {
 };
 
 static void nm_free(struct nm *nm);
+static void call_failed(struct nm *nm);
 
 void
 nm_enter(struct nm *nm)
@@ -155,6 +156,12 @@ callv(struct nm *nm, bool tolerant, nm_step next, const char *dest, const char *
 	return r;
 }
 
+static void
+call_failed(struct nm *nm)
+{
+	nm_op_error(nm, nm->call_err, "D-Bus call failed: %s", strerror(-nm->call_err));
+}
+
 /* The one place a call goes out: tolerant says whether next also gets error
  * replies (set per call: a stale value would hide a D-Bus error). */
 static int
@@ -166,7 +173,9 @@ call_msg(struct nm *nm, bool tolerant, nm_step next, sd_bus_message *msg)
 	nm->tolerant = tolerant;
 	r = sd_bus_call_async(bus_sd(nm->bus), &nm->call, msg, on_reply, nm, NM_CALL_TIMEOUT_US);
 	if (r < 0) {
-		nm_op_error(nm, r, "D-Bus call failed: %s", strerror(-r));
+		/* reported from the loop, never from inside the caller's nm_* call */
+		nm->call_err = r;
+		nm_timer(nm, 0, call_failed);
 		return r;
 	}
 	nm->next = next;

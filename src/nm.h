@@ -26,6 +26,10 @@
  * operation: the device closed its AP) and NM_EV_LOST (NM left the bus or the bus
  * died: every later call returns -ENOTCONN; fall back to manual hops).
  *
+ * nm_scan, nm_join and nm_restore return 0 (the event follows) or -EINVAL, -EBUSY
+ * (an operation runs), -ENODEV (before NM_EV_READY), -ENOTCONN (after NM_EV_LOST),
+ * -ENOMEM; they never call nm_cb before returning.
+ *
  * Never touches Device.Autoconnect, never calls Device.Disconnect, never restarts NM.
  */
 #pragma once
@@ -139,7 +143,7 @@ const struct nm_facts *nm_facts(const struct nm *nm);
 int nm_facts_describe(const struct nm_facts *f, char *out, size_t len);
 
 /* Ask NM for a scan (only ssid if not NULL, for a hidden or quiet AP) and wait for
- * it; NM_EV_SCANNED then lists every AP the device sees. 0, -EBUSY, -ENOTCONN. */
+ * it; NM_EV_SCANNED then lists every AP the device sees. */
 int nm_scan(struct nm *nm, const char *ssid);
 
 /* The APs of the last scan, strongest first. Borrowed until the next nm_scan. */
@@ -147,11 +151,11 @@ const struct nm_ap *nm_aps(const struct nm *nm, size_t *ret_n);
 
 /* Join ap with a volatile, client-bound profile named id (must start with
  * "sonota-"), WPA-PSK psk or open when psk is NULL; never-default, ignore-auto-dns,
- * no IPv6, one auth try. 0, -EINVAL, -EBUSY, -ENOTCONN. */
+ * no IPv6, one auth try. -EINVAL for a bad id or a PSK outside 8..63 characters. */
 int nm_join(struct nm *nm, const struct nm_ap *ap, const char *id, const char *psk);
 
 /* Bring the user's connection back (see the file comment), waiting up to
- * grace_ms for NM's own autoconnect first. 0, -EBUSY, -ENOTCONN. */
+ * grace_ms for NM's own autoconnect first. */
 int nm_restore(struct nm *nm, unsigned grace_ms);
 
 /* True while an operation runs. */

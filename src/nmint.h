@@ -71,6 +71,7 @@ struct nm {
 	sd_bus_slot *call;            /* its one call in flight (unref cancels) */
 	nm_step next;                 /* what handles the reply */
 	bool tolerant;                /* next also handles error replies */
+	int call_err;                 /* a call that could not be sent (-errno) */
 	lws_sorted_usec_list_t sul;   /* the operation's deadline */
 	void (*on_timeout)(struct nm *nm);
 	lws_sorted_usec_list_t sul_grace; /* nm_restore: when to stop waiting for NM */
