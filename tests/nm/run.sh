@@ -19,10 +19,16 @@ step_timeout=10 # seconds for the bus, the mock or a marker to appear
 command -v dbus-daemon >/dev/null || { echo "SKIP: no dbus-daemon"; exit 77; }
 "$py" -c 'import dbusmock' 2>/dev/null || { echo "SKIP: no python3-dbusmock"; exit 77; }
 
+if [ "$scenario" = netns ]; then
+	[ "$(id -u)" = 0 ] || { echo "SKIP: netns needs root"; exit 77; }
+	command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
+fi
+
 tmp=$(mktemp -d /tmp/sonota-nm.XXXXXX)
-bus_pid= mock_pid= client_pid=
+bus_pid= mock_pid= client_pid= netns=
 cleanup() {
 	local rc=$?
+	[ -z "$netns" ] || ip netns del "$netns" 2>/dev/null || true
 	for p in $client_pid $mock_pid $bus_pid; do
 		kill -9 "$p" 2>/dev/null || true
 	done
@@ -87,6 +93,15 @@ active='"Home"'
 start_mock=true
 hook=null
 case "$scenario" in
+netns)
+	# the laptop namespace: its wlan0 gets the addresses the mock's activations give
+	netns=sonota-nm-$$
+	ip netns add "$netns"
+	ip -n "$netns" link add wlan0 type veth peer name wlan0-peer
+	ip -n "$netns" link set wlan0 up && ip -n "$netns" link set wlan0-peer up
+	export NM_HOOK_NS=$netns NM_HOOK_DEV=wlan0
+	hook="\"$here/netns-hook.sh\""
+	;;
 join)
 	# the hook the e2e integration will use to move namespace addresses
 	printf '#!/bin/sh\necho "$*" >> "%s/hook.log"\n' "$tmp" > "$tmp/hook.sh"
@@ -153,6 +168,13 @@ restart)
 	wait "$mock_pid" 2>/dev/null || true
 	run_mock
 	;;
+netns)
+	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }
+	addrs=$(ip -n "$netns" -4 -o addr show dev wlan0)
+	echo "on the device's AP: $addrs"
+	case "$addrs" in *" 10.10.7.2/24 "*) ;; *) echo "FAIL: no 10.10.7.2/24 while joined"; exit 1 ;; esac
+	case "$addrs" in *198.51.100.5*) echo "FAIL: the home address stayed while joined"; exit 1 ;; esac
+	;;
 bus-death)
 	# the system bus itself goes away while we are on the device's AP
 	wait_for "$step_timeout" marker joined || { echo "the client never joined"; exit 1; }
@@ -178,6 +200,12 @@ rc=0
 wait "$client_pid" || rc=$?
 client_pid=
 cat "$tmp/client.out"
+if [ "$scenario" = netns ]; then
+	addrs=$(ip -n "$netns" -4 -o addr show dev wlan0)
+	echo "after the restore: $addrs"
+	case "$addrs" in *" 198.51.100.5/24 "*) ;; *) echo "FAIL: home address not back"; rc=1 ;; esac
+	case "$addrs" in *10.10.7.*) echo "FAIL: 10.10.7.2 left behind"; rc=1 ;; esac
+fi
 if [ "$scenario" = join ]; then
 	# home up at start; down when we join ITEAD; ITEAD down when home comes back
 	cat "$tmp/hook.log"

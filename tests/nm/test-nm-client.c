@@ -29,6 +29,8 @@
 
 #define SCENARIO_DEADLINE_S 20 /* the slowest scenario needs ~3 s with the mock's delays */
 #define RESTORE_GRACE_MS 1500  /* how long nm_restore waits for the mock's autoconnect */
+#define NETNS_LOOK_MS 1000     /* netns: time run.sh has to read the addresses (it polls
+				* for our marker every 50 ms) */
 
 /* the exit path: SIGTERM only sets this and wakes the loop (STYLE.md §10) */
 static volatile sig_atomic_t got_term;
@@ -48,6 +50,7 @@ struct t {
 	bool done;
 	bool hang;             /* kill9: keep running until killed */
 	lws_sorted_usec_list_t deadline;
+	lws_sorted_usec_list_t later; /* netns: the restore after run.sh looked */
 	struct nm_ap itead, finalstage;
 	bool have_itead, have_finalstage;
 	int dropped;
@@ -217,6 +220,14 @@ join_itead(struct t *t)
 	CHECK_INT(nm_join(t->nm, &t->itead, id, NMCORE_ITEAD_PSK), -EBUSY); /* one at a time */
 	if (!strcmp(t->scenario, "sigterm"))
 		mark("joining"); /* run.sh sends SIGTERM mid-hop */
+}
+
+static void
+restore_later(lws_sorted_usec_list_t *sul)
+{
+	struct t *t = lws_container_of(sul, struct t, later);
+
+	CHECK_INT(nm_restore(t->nm, 0), 0);
 }
 
 static void
@@ -412,6 +423,14 @@ on_event(void *arg, const struct nm_event *ev)
 				  "wlan0 is on our profile");
 			cJSON_Delete(d);
 		}
+		if (!strcmp(s, "netns")) {
+			/* run.sh reads the namespace's addresses now; restore
+			 * a moment later */
+			mark("joined");
+			lws_sul_schedule(t->cx, 0, &t->later, restore_later,
+					 (lws_usec_t)NETNS_LOOK_MS * LWS_US_PER_MS);
+			return;
+		}
 		if (!strcmp(s, "kill9")) {
 			mark("joined");
 			t->hang = true; /* run.sh kills us now */
@@ -564,6 +583,7 @@ main(int argc, char **argv)
 			}
 		}
 		lws_sul_cancel(&t.deadline);
+		lws_sul_cancel(&t.later);
 	}
 	nm_stop(t.nm);
 	lws_context_destroy(t.cx);
