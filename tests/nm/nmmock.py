@@ -549,7 +549,8 @@ def m_add_and_activate2(self, settings, dev, specific, options, sender=None):
     st['connection'].setdefault('autoconnect', dbus.Boolean(True))
     if '802-11-wireless' not in st and specific in S['aps']:
         st['802-11-wireless'] = {'ssid': dbus.ByteArray(S['aps'][specific]['ssid'])}
-    S['add2'].append({'id': str(st['connection']['id']), 'persist': persist, 'bind': bind,
+    S['add2'].append({'at': time.monotonic(),  # the clock of the client's CLOCK_MONOTONIC
+                      'id': str(st['connection']['id']), 'persist': persist, 'bind': bind,
                       'sender': str(sender),
                       'never_default': bool(st.get('ipv4', {}).get('never-default', False))})
     settings = dbus.Dictionary({k: dbus.Dictionary(v, signature='sv') for k, v in st.items()},
