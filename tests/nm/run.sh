@@ -74,10 +74,20 @@ bus_pid=$!
 wait_for "$step_timeout" test -S "$tmp/bus" || { echo "the private bus did not start"; exit 1; }
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
 
-nm_owned() {
-	busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" call org.freedesktop.DBus /org/freedesktop/DBus \
-		org.freedesktop.DBus NameHasOwner s org.freedesktop.NetworkManager 2>/dev/null |
-		grep -q true
+# nm_wait_owned: until the mock owns NetworkManager's bus name, at most
+# $step_timeout s (python3-dbus is there with dbusmock; busctl may not be).
+nm_wait_owned() {
+	"$py" - "$step_timeout" <<'PY'
+import sys, time
+import dbus
+deadline = time.monotonic() + float(sys.argv[1])
+bus = dbus.SystemBus()
+while time.monotonic() < deadline:
+    if bus.name_has_owner('org.freedesktop.NetworkManager'):
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+PY
 }
 
 # The scenarios' networks: home WiFi, a Sonoff in pairing mode (shows up when
@@ -150,7 +160,7 @@ run_mock() {
 	"$py" -m dbusmock --system -t "$mock_py" -l "$tmp/mock.log" -p "$params" \
 		>>"$tmp/mock.out" 2>&1 &
 	mock_pid=$!
-	wait_for "$step_timeout" nm_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
+	nm_wait_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
 }
 $start_mock && run_mock
 # no system bus at all: nm_start itself fails
