@@ -165,6 +165,11 @@ check_net(const char *why, const char *home)
 		CHECK_MSG(count_ours(d) == 0, "%s: %d sonota-* profiles left", why, count_ours(d));
 		CHECK_MSG(!has_call(d, "Device.Disconnect"), "%s: Device.Disconnect was called",
 			  why);
+		/* never written by us (WIFI-AUTOMATION.md §1.6) */
+		CHECK_MSG(cJSON_IsTrue(cJSON_GetObjectItem(
+				  cJSON_GetObjectItem(cJSON_GetObjectItem(d, "devices"), "wlan0"),
+				  "autoconnect")),
+			  "%s: Device.Autoconnect is no longer true", why);
 	}
 	cJSON_Delete(d);
 }
