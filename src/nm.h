@@ -22,8 +22,8 @@
  *               meanwhile, NM picks the best connection (ActivateConnection "/")
  *               and facts.restore_id names what came back; then every sonota-*
  *               profile is deleted.
- * At any time: NM_EV_DROPPED (our activated connection went down, outside of an
- * operation: the device closed its AP) and NM_EV_LOST (NM left the bus or the bus
+ * At any time: NM_EV_DROPPED (our activated connection went down while no join
+ * or restore runs: the device closed its AP) and NM_EV_LOST (NM left the bus or the bus
  * died: every later call returns -ENOTCONN; fall back to manual hops).
  *
  * nm_scan, nm_join and nm_restore return 0 (the event follows) or -EINVAL, -EBUSY
@@ -98,7 +98,7 @@ enum nm_ev_type {
 	NM_EV_ACTIVATED, /* nm_join done: addr/prefix */
 	NM_EV_FAILED,    /* nm_join failed: reason, codes */
 	NM_EV_RESTORED,  /* nm_restore done: deleted */
-	NM_EV_DROPPED,   /* our activated connection went down (no operation running) */
+	NM_EV_DROPPED,   /* our activated connection went down (no join/restore running) */
 	NM_EV_LOST,      /* NM left the bus, or the bus died */
 	NM_EV_ERROR,     /* an operation failed otherwise (D-Bus error, timeout): message, err */
 	_NM_EV_MAX

@@ -520,6 +520,24 @@ nm_restore(struct nm *nm, unsigned grace_ms)
 
 /* ---- signals --------------------------------------------------------------------- */
 
+/* Our activated connection went down while no join or restore runs (the device
+ * closed its AP, or someone took the radio): tell the driver. */
+static void
+maybe_dropped(struct nm *nm, const char *path, uint32_t state, uint32_t reason)
+{
+	struct nm_event ev = { .type = NM_EV_DROPPED, .ac_reason = reason };
+	char msg[256];
+
+	if (!nm->ours_up || strcmp(path, nm->ours) || state != NM_AC_DEACTIVATED)
+		return;
+	nm->ours_up = false;
+	nm->ours[0] = '\0';
+	ev.reason = nmcore_ac_reason(reason);
+	snprintf(msg, sizeof(msg), "our WiFi connection went down: %s", ev.reason.message);
+	ev.message = msg;
+	nm_emit(nm, &ev);
+}
+
 void
 nmhop_active_state(struct nm *nm, const char *path, uint32_t state, uint32_t reason)
 {
@@ -528,7 +546,8 @@ nmhop_active_state(struct nm *nm, const char *path, uint32_t state, uint32_t rea
 	switch (nm->op) {
 	case NM_OP_JOIN:
 		if (!nm->ours[0]) {
-			/* before the reply: keep it for j_added (a ring of the latest) */
+			/* before the reply: keep it for j_added (the first
+			 * NM_EARLY_MAX - 1, then the latest in the last slot) */
 			struct nm_early *e = &nm->early[nm->n_early < NM_EARLY_MAX
 								 ? nm->n_early++
 								 : NM_EARLY_MAX - 1];
@@ -551,21 +570,8 @@ nmhop_active_state(struct nm *nm, const char *path, uint32_t state, uint32_t rea
 		if (state == NM_AC_ACTIVATED || state == NM_AC_DEACTIVATED)
 			r_check(nm);
 		return;
-	case NM_OP_NONE:
-		if (nm->ours_up && !strcmp(path, nm->ours) && state == NM_AC_DEACTIVATED) {
-			struct nm_event ev = { .type = NM_EV_DROPPED, .ac_reason = reason };
-			char msg[256];
-
-			nm->ours_up = false;
-			nm->ours[0] = '\0';
-			ev.reason = nmcore_ac_reason(reason);
-			snprintf(msg, sizeof(msg), "our WiFi connection went down: %s",
-				 ev.reason.message);
-			ev.message = msg;
-			nm_emit(nm, &ev);
-		}
-		return;
-	default:
+	default: /* idle, or scanning (for FinalStage while still on ITEAD, say) */
+		maybe_dropped(nm, path, state, reason);
 		return;
 	}
 }

@@ -472,6 +472,12 @@ on_event(void *arg, const struct nm_event *ev)
 			CHECK_INT(nm_restore(t->nm, 0), 0);
 			return;
 		}
+		if (!strcmp(s, "drop-scanning")) {
+			/* looking for FinalStage while still on ITEAD, the AP ends */
+			CHECK_INT(nm_scan(t->nm, "FinalStage"), 0);
+			CHECK(mock_call("RemoveAP", "s", "ITEAD-10000abcde", NULL) >= 0);
+			return;
+		}
 		if (!strcmp(s, "drop")) {
 			/* the device ends its AP once provisioned (SonOTA #175) */
 			CHECK(mock_call("RemoveAP", "s", "ITEAD-10000abcde", NULL) >= 0);
@@ -492,6 +498,15 @@ on_event(void *arg, const struct nm_event *ev)
 		CHECK(ev->message && strstr(ev->message, "manual"));
 		CHECK_INT(nm_scan(t->nm, NULL), -ENOTCONN);
 		finish(t);
+		return;
+	}
+	if (!strcmp(s, "drop-scanning") && ev->type == NM_EV_DROPPED) {
+		t->dropped++; /* reported although the scan is running */
+		return;
+	}
+	if (!strcmp(s, "drop-scanning") && ev->type == NM_EV_SCANNED) {
+		CHECK_INT(t->dropped, 1);
+		CHECK_INT(nm_restore(t->nm, 5000), 0);
 		return;
 	}
 	if (!strcmp(s, "supplicant-retry") && t->step == 4) {
