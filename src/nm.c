@@ -368,7 +368,10 @@ d_ready(struct nm *nm, sd_bus_message *unused)
 			continue;
 		cp[n] = (struct nmcore_profile){ p->path, p->id, p->has_ssid ? p->ssid : NULL,
 						 p->ssid_len, p->autoconnect, p->priority,
-						 p->timestamp, false };
+						 p->timestamp, false, false };
+		for (size_t k = 0; k < nm->n_elsewhere; k++)
+			if (!strcmp(nm->elsewhere[k], p->path))
+				cp[n].active_elsewhere = true;
 		if (nmcore_profile_is_ours(&cp[n]) && p->autoconnect)
 			f->saved_device_profiles++;
 		map[n++] = i;
@@ -445,6 +448,38 @@ device_prop(void *ud, const char *key, sd_bus_message *m)
 }
 
 static void d_device_next(struct nm *nm);
+static void d_other_next(struct nm *nm);
+
+/* The profiles active on other devices (the home link of a second adapter):
+ * never a restore target for this radio. */
+static void
+d_other(struct nm *nm, sd_bus_message *m)
+{
+	const char *conn;
+
+	if (!sd_bus_message_is_method_error(m, NULL) && nm_var_read(m, "o", &conn) > 0 &&
+	    nm->n_elsewhere < NM_DEVICES_MAX)
+		nm_copy(nm->elsewhere[nm->n_elsewhere++], NM_PATH_MAX, conn);
+	nm->i_acs++;
+	d_other_next(nm);
+}
+
+static void
+d_other_next(struct nm *nm)
+{
+	while (nm->i_acs < nm->n_acs && !strcmp(nm->acs[nm->i_acs], nm->cand_active))
+		nm->i_acs++;
+	if (nm->i_acs < nm->n_acs) {
+		nm_call_tolerant(nm, d_other, nm->acs[nm->i_acs], PROPS_IFACE, "Get", "ss",
+				 NM_ACTIVE_IFACE, "Connection");
+		return;
+	}
+	if (strcmp(nm->cand_active, "/"))
+		nm_call_tolerant(nm, d_active, nm->cand_active, PROPS_IFACE, "GetAll", "s",
+				 NM_ACTIVE_IFACE);
+	else
+		nm_profiles_read(nm, d_profiles);
+}
 
 static void
 d_device(struct nm *nm, sd_bus_message *m)
@@ -505,11 +540,9 @@ d_device_next(struct nm *nm)
 		return;
 	}
 	nm_copy(f->active, sizeof(f->active), "/");
-	if (strcmp(nm->cand_active, "/"))
-		nm_call_tolerant(nm, d_active, nm->cand_active, PROPS_IFACE, "GetAll", "s",
-				 NM_ACTIVE_IFACE);
-	else
-		nm_profiles_read(nm, d_profiles);
+	nm->n_elsewhere = 0;
+	nm->i_acs = 0;
+	d_other_next(nm);
 }
 
 static void
@@ -583,6 +616,20 @@ manager_prop(void *ud, const char *key, sd_bus_message *m)
 		if (r > 0)
 			nm->facts.wireless_enabled = b;
 		return r;
+	}
+	if (!strcmp(key, "ActiveConnections")) {
+		nm->n_acs = 0;
+		if ((r = sd_bus_message_enter_container(m, 'v', "ao")) <= 0)
+			return r < 0 ? r : 0;
+		r = sd_bus_message_enter_container(m, 'a', "o");
+		while (r >= 0 && (r = sd_bus_message_read(m, "o", &s)) > 0)
+			if (nm->n_acs < NM_DEVICES_MAX)
+				nm_copy(nm->acs[nm->n_acs++], NM_PATH_MAX, s);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		return r < 0 ? r : 1;
 	}
 	return 0;
 }

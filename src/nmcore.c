@@ -325,24 +325,27 @@ nmcore_restore_choose(const char *active_path, const struct nmcore_profile *prof
 	bool was_ours = false;
 	size_t best = n;
 
-	if (active_path && strcmp(active_path, "/")) {
-		for (size_t i = 0; i < n; i++) {
-			if (!profiles[i].path || strcmp(profiles[i].path, active_path))
-				continue;
-			if (nmcore_profile_is_ours(&profiles[i])) {
-				was_ours = true;
-				break;
-			}
-			r.kind = NMCORE_RESTORE_PROFILE;
-			r.index = i;
-			r.why = "was active before the first hop";
-			return r;
+	if (!active_path || !strcmp(active_path, "/")) {
+		r.why = "nothing was active on the radio";
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!profiles[i].path || strcmp(profiles[i].path, active_path))
+			continue;
+		if (nmcore_profile_is_ours(&profiles[i])) {
+			was_ours = true;
+			break;
 		}
+		r.kind = NMCORE_RESTORE_PROFILE;
+		r.index = i;
+		r.why = "was active before the first hop";
+		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct nmcore_profile *p = &profiles[i];
 
-		if (!p->autoconnect || p->volatile_ || nmcore_profile_is_ours(p))
+		if (!p->autoconnect || p->volatile_ || p->active_elsewhere ||
+		    nmcore_profile_is_ours(p))
 			continue;
 		if (best == n || better(p, &profiles[best]))
 			best = i;
@@ -352,10 +355,8 @@ nmcore_restore_choose(const char *active_path, const struct nmcore_profile *prof
 		r.index = best;
 		if (was_ours)
 			r.why = "best autoconnect profile (the active one was sonota-c's own)";
-		else if (active_path && strcmp(active_path, "/"))
-			r.why = "best autoconnect profile (the active one no longer exists)";
 		else
-			r.why = "best autoconnect profile (nothing was active)";
+			r.why = "best autoconnect profile (the active one no longer exists)";
 	}
 	return r;
 }

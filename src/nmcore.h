@@ -155,6 +155,9 @@ struct nmcore_profile {
 	int32_t priority;          /* connection.autoconnect-priority */
 	uint64_t timestamp;        /* connection.timestamp: last activation, seconds */
 	bool volatile_;            /* Settings.Connection Flags has VOLATILE/UNSAVED */
+	bool active_elsewhere;     /* active on another device now: activating it on the
+				    * radio would take it from there (the home link of
+				    * a second-adapter setup) */
 };
 
 enum nmcore_restore_kind {
@@ -176,10 +179,13 @@ bool nmcore_profile_is_ours(const struct nmcore_profile *p);
 /* Choose the connection to bring back after the hops. active_path is the
  * settings path of Device.ActiveConnection's Connection before the first hop
  * (NULL or "/" if the device was not connected). The rules, in order:
- *   1. the profile that was active, if it still exists and is not ours;
- *   2. else the best autoconnect profile: not ours, not volatile, highest
+ *   1. nothing was active: none (the radio goes back to idle; on a second
+ *      adapter, activating "the best profile" would steal the home link);
+ *   2. the profile that was active, if it still exists and is not ours;
+ *   3. else (it was ours, a crashed run's, or was deleted) the best autoconnect
+ *      profile: not ours, not volatile, not active elsewhere, highest
  *      autoconnect-priority, then most recent timestamp, then list order;
- *   3. else none.
+ *   4. else none.
  * Never fails. */
 struct nmcore_restore nmcore_restore_choose(const char *active_path,
 					    const struct nmcore_profile *profiles, size_t n);

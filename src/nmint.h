@@ -84,6 +84,10 @@ struct nm {
 	char devices[NM_DEVICES_MAX][NM_PATH_MAX];
 	size_t n_devices, i_device;
 	char cand_active[NM_PATH_MAX]; /* the chosen device's ActiveConnection */
+	char acs[NM_DEVICES_MAX][NM_PATH_MAX]; /* Manager.ActiveConnections */
+	size_t n_acs, i_acs;
+	char elsewhere[NM_DEVICES_MAX][NM_PATH_MAX]; /* profiles active on other devices */
+	size_t n_elsewhere;
 	struct nm_profile *profiles;  /* NM_PROFILES_MAX, owned */
 	size_t n_profiles, i_profile;
 	unsigned deleted;

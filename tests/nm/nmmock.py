@@ -642,6 +642,8 @@ def load(mock, parameters):
     for d in params.get('devices', [{'iface': 'wlan0'}]):
         add_device(mock, d)
     for a in params.get('aps', []):
+        if a.get('iface') is None:
+            a.pop('iface', None)
         add_ap(a, visible=a['ssid'] not in params.get('appear_on_scan', []))
     by_id = {}
     for p in params.get('profiles', []):

@@ -94,7 +94,7 @@ PY
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"' itead_fail=null
-version=1.42.4 wifi_on=true delay_ms=150 scan_error=null permissions=yes extra_ap= extra_profile=
+version=1.42.4 wifi_on=true delay_ms=150 scan_error=null permissions=yes ap_iface=null extra_ap= extra_profile=
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -127,10 +127,15 @@ supplicant-retry) itead_fail='[11, 6]' ;; # "802.1X supplicant took too long", o
 old-nm) version=1.10.6 ;;
 wifi-off) wifi_on=false ;;
 no-permission) permissions=auth ;; # a user over SSH: polkit wants an agent
-two-wifi | iface)
+two-wifi)
 	devices='[{"iface": "wlan0"}, {"iface": "wlan1"}]'
 	active=null
-	[ "$scenario" = iface ] && export NM_TEST_IFACE=wlan1
+	;;
+iface)
+	# a second adapter: home stays on wlan0, the device's APs are hopped on wlan1
+	devices='[{"iface": "wlan0"}, {"iface": "wlan1"}]'
+	ap_iface='"wlan1"'
+	export NM_TEST_IFACE=wlan1
 	;;
 absent) start_mock=false ;;
 sigterm) delay_ms=2000 ;; # a slow association: the signal lands mid-hop
@@ -147,9 +152,9 @@ params=$(cat <<JSON
  "delay_ms": $delay_ms, "scan_error": $scan_error, "permissions": "$permissions",
  "aps": [$home,
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
-    "vanish": $itead_vanish, "fail_first": $itead_fail,
+    "vanish": $itead_vanish, "fail_first": $itead_fail, "iface": $ap_iface,
     "bssid": "D8:F1:5B:00:00:01", "strength": 60},
-   {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24",
+   {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24", "iface": $ap_iface,
     "bssid": "D8:F1:5B:00:00:01", "strength": 60}$extra_ap],
  "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],
  "profiles": ${profiles%]}$extra_profile], "active": $active, "hook": $hook}

@@ -340,10 +340,9 @@ on_event(void *arg, const struct nm_event *ev)
 		if (!strcmp(s, "iface")) { /* two WiFi devices, --wifi-iface wlan1 */
 			CHECK_STR(f->iface, "wlan1");
 			CHECK_INT(f->n_wifi, 2);
-			CHECK_INT(f->restore, NMCORE_RESTORE_PROFILE); /* best autoconnect */
+			/* nothing was active on wlan1: Home (on wlan0) is no target */
+			CHECK_INT(f->restore, NMCORE_RESTORE_NONE);
 			CHECK_STR(f->active_id, "");
-			finish(t);
-			return;
 		}
 		CHECK_INT(nm_scan(t->nm, NULL), 0);
 		CHECK_INT(nm_scan(t->nm, NULL), -EBUSY);
@@ -445,8 +444,10 @@ on_event(void *arg, const struct nm_event *ev)
 					  "dbus-client");
 				CHECK(cJSON_IsTrue(cJSON_GetObjectItem(add2, "never_default")));
 			}
-			CHECK_MSG(d && !strncmp(dev_active(d, "wlan0"), "sonota-", 7),
-				  "wlan0 is on our profile");
+			CHECK_MSG(d && !strncmp(dev_active(d, f->iface), "sonota-", 7),
+				  "%s is on our profile", f->iface);
+			if (!strcmp(s, "iface")) /* the home link is not touched */
+				CHECK_STR(dev_active(d, "wlan0"), "Home");
 			cJSON_Delete(d);
 		}
 		if (!strcmp(s, "netns")) {
@@ -545,6 +546,14 @@ on_event(void *arg, const struct nm_event *ev)
 
 		CHECK_MSG(d && !has_call(d, "ActivateConnection"),
 			  "drop: home came back by NM's autoconnect, not by us");
+		cJSON_Delete(d);
+	} else if (!strcmp(s, "iface")) {
+		cJSON *d = mock_dump();
+
+		/* wlan1 back to idle, Home never re-activated (it stayed up) */
+		CHECK_STR(dev_active(d, "wlan1"), "(none)");
+		CHECK_MSG(d && !has_call(d, "ActivateConnection"), "iface: nothing activated");
+		CHECK_MSG(d && has_call(d, "DeactivateConnection"), "iface: ours deactivated");
 		cJSON_Delete(d);
 	} else if (!strcmp(s, "join") || !strcmp(s, "finalstage")) {
 		cJSON *d = mock_dump();

@@ -184,14 +184,14 @@ static void
 test_restore(void)
 {
 	static const uint8_t home_ssid[] = "HomeNet", itead[] = "ITEAD-10000abcde";
-	const struct nmcore_profile p[] = {
-		/* 0 */ { "/S/0", "Home", home_ssid, 7, true, 0, 100, false },
-		/* 1 */ { "/S/1", "Office", (const uint8_t *)"Office", 6, true, 0, 200, false },
-		/* 2 */ { "/S/2", "sonota-itead", itead, 16, false, 0, 300, true },
-		/* 3 */ { "/S/3", "ITEAD-10000abcde", itead, 16, true, 50, 400, false },
-		/* 4 */ { "/S/4", "Phone", (const uint8_t *)"Phone", 5, false, 99, 500, false },
-		/* 5 */ { "/S/5", "Cafe", (const uint8_t *)"Cafe", 4, true, 5, 10, false },
-		/* 6 */ { "/S/6", "tmp", (const uint8_t *)"tmp", 3, true, 90, 10, true },
+	struct nmcore_profile p[] = {
+		/* 0 */ { "/S/0", "Home", home_ssid, 7, true, 0, 100, false, false },
+		/* 1 */ { "/S/1", "Office", (const uint8_t *)"Office", 6, true, 0, 200, false, false },
+		/* 2 */ { "/S/2", "sonota-itead", itead, 16, false, 0, 300, true, false },
+		/* 3 */ { "/S/3", "ITEAD-10000abcde", itead, 16, true, 50, 400, false, false },
+		/* 4 */ { "/S/4", "Phone", (const uint8_t *)"Phone", 5, false, 99, 500, false, false },
+		/* 5 */ { "/S/5", "Cafe", (const uint8_t *)"Cafe", 4, true, 5, 10, false, false },
+		/* 6 */ { "/S/6", "tmp", (const uint8_t *)"tmp", 3, true, 90, 10, true, false },
 	};
 	struct nmcore_restore r;
 
@@ -199,13 +199,15 @@ test_restore(void)
 	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 0);
 	r = nmcore_restore_choose("/S/4", p, 7); /* active, even without autoconnect */
 	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 4);
-	/* nothing active: best autoconnect = highest priority not ours, not volatile */
+	/* nothing active on the radio: leave it idle, never "the best profile" (on a
+	 * second adapter that would take the home link from the other one) */
 	r = nmcore_restore_choose("/", p, 7);
-	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 5);
+	CHECK(r.kind == NMCORE_RESTORE_NONE);
 	CHECK(strstr(r.why, "nothing was active"));
 	r = nmcore_restore_choose(NULL, p, 7);
-	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 5);
-	/* the active one was ours (a leftover): never restore to it */
+	CHECK(r.kind == NMCORE_RESTORE_NONE);
+	/* the active one was ours (a leftover): the best autoconnect profile =
+	 * highest priority, not ours, not volatile */
 	r = nmcore_restore_choose("/S/2", p, 7);
 	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 5);
 	CHECK(strstr(r.why, "sonota-c's own"));
@@ -215,13 +217,18 @@ test_restore(void)
 	r = nmcore_restore_choose("/S/9", p, 7);
 	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 5);
 	CHECK(strstr(r.why, "no longer exists"));
+	/* ... but not one that is active on another device */
+	p[5].active_elsewhere = true;
+	r = nmcore_restore_choose("/S/9", p, 7);
+	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 1); /* Office: newer than Home */
+	p[5].active_elsewhere = false;
 	/* equal priority: most recent wins (Office over Home) */
-	r = nmcore_restore_choose("/", p, 2);
+	r = nmcore_restore_choose("/S/9", p, 2);
 	CHECK(r.kind == NMCORE_RESTORE_PROFILE && r.index == 1);
 	/* nothing eligible */
 	r = nmcore_restore_choose("/S/2", p + 2, 1);
 	CHECK(r.kind == NMCORE_RESTORE_NONE);
-	r = nmcore_restore_choose("/", NULL, 0);
+	r = nmcore_restore_choose("/S/2", NULL, 0);
 	CHECK(r.kind == NMCORE_RESTORE_NONE);
 
 	CHECK(nmcore_profile_is_ours(&p[2]));
