@@ -484,6 +484,8 @@ def request_scan(dev, opts):
         raise dbus.exceptions.DBusException(S['scan_error'],
                                             name='org.freedesktop.NetworkManager.Device.NotAllowed')
     S['scans'] += 1
+    S['calls'].append('RequestScan ' + ','.join(bytes(x).decode('utf-8', 'replace')
+                                                 for x in opts.get('ssids', [])))
 
     def done():
         for p, a in S['aps'].items():

@@ -94,7 +94,7 @@ PY
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
 home='{"ssid": "HomeNet", "psk": "homepass", "dhcp": "198.51.100.5/24", "strength": 80}'
 itead_psk=12345678 itead_vanish=false itead_dhcp='"10.10.7.2/24"' itead_fail=null
-version=1.42.4 wifi_on=true delay_ms=150 scan_error=null permissions=yes ap_iface=null extra_ap= extra_profile=
+version=1.42.4 wifi_on=true delay_ms=150 scan_error=null permissions=yes ap_iface=null finalstage_ssid=FinalStage extra_ap= extra_profile=
 devices='[{"iface": "wlan0"}, {"iface": "eth0", "type": 1}]'
 profiles='[{"id": "Home", "ssid": "HomeNet", "psk": "homepass", "timestamp": 100},
            {"id": "ITEAD-10000abcde", "ssid": "ITEAD-10000abcde", "psk": "12345678"},
@@ -141,6 +141,7 @@ absent) start_mock=false ;;
 sigterm) delay_ms=2000 ;; # a slow association: the signal lands mid-hop
 scan-refused) scan_error='"Scanning not allowed while unavailable"' ;;
 nobus) start_mock=false ;;
+no-finalstage) finalstage_ssid=FinalStagX ;; # E2A never opened its AP
 restore-gone)
 	# a second known network, for NM to pick when Home's profile is deleted
 	extra_ap=', {"ssid": "OfficeNet", "psk": "officepass", "dhcp": "203.0.113.9/24", "strength": 40}'
@@ -154,9 +155,9 @@ params=$(cat <<JSON
    {"ssid": "ITEAD-10000abcde", "psk": "$itead_psk", "dhcp": $itead_dhcp,
     "vanish": $itead_vanish, "fail_first": $itead_fail, "iface": $ap_iface,
     "bssid": "D8:F1:5B:00:00:01", "strength": 60},
-   {"ssid": "FinalStage", "sec": "open", "dhcp": "192.168.4.2/24", "iface": $ap_iface,
+   {"ssid": "$finalstage_ssid", "sec": "open", "dhcp": "192.168.4.2/24", "iface": $ap_iface,
     "bssid": "D8:F1:5B:00:00:01", "strength": 60}$extra_ap],
- "appear_on_scan": ["ITEAD-10000abcde", "FinalStage"],
+ "appear_on_scan": ["ITEAD-10000abcde", "$finalstage_ssid"],
  "profiles": ${profiles%]}$extra_profile], "active": $active, "hook": $hook}
 JSON
 )
