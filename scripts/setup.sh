@@ -2,7 +2,9 @@
 # Set up a Debian 12 machine (as root) to build and test sonota-c.
 #
 # Idempotent: a second run only checks what is already there and takes seconds.
-#  1. installs the Debian packages the build, the tests and the benchmark need;
+#  1. installs the Debian packages the build, the tests and the benchmark need
+#     (libsystemd-dev, python3-dbusmock and dbus-daemon for the NetworkManager
+#     client and its mock on a private bus, docs/wifi.md);
 #  2. adds a deb-src twin of the configured Debian apt source if there is none
 #     (derived from the existing entry, so no host name is written anywhere);
 #  3. fetches libwebsockets 4.1.x from Debian's own source package and builds it
@@ -36,6 +38,8 @@ pkgs=(
 	build-essential pkg-config meson ninja-build cmake dpkg-dev clang
 	libmbedtls-dev libmicrohttpd-dev libcjson-dev libnl-3-dev libnl-route-3-dev libcap-dev
 	zlib1g-dev iproute2 procps psmisc nginx-light wrk
+	# issue 10 (NetworkManager hops): sd-bus, and the NM mock on a private bus
+	libsystemd-dev python3-dbusmock dbus-daemon
 )
 missing=()
 for p in "${pkgs[@]}"; do
