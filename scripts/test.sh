@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: set up (scripts/setup.sh), build and pass every test, as root
-# on a fresh Debian 12 machine. Three builds, each running its suites:
+# on a fresh Debian 12 machine. Four builds, each running its suites:
 #   build-test        gcc:               unit, fuzz (corpus replay), e2e
+#   build-test-nonm   gcc, -Dnm=disabled: unit (the build without NetworkManager)
 #   build-test-fuzz   clang + libFuzzer: fuzz (time-bounded fuzzing)
 #   build-test-asan   gcc, ASan+UBSan:   unit, fuzz (replay), e2e
 # The gcc builds have -Dtest_faults=true (the e2e negative controls need the fault
@@ -110,6 +111,12 @@ meson setup --wipe build-test -Dtest_faults=true >/dev/null 2>&1 ||
 	meson setup build-test -Dtest_faults=true
 ninja -C build-test
 run_suites build-test
+
+echo "== gcc build without NetworkManager support (-Dnm=disabled): unit"
+meson setup --wipe build-test-nonm -Dnm=disabled >/dev/null 2>&1 ||
+	meson setup build-test-nonm -Dnm=disabled
+ninja -C build-test-nonm
+run_suites build-test-nonm --suite unit
 
 if [ "${SONOTA_TEST_SKIP_FUZZ:-0}" != 1 ]; then
 	echo "== clang + libFuzzer build: fuzz (${fuzz_secs} s per target)"
