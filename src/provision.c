@@ -110,6 +110,12 @@ prov_result_name(enum prov_result r)
 
 static void on_sul(lws_sorted_usec_list_t *sul);
 
+bool
+prov_post_sent(const struct prov *p)
+{
+	return p && p->phase == PH_POST && p->written;
+}
+
 static void
 schedule_ms(struct prov *p, unsigned ms)
 {
