@@ -45,7 +45,8 @@
 #define ENGINE_OBSERVERS_MAX 4 /* transition observers: the composition's UI narration,
 				* a WiFi hop driver (issue 10), a second route's glue
 				* (issue 11), and one spare */
-#define ENGINE_TEXT_MAX 512    /* one instruction, notice or diagnosis line */
+#define ENGINE_TEXT_MAX 1024   /* one instruction, notice or diagnosis line (the longest,
+				* the no-call diagnosis, is about 600 bytes) */
 #define ENGINE_SETTLE_MS 50    /* a stage is explained once it lasted this long, so a
 				* stage that is left at once is not */
 #define ENGINE_REMIND_S 60     /* a waiting stage repeats its instruction this often */

@@ -19,7 +19,7 @@ g_ap_gone(const void *c)
 static bool
 g_post_sent(const void *c)
 {
-	return F(c)->post_sent;
+	return F(c)->post_sent || F(c)->posted_unanswered;
 }
 
 static bool
@@ -372,10 +372,17 @@ a_prov_exit(void *c, int from, int ev, int to)
 }
 
 static void
+a_posted(void *c, int from, int ev, int to)
+{
+	(void)from, (void)ev, (void)to;
+	R(c)->f.posted_unanswered = true;
+}
+
+static void
 a_provisioned(void *c, int from, int ev, int to)
 {
 	(void)ev, (void)to;
-	if (from == ROUTE_PROVISIONING || from == ROUTE_POSTED)
+	if (from == ROUTE_PROVISIONING || from == ROUTE_POSTED || from == ROUTE_PROV_PAUSE)
 		R(c)->f.provisioned = true;
 }
 
@@ -402,7 +409,8 @@ static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
 	[ROUTE_PROVISIONING] = { .name = "provisioning", .limit_s = l_wait,
 				 .on_entry = a_prov_enter, .on_exit = a_prov_exit,
 				 .instruction = t_prov, .expiry = x_prov },
-	[ROUTE_POSTED] = { .name = "posted", .limit_s = l_no_reply, .instruction = t_posted,
+	[ROUTE_POSTED] = { .name = "posted", .limit_s = l_no_reply, .on_entry = a_posted,
+			   .instruction = t_posted,
 			   .expiry = x_posted_fail },
 	[ROUTE_PROV_PAUSE] = { .name = "prov-pause", .limit_s = l_retry, .instruction = t_pause },
 	[ROUTE_WAIT_HOME] = { .name = "wait-home", .limit_s = l_wait, .on_entry = a_provisioned,
@@ -484,6 +492,7 @@ static const struct engine_row rows[] = {
 
 	ROW(PROV_PAUSE, TIMEOUT, g_ap_here, PROVISIONING, NULL),
 	ROW(PROV_PAUSE, TIMEOUT, NULL, WAIT_AP, NULL),
+	ROW(PROV_PAUSE, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
 	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, n_ap_early),
 	ROW(PROV_PAUSE, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(PROV_PAUSE, AP_UP), SELF(PROV_PAUSE, HOME_UP), SELF(PROV_PAUSE, HOME_DOWN),

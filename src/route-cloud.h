@@ -87,6 +87,7 @@ struct route_cloud_facts {
 	/* progress */
 	unsigned prov_runs;        /* provisioning runs started in this AP session */
 	bool post_sent;            /* the running POST /ap was written (reply or not) */
+	bool posted_unanswered;    /* an earlier run of this AP session posted, no reply */
 	bool provisioned;          /* a device took the WiFi settings in this run */
 	unsigned devices;          /* distinct devices that called the cloud */
 	bool user2_delivered;      /* E2A fetched image_user2 in full (ROM1 job) */

@@ -339,10 +339,12 @@ takeover_addr(void *arg, bool added, const struct netwatch_addr *a)
 		if (f->have_ap == added)
 			return;
 		f->have_ap = added;
-		if (added)
+		if (added) {
 			f->prov_runs = 0; /* a new pairing AP session */
-		else
+			f->posted_unanswered = false;
+		} else {
 			f->post_sent = prov_post_sent(t->prov);
+		}
 		log_notice(t->log, "this computer %s the device's WiFi (%s)",
 			   added ? "joined" : "left", ip);
 		if (started)

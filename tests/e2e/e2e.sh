@@ -18,7 +18,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
-done-timeout prompts prompt-interrupt stray-final many"
+done-timeout prompts prompt-interrupt stray-final many \
+wrong-password post-unanswered sighup"
 
 usage()
 {
@@ -638,6 +639,85 @@ s_many()
 	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4}: upgrade sent' 24
 	e2e_expect_log_count sonota 'device 1000bb0000 refused: 24 devices are served already' 1
 	e2e_expect_nolog sonota 'device 1000aa[0-9a-f]{4} refused'
+}
+
+# ---- engine: waits that end and explain themselves ----------------------------------------------
+
+# The commonest user error: the device takes the settings, leaves its AP and never reaches the
+# home WiFi (devsim: the POST carries an SSID it cannot join). One line must say so, with the
+# causes in order (password, SSID, 5 GHz, isolation, firewall port) and what to do; at
+# --call-timeout sonota-c exits 1 with that diagnosis in its summary.
+s_wrong-password()
+{
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD=e2e-wrong-pw)
+	local t0=$SECONDS
+	sonota_start --serving-host "$HOME_IP" --wifi-ssid e2e-home --call-timeout 8
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start ap --ssid-check other-wifi
+	e2e_wait devsim
+	e2e_expect_exit devsim "$E2E_RC" 17
+	e2e_stop sonota 20
+	local src=$E2E_RC sig=$E2E_SIGNALLED
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not end by itself at its --call-timeout"
+	e2e_expect_exit sonota-c "$src" 1
+	e2e_expect_log sonota '^stage: wait-home → home-up → wait-call$'
+	e2e_expect_log_count sonota '^The device took the WiFi settings and left its WiFi, but has not called 192\.168\.77\.5:8443 yet\.' 1
+	e2e_expect_log sonota 'has not called .* yet\. Likely causes, most likely first: 1\) a wrong WiFi password; 2\) a wrong SSID \("e2e-home".*3\) a 5 GHz-only network.*4\) client isolation.*5\) a firewall on this computer blocking TCP port 8443.*pairing mode again.*rerun sonota-c'
+	e2e_expect_log sonota '^stage: wait-call → timeout → failed$'
+	e2e_expect_log sonota '^  why the run ended: The device took the WiFi settings .* within 8 s \(--call-timeout\)\. Likely causes, most likely first: 1\) a wrong WiFi password.* then rerun sonota-c\.$'
+	e2e_expect_log sonota "^  device: none reached the emulated cloud in this run"
+	# The notice comes at half the limit (4 s), before the failure.
+	local notice fail
+	notice=$(grep -n 'has not called .* yet\.' "$E2E_LOGS/sonota.log" | cut -d: -f1)
+	fail=$(grep -n '^stage: wait-call → timeout → failed$' "$E2E_LOGS/sonota.log" | cut -d: -f1)
+	[ "$notice" -lt "$fail" ] || e2e_fail "the notice came after the failure"
+	[ $((SECONDS - t0)) -lt 40 ] || e2e_fail "took $((SECONDS - t0)) s"
+	no_secret_logged e2e-wrong-pw
+}
+
+# POST /ap is never answered and the device's AP stays up: bounded runs (3), then a clear
+# failure (exit 1) with the reason in the summary, not a wait without end.
+s_post-unanswered()
+{
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD=e2e-password)
+	sonota_start --serving-host "$HOME_IP" --wifi-ssid e2e-home
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start ap --ap-post-silent \
+		--ap-timeout 44
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^stage: [a-z-]+ → [a-z-]+ → failed$' 45 ||
+		e2e_fail "sonota-c did not give up on the unanswered POST /ap"
+	e2e_stop sonota 5
+	local src=$E2E_RC
+	e2e_stop devsim 0
+	e2e_expect_exit sonota-c "$src" 1
+	e2e_expect_log_count devsim 'AP: --ap-post-silent: no reply to POST /ap' 3
+	e2e_expect_log_count sonota '^stage: provisioning → prov-no-reply → posted$' 3
+	e2e_expect_log_count sonota '^stage: posted → timeout → provisioning$' 2
+	e2e_expect_log sonota 'Provisioning again \(run 2 of 3\)'
+	e2e_expect_log sonota 'Provisioning again \(run 3 of 3\)'
+	e2e_expect_log sonota '^stage: posted → timeout → failed$'
+	e2e_expect_log sonota '^  why the run ended: The device never answered POST /ap and kept its WiFi up after 3 runs'
+}
+
+# The terminal closes (SIGHUP): the same teardown and summary as SIGTERM, exit 130.
+s_sighup()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	local child
+	child=$(pgrep -P "${E2E_PID[sonota]}" | head -n 1)
+	[ -n "$child" ] || e2e_fail "no sonota-c process under the timeout wrapper"
+	kill -HUP "$child"
+	e2e_stop sonota 5
+	local src=$E2E_RC sig=$E2E_SIGNALLED
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself after SIGHUP"
+	e2e_expect_exit sonota-c "$src" 130
+	e2e_expect_log sonota '^Hangup received$'
+	e2e_expect_log sonota '^stage: wait-call → interrupt → failed$'
+	e2e_expect_log sonota 'Interrupted before the final image was delivered: the device is NOT done'
+	e2e_expect_log sonota '^Summary:$'
+	e2e_expect_log sonota '^  total: '
+	e2e_expect_log sonota '^exit 130$'
 }
 
 "s_$SCENARIO"

@@ -169,6 +169,10 @@ static const struct path_case paths[] = {
 	  { S(AP_ON, START, PROVISIONING), S(POSTED, FACTS, PROVISIONING),
 	    S(AP_OFF, AP_DOWN, WAIT_HOME) },
 	  3 },
+	{ "the AP goes during the run after an unanswered POST: provisioned",
+	  { S(AP_ON, START, PROVISIONING), S(NONE, PROV_NO_REPLY, POSTED),
+	    S(NONE, TIMEOUT, PROVISIONING), S(AP_OFF, AP_DOWN, WAIT_HOME) },
+	  4 },
 	{ "the AP goes before anything was posted: long-press again",
 	  { S(NONE, START, WAIT_AP), S(AP_ON, AP_UP, PROVISIONING), S(AP_OFF, AP_DOWN, WAIT_AP),
 	    S(AP_ON, AP_UP, PROVISIONING), S(NONE, PROV_OK, WAIT_HOME) },
@@ -217,7 +221,7 @@ static void
 apply(struct route_cloud_facts *f, enum fact_op op)
 {
 	switch (op) {
-	case AP_ON: f->have_ap = true; f->prov_runs = 0; break;
+	case AP_ON: f->have_ap = true; f->prov_runs = 0; f->posted_unanswered = false; break;
 	case AP_OFF: f->have_ap = false; break;
 	case HOME_ON: f->have_home = true; break;
 	case HOME_OFF: f->have_home = false; break;
@@ -307,6 +311,7 @@ test_no_call(void)
 	CHECK(!f.success);
 	CHECK(strstr(f.e.diagnosis, "within 300 s (--call-timeout)") != NULL);
 	CHECK(strstr(f.e.diagnosis, "password") != NULL);
+	CHECK(strstr(f.e.diagnosis, "then rerun sonota-c.") != NULL); /* not cut */
 	/* A short limit: the notice at half of it. */
 	fake_init(&f);
 	f.rc.f.call_timeout_s = 10;
