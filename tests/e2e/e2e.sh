@@ -415,6 +415,13 @@ s_negative-digest()
 	images
 	sonota_env=(SONOTA_TEST_FAULT=digest)
 	sonota_start --no-prov --serving-host "$HOME_IP"
+	# The fault hook exists only in test builds (-DSONOTA_TEST_FAULTS, meson -Dtest_faults).
+	if ! grep -q 'TEST FAULT "digest" ACTIVE' "$E2E_LOGS/sonota.log"; then
+		e2e_stop sonota 0
+		e2e_netns_cleanup
+		echo "e2e: SKIP: this sonota-c has no test fault hook (build with -Dtest_faults=true)" >&2
+		exit 77
+	fi
 	devsim_start devsim basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
 		--expect-final "$IMG/image_arduino.bin"
 	e2e_wait devsim
