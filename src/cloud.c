@@ -16,6 +16,9 @@ struct cloud_conn {
 	struct session_conn sc; /* its dialogue state */
 	struct wss_conn *wc;    /* its transport */
 	char peer[EVQ_PEER_MAX];
+	bool admitted;          /* its register was admitted under --max-devices */
+	int dev;                /* then: its device's index in the session table */
+	uint64_t dev_id;        /* and that device's session id */
 };
 
 void
@@ -95,13 +98,46 @@ on_open(void *arg, struct wss_conn *c, const char *peer)
 	return cc;
 }
 
+/* Is the device in slot i admitted now (an admitted connection still open)? */
+static bool
+admitted(const struct cloud *s, unsigned i)
+{
+	const struct session_dev *d = &s->sessions.devs[i];
+	return s->adm_conns[i] > 0 && d->used && d->id == s->adm_id[i];
+}
+
 unsigned
 cloud_devices_online(const struct cloud *s)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
-		n += s->sessions.devs[i].used && s->sessions.devs[i].nconns > 0;
+		n += admitted(s, i);
 	return n;
+}
+
+/* Admission under --max-devices, decided at register. Only devices admitted here
+ * count: a connection that never registered (a probe, a device that sent another
+ * frame first and stays) and a refused one still closing do not take a place. */
+static bool
+admit(struct cloud *s, struct cloud_conn *cc)
+{
+	const struct session_dev *d = session_conn_device(&s->sessions, &cc->sc);
+	if (!d)
+		return false;
+	if (cc->admitted)
+		return true;
+	unsigned i = (unsigned)cc->sc.dev;
+	if (!admitted(s, i)) {
+		if (cloud_devices_online(s) >= s->max_devices)
+			return false;
+		s->adm_id[i] = d->id;
+		s->adm_conns[i] = 0;
+	}
+	s->adm_conns[i]++;
+	cc->admitted = true;
+	cc->dev = (int)i;
+	cc->dev_id = d->id;
+	return true;
 }
 
 void
@@ -111,12 +147,11 @@ cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
 	const char *id = e->deviceid[0] ? e->deviceid : "?";
 	switch (e->type) {
 	case SESSION_EV_REGISTERED:
-		if (cloud_devices_online(s) > s->max_devices) {
+		if (cc && !admit(s, cc)) {
 			log_warn(s->log, "device %s refused: %u devices are served already "
 					 "(--max-devices); it can try again later", id,
 				 s->max_devices);
-			if (cc)
-				wss_close(cc->wc);
+			wss_close(cc->wc);
 			break;
 		}
 		log_notice(s->log, "device %s (%s, firmware %s) registered from %s%s%s",
@@ -272,6 +307,8 @@ on_close(void *arg, void *user)
 
 	if (!cc)
 		return;
+	if (cc->admitted && s->adm_id[cc->dev] == cc->dev_id && s->adm_conns[cc->dev])
+		s->adm_conns[cc->dev]--;
 	session_conn_close(&s->sessions, &cc->sc, &out);
 	for (unsigned i = 0; i < out.nevents; i++)
 		cloud_session_event(s, cc, cc->peer, &out.events[i]);

@@ -46,6 +46,8 @@ struct cloud {
 	void *post_arg;
 	struct session_table sessions;  /* every device's dialogue state (owned) */
 	char final_deviceid[PROTO_DEVICEID_MAX + 1]; /* the device last done with stock */
+	unsigned adm_conns[SESSION_MAX_DEVICES];  /* admitted connections per session slot */
+	uint64_t adm_id[SESSION_MAX_DEVICES];     /* the slot's device id when admitted */
 	char aborted[CLOUD_ABORT_PEERS_MAX][EVQ_PEER_MAX]; /* peers told about pinning */
 	unsigned naborted;
 #ifdef SONOTA_TEST_FAULTS
@@ -57,7 +59,8 @@ struct cloud {
  * In a build with -DSONOTA_TEST_FAULTS, reads $SONOTA_TEST_FAULT (and warns). */
 void cloud_init(struct cloud *c, struct log *log);
 
-/* Devices with an open connection now. */
+/* Devices admitted under --max-devices with a connection open now (a connection that
+ * never registered, or was refused, does not count). */
 unsigned cloud_devices_online(const struct cloud *c);
 
 /* Log, tell the UI and post the route event for one session event of the

@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
 done-timeout prompts prompt-interrupt stray-final many \
-wrong-password post-unanswered sighup"
+wrong-password post-unanswered sighup max-devices-exact"
 
 usage()
 {
@@ -725,6 +725,37 @@ s_sighup()
 	e2e_expect_log sonota '^Summary:$'
 	e2e_expect_log sonota '^  total: '
 	e2e_expect_log sonota '^exit 130$'
+}
+
+# --max-devices N admits exactly N devices: a websocket that never registered (here a probe
+# whose first frame is `update`) must not take a place. Before, it did, and with
+# --max-devices 256 only 255 devices got in.
+s_max-devices-exact()
+{
+	if [ -z "${WSSLOAD_BIN:-}" ] || [ ! -x "$WSSLOAD_BIN" ]; then
+		e2e_fail "WSSLOAD_BIN is not set to an executable: run through meson test"
+	fi
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP" --max-devices 3
+	e2e_start probe "$NS_SRV" 30 -- python3 "$HERE/ws-probe.py" "$HOME_IP" 8443 20
+	e2e_wait_log "$E2E_LOGS/probe.log" '^probe: update sent, holding$' 10 ||
+		e2e_fail "the probe did not get its websocket up"
+	e2e_start wssload "$NS_SRV" 30 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 3 --hold 5 \
+		--timeout 15 --deviceid-prefix 1000aa
+	e2e_wait_log "$E2E_LOGS/wssload.log" '^wssload: 3 sessions up$' 15 ||
+		e2e_fail "3 devices did not all get in with --max-devices 3 and one probe open"
+	e2e_start extra "$NS_SRV" 20 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 1 --hold 1 \
+		--timeout 10 --deviceid-prefix 1000bb
+	e2e_wait extra
+	e2e_expect_exit "the 4th device's wssload" "$E2E_RC" 1
+	e2e_wait wssload
+	e2e_expect_exit "wssload (3 sessions)" "$E2E_RC" 0
+	e2e_stop probe 0
+	e2e_stop sonota 0
+	e2e_expect_exit sonota-c "$E2E_RC" 130
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4} \(.*\) registered from' 3
+	e2e_expect_log_count sonota 'device 1000bb0000 refused: 3 devices are served already' 1
+	e2e_expect_nolog sonota 'device 1000aa[0-9a-f]{4} refused'
 }
 
 "s_$SCENARIO"
