@@ -187,6 +187,9 @@ expect_stock_ok()
 	e2e_expect_log sonota "device $id: upgrade sent"
 	e2e_expect_log sonota "device $id downloaded and verified the intermediate image \\(ack 0\\)"
 	e2e_expect_log sonota '^stage: serving → stock-done → finalstage$'
+	# One device calls dispatch and then registers: one device, never "2 devices seen".
+	e2e_expect_log sonota 'Serving the emulated cloud \(1 device seen\)'
+	e2e_expect_nolog sonota '\([0-9]+ devices seen\)'
 }
 
 # The FinalStage part: N downloads of image_arduino.bin, delivered, done.
