@@ -247,6 +247,14 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 			close(fd.filefd);
 		return SONOTA_EXIT_FAILURE;
 	}
+
+	/* 6. Plug-ins (a WiFi hop driver...): observers of the route, plugins.c. */
+	struct plugin_env pe = { takeover_engine(&s->to), s->lws, s->vh_loop, cfg, log, &s->ui };
+	const char *name = "?";
+	if ((r = plugins_start(&s->plugins, NULL, &pe, &name)) < 0) {
+		log_err(log, "plug-in %s: cannot start: %s", name, strerror(-r));
+		return SONOTA_EXIT_FAILURE;
+	}
 	return 0;
 }
 
@@ -270,6 +278,7 @@ sonota_run(struct sonota *s)
 void
 sonota_fini(struct sonota *s)
 {
+	plugins_stop(&s->plugins);
 	takeover_fini(&s->to);
 	netwatch_stop(s->nw);
 	/* MHD first: its thread must not wake a destroyed context. */

@@ -26,6 +26,7 @@
 #include "imageset.h"
 #include "log.h"
 #include "peers.h"
+#include "plugins.h"
 #include "preflight.h"
 #include "takeover.h"
 #include "transfers.h"
@@ -58,6 +59,7 @@ struct sonota {
 	struct cloud cloud;                /* the emulated cloud and its sessions */
 	struct transfers tr;               /* the image server's reports */
 	struct takeover to;                /* the route, its engine and its adapter */
+	struct plugins plugins;            /* observers of the route (plugins.c) */
 };
 
 /* Set up everything, in order; on failure returns a SONOTA_EXIT_* code (> 0)

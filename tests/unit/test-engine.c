@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "engine.h"
+#include "plugins.h"
 
 /* ---- a fake adapter: timers as deadlines on a fake clock, output recorded ------------ */
 
@@ -419,6 +420,93 @@ test_second_route(void)
 	CHECK_INT(engine_observe(&e, chain_obs, &c), -ENOSPC);
 }
 
+/* A hop driver as a plug-in: it starts from the built-in list of plugins.c (here a
+ * list of the test's own), observes the engine it is given, and is stopped in reverse. */
+static struct hopper plug_hopper;
+static unsigned plug_stops;
+static char plug_order[8];
+
+static int
+plug_start(const struct plugin_env *env, void **ret_state)
+{
+	plug_hopper.e = env->eng;
+	*ret_state = &plug_hopper;
+	return engine_observe(env->eng, hop_obs, &plug_hopper);
+}
+
+static void
+plug_stop(void *state)
+{
+	CHECK(state == &plug_hopper);
+	plug_order[plug_stops++] = 'h';
+}
+
+static int
+fail_start(const struct plugin_env *env, void **ret_state)
+{
+	(void)env, (void)ret_state;
+	return -EIO;
+}
+
+static void
+other_stop(void *state)
+{
+	(void)state;
+	plug_order[plug_stops++] = 'o';
+}
+
+static const struct plugin hop_plugin = { "hop", plug_start, plug_stop };
+static const struct plugin other_plugin = { "other", NULL, other_stop };
+static const struct plugin fail_plugin = { "broken", fail_start, NULL };
+
+static int
+other_start(const struct plugin_env *env, void **ret_state)
+{
+	(void)env;
+	*ret_state = NULL;
+	return 0;
+}
+
+static void
+test_plugins(void)
+{
+	struct fake f;
+	struct engine e;
+	bool hopped = false;
+	struct plugin other = other_plugin;
+	other.start = other_start;
+	const struct plugin *list[] = { &hop_plugin, &other, NULL };
+	struct plugin_env env = { .eng = &e };
+	struct plugins p;
+	const char *name = NULL;
+
+	fake_init(&f);
+	engine_init(&e, &route_b, &hopped, &fake_ops, &f);
+	f.e = &e;
+	plug_hopper.hopped = &hopped;
+	memset(&p, 0, sizeof(p));
+	CHECK_INT(plugins_start(&p, list, &env, &name), 0);
+	CHECK_INT(p.n, 2);
+	engine_post(&e, EB_FOUND);
+	CHECK_INT(plug_hopper.hops, 1);
+	CHECK_INT(e.cur, B_FLASH);
+	plugins_stop(&p);
+	CHECK_INT(plug_stops, 2);
+	CHECK_STR(plug_order, "oh"); /* reverse order */
+	/* A plug-in that cannot start is named; those before it are stopped after. */
+	const struct plugin *bad[] = { &hop_plugin, &fail_plugin, NULL };
+	memset(&p, 0, sizeof(p));
+	CHECK_INT(plugins_start(&p, bad, &env, &name), -EIO);
+	CHECK_STR(name, "broken");
+	CHECK_INT(p.n, 1);
+	plugins_stop(&p);
+	CHECK_INT(plug_stops, 3);
+	/* The built-in list starts (empty today). */
+	memset(&p, 0, sizeof(p));
+	CHECK_INT(plugins_start(&p, NULL, &env, &name), 0);
+	plugins_stop(&p);
+}
+
 int
 main(void)
 {
@@ -427,5 +515,6 @@ main(void)
 	test_overflow();
 	test_timers();
 	test_second_route();
+	test_plugins();
 	return check_done();
 }
