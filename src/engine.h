@@ -9,7 +9,7 @@
  *
  * Run to completion: engine_post() enqueues an event into a fixed ring; if the
  * engine is not dispatching already it dispatches until the ring is empty. An event
- * posted by a guard-free action, an entry action or an observer during a transition
+ * posted by an entry or exit action, an observer or the adapter during a transition
  * is queued and runs after it: transitions never nest, and every observer sees the
  * transitions in the order they happened. A ring overflow is a bug of ours: it is
  * reported through ops->bug, the ring is emptied and the route's fatal event runs.
