@@ -89,8 +89,12 @@ dispatch(struct engine *e, int ev)
 	const struct engine_route *r = e->route;
 	const struct engine_row *row = engine_match(r, e->cur, ev, e->ctx);
 	if (!row) {
-		if (ev != r->ev_entered && !stage_of(e, e->cur)->terminal)
+		if (ev != r->ev_entered && !stage_of(e, e->cur)->terminal) {
 			e->rejected++;
+			if (e->ops->reject)
+				e->ops->reject(e->ops_arg, stage_of(e, e->cur)->name,
+					       engine_event_name(r, ev));
+		}
 		return;
 	}
 	int from = e->cur, to = row->to;

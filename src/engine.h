@@ -104,7 +104,7 @@ struct engine_route {
 	int ev_fatal;                     /* run after a queue overflow */
 };
 
-/* What the adapter supplies. Every member is required. */
+/* What the adapter supplies. Every member but reject is required. */
 struct engine_ops {
 	void (*arm)(void *arg, enum engine_timer t, unsigned ms); /* (re)arm t; on expiry
 								   * call engine_timer_fired */
@@ -113,6 +113,8 @@ struct engine_ops {
 								 /* every row taken */
 	void (*say)(void *arg, const char *text);                /* a user line */
 	void (*bug)(void *arg, const char *text);                /* a bug of ours */
+	void (*reject)(void *arg, const char *stage, const char *ev); /* an event no row
+								       * took (may be NULL) */
 };
 
 struct engine;

@@ -79,8 +79,17 @@ op_bug(void *arg, const char *text)
 	log_err(t->log, "%s", text);
 }
 
+/* The table, not the event source, decides what is meaningful: debug level. */
+static void
+op_reject(void *arg, const char *stage, const char *ev)
+{
+	struct takeover *t = arg;
+	log_debug(t->log, "stage: event %s ignored in %s", ev, stage);
+}
+
 static const struct engine_ops engine_ops = {
 	.arm = op_arm, .cancel = op_cancel, .narrate = op_narrate, .say = op_say, .bug = op_bug,
+	.reject = op_reject,
 };
 
 /* ---- provisioning (the route's entry/exit actions) --------------------------------- */

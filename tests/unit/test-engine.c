@@ -67,7 +67,16 @@ f_bug(void *arg, const char *text)
 	(void)text;
 }
 
-static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug };
+static char last_reject[64];
+
+static void
+f_reject(void *arg, const char *stage, const char *ev)
+{
+	(void)arg;
+	snprintf(last_reject, sizeof(last_reject), "%s in %s", ev, stage);
+}
+
+static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug, f_reject };
 
 static void
 fake_init(struct fake *f)
@@ -260,6 +269,7 @@ test_entered_and_rejected(void)
 	f.e = a.e = &e;
 	CHECK_INT(engine_post(&e, EA_FINISH), 0); /* not allowed in idle */
 	CHECK_INT(e.rejected, 1);
+	CHECK_STR(last_reject, "finish in idle");
 	CHECK_INT(e.cur, A_IDLE);
 	engine_post(&e, EA_GO); /* armed, then "entered" with ready: work */
 	CHECK_INT(e.cur, A_WORK);

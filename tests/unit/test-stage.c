@@ -62,7 +62,7 @@ f_bug(void *arg, const char *text)
 	CHECK_MSG(0, "engine bug: %s", text);
 }
 
-static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug };
+static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug, NULL };
 
 static void
 r_prov_start(void *arg)
