@@ -55,6 +55,14 @@ enum sonota_exit {
 #define CFG_DONE_TIMEOUT_MAX 3600
 #define CFG_MAX_DEVICES_DEFAULT 8
 #define CFG_MAX_DEVICES_MAX 256 /* = SESSION_MAX_DEVICES */
+/* engine: time limits of the waiting stages (docs/stage-machine.md) */
+#define CFG_CALL_TIMEOUT_DEFAULT 300 /* a provisioned device calls within a minute when
+				      * its WiFi works; 5 minutes covers slow DHCP and
+				      * a user rejoining the home WiFi late */
+#define CFG_WAIT_TIMEOUT_DEFAULT 900 /* a step the user does (join ITEAD-<id>, go home,
+				      * join FinalStage) or a stock download, slow
+				      * stream included (480 KB at ~5 KB/s: ~100 s) */
+#define CFG_TIMEOUT_MAX 86400        /* a day: beyond that nothing is still coming */
 
 /* The state directory of a generated certificate: root's follows the FHS (/var/lib,
  * as systemd's StateDirectory=), a user's the XDG base directory specification. */
@@ -121,6 +129,8 @@ struct cfg {
 	uint32_t bind_addr;            /* bind parsed, host byte order; 0 (any) when NULL */
 	unsigned done_timeout;         /* --done-timeout seconds, 1..3600, default 30 */
 	unsigned max_devices;          /* --max-devices 1..256, default 8 */
+	unsigned call_timeout;         /* --call-timeout seconds, 1..86400, default 300 */
+	unsigned wait_timeout;         /* --wait-timeout seconds, 1..86400, default 900 */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -155,6 +165,8 @@ enum cfg_opt {
 	CFG_OPT_BIND,
 	CFG_OPT_DONE_TIMEOUT,
 	CFG_OPT_MAX_DEVICES,
+	CFG_OPT_CALL_TIMEOUT, /* engine */
+	CFG_OPT_WAIT_TIMEOUT,
 	_CFG_OPT_MAX,
 };
 

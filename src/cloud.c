@@ -10,14 +10,31 @@
 #include "cloud.h"
 #include "proto.h"
 #include "session.h"
-#include "sonota.h"
 
 /* One websocket connection of a device. */
 struct cloud_conn {
 	struct session_conn sc; /* its dialogue state */
 	struct wss_conn *wc;    /* its transport */
 	char peer[EVQ_PEER_MAX];
+	bool admitted;          /* its register was admitted under --max-devices */
+	int dev;                /* then: its device's index in the session table */
+	uint64_t dev_id;        /* and that device's session id */
 };
+
+void
+cloud_init(struct cloud *c, struct log *log)
+{
+	memset(c, 0, sizeof(*c));
+	c->log = log;
+	session_table_init(&c->sessions);
+#ifdef SONOTA_TEST_FAULTS
+	const char *fault = getenv("SONOTA_TEST_FAULT");
+	if (fault && *fault) {
+		snprintf(c->fault, sizeof(c->fault), "%s", fault);
+		log_warn(log, "TEST FAULT \"%s\" ACTIVE: this run misbehaves on purpose", c->fault);
+	}
+#endif
+}
 
 static int64_t
 now_ms(void)
@@ -46,7 +63,7 @@ uuid4(char out[37])
 static char *
 on_dispatch(void *arg, const char *peer, const char *body, size_t len)
 {
-	struct sonota *s = arg;
+	struct cloud *s = arg;
 	struct proto_dispatch d;
 	int r = proto_parse_dispatch(body, len, &d);
 
@@ -60,17 +77,17 @@ on_dispatch(void *arg, const char *peer, const char *body, size_t len)
 			   d.deviceid[0] ? d.deviceid : "?", d.model[0] ? d.model : "model ?",
 			   d.rom_version[0] ? d.rom_version : "?", peer);
 	if (d.deviceid[0])
-		sonota_peer_bind(s, peer, d.deviceid);
-	ui_json(&s->ui, "dispatch", "peer", peer, "deviceid", d.deviceid, "model", d.model,
+		peers_bind(s->peers, peer, d.deviceid);
+	ui_json(s->ui, "dispatch", "peer", peer, "deviceid", d.deviceid, "model", d.model,
 		"romVersion", d.rom_version, NULL);
-	sonota_event(s, STAGE_EV_DEVICE_SEEN);
-	return proto_build_dispatch_reply(s->pre.serving_host, s->https_port);
+	s->post(s->post_arg, CLOUD_DEVICE_SEEN);
+	return proto_build_dispatch_reply(s->serving_host, s->https_port);
 }
 
 static void *
 on_open(void *arg, struct wss_conn *c, const char *peer)
 {
-	struct sonota *s = arg;
+	struct cloud *s = arg;
 	struct cloud_conn *cc = calloc(1, sizeof(*cc));
 	if (!cc)
 		return NULL;
@@ -81,116 +98,146 @@ on_open(void *arg, struct wss_conn *c, const char *peer)
 	return cc;
 }
 
-/* Devices with an open connection now. */
-static unsigned
-devices_online(const struct sonota *s)
+/* Is the device in slot i admitted now (an admitted connection still open)? */
+static bool
+admitted(const struct cloud *s, unsigned i)
+{
+	const struct session_dev *d = &s->sessions.devs[i];
+	return s->adm_conns[i] > 0 && d->used && d->id == s->adm_id[i];
+}
+
+unsigned
+cloud_devices_online(const struct cloud *s)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
-		n += s->sessions.devs[i].used && s->sessions.devs[i].nconns > 0;
+		n += admitted(s, i);
 	return n;
 }
 
-static void
-handle_events(struct sonota *s, struct cloud_conn *cc, const struct session_out *out)
+/* Admission under --max-devices, decided at register. Only devices admitted here
+ * count: a connection that never registered (a probe, a device that sent another
+ * frame first and stays) and a refused one still closing do not take a place. */
+static bool
+admit(struct cloud *s, struct cloud_conn *cc)
 {
-	for (unsigned i = 0; i < out->nevents; i++) {
-		const struct session_event *e = &out->events[i];
-		const char *id = e->deviceid[0] ? e->deviceid : "?";
-		switch (e->type) {
-		case SESSION_EV_REGISTERED:
-			if (devices_online(s) > s->cfg->max_devices) {
-				log_warn(s->log, "device %s refused: %u devices are served already "
-						 "(--max-devices); it can try again later", id,
-					 s->cfg->max_devices);
-				wss_close(cc->wc);
-				break;
-			}
-			log_notice(s->log, "device %s (%s, firmware %s) registered from %s%s%s",
-				   id, e->model[0] ? e->model : "model ?",
-				   e->rom_version[0] ? e->rom_version : "?", cc->peer,
-				   e->text[0] ? ": " : "", e->text);
-			sonota_peer_bind(s, cc->peer, e->deviceid);
-			ui_json(&s->ui, "registered", "deviceid", e->deviceid, "model", e->model,
-				"romVersion", e->rom_version, "peer", cc->peer, NULL);
-			sonota_event(s, STAGE_EV_DEVICE_SEEN);
-			break;
-		case SESSION_EV_UNREGISTERED:
-			log_warn(s->log, "device %s at %s sent \"%s\" before register (device "
-					 "quirk), answering anyway", id, cc->peer, e->text);
-			break;
-		case SESSION_EV_RELAY_TEST:
-			log_notice(s->log, "device %s: relay test (4 toggles, ending %s as reported)",
-				   id, e->sw == PROTO_SWITCH_ON ? "on" : "off");
-			break;
-		case SESSION_EV_RELAY_TEST_SKIPPED:
-			log_info(s->log, "device %s: no relay test: %s", id, e->text);
-			break;
-		case SESSION_EV_RELAY_ACK:
-			log_debug(s->log, "device %s acked relay %s with %d", id,
-				  e->sw == PROTO_SWITCH_ON ? "on" : "off", e->error);
-			break;
-		case SESSION_EV_UPGRADE_SENT:
-			log_notice(s->log, "device %s: upgrade sent (%s, attempt %u): %s, %s", id,
-				   e->slow ? "slow stream" : "full speed", e->attempt,
-				   e->url_user1, e->url_user2);
-			ui_json(&s->ui, "upgrade-sent", "deviceid", e->deviceid, "user1", e->url_user1,
-				"user2", e->url_user2, NULL);
-			break;
-		case SESSION_EV_UPGRADE_DONE:
-			log_notice(s->log, "device %s downloaded and verified the intermediate image "
-					   "(ack 0): it reboots into it now", id);
-			snprintf(s->final.deviceid, sizeof(s->final.deviceid), "%s", e->deviceid);
-			ui_json(&s->ui, "stock-done", "deviceid", e->deviceid, NULL);
-			sonota_event(s, STAGE_EV_STOCK_DONE);
-			break;
-		case SESSION_EV_UPGRADE_FAILED_404:
-			log_warn(s->log, "device %s could not download the image (error 404): old "
-					 "firmware that needs the slow stream. It gets /slowota/ URLs "
-					 "when it reconnects; power-cycle it if it has not within a "
-					 "minute", id);
-			ui_json(&s->ui, "upgrade-failed", "deviceid", e->deviceid, "error", "404", NULL);
-			break;
-		case SESSION_EV_UPGRADE_FAILED:
-			log_warn(s->log, "device %s refused the upgrade with error %d; it is offered "
-					 "again when it reconnects", id, e->error);
-			ui_json(&s->ui, "upgrade-failed", "deviceid", e->deviceid, NULL);
-			break;
-		case SESSION_EV_UNKNOWN_ACTION:
-			log_info(s->log, "device %s sent unknown action \"%s\", ignoring it", id,
-				 e->text);
-			break;
-		case SESSION_EV_MALFORMED:
-			log_warn(s->log, "websocket %s: malformed message (%s), ignoring it (device "
-					 "bug or not a device)", cc->peer, strerror(-e->error));
-			break;
-		case SESSION_EV_UNKNOWN_ACK:
-			log_info(s->log, "device %s acked sequence \"%s\" that we never sent, "
-					 "ignoring it", id, e->text);
-			break;
-		case SESSION_EV_LIMIT:
-			log_warn(s->log, "device %s refused: %d devices are tracked already", id,
-				 SESSION_MAX_DEVICES);
-			break;
-		case SESSION_EV_DEVICEID_CHANGED:
-			log_warn(s->log, "websocket %s: deviceid changed from %s to \"%s\" (device "
-					 "bug), closing", cc->peer, id, e->text);
-			break;
-		case SESSION_EV_CLOSED_BEFORE_ACK:
-			log_notice(s->log, "device %s disconnected before acknowledging its upgrade; "
-					   "it is offered again when it reconnects", id);
-			break;
-		default:
-			log_debug(s->log, "device %s: %s", id, session_event_name(e->type));
+	const struct session_dev *d = session_conn_device(&s->sessions, &cc->sc);
+	if (!d)
+		return false;
+	if (cc->admitted)
+		return true;
+	unsigned i = (unsigned)cc->sc.dev;
+	if (!admitted(s, i)) {
+		if (cloud_devices_online(s) >= s->max_devices)
+			return false;
+		s->adm_id[i] = d->id;
+		s->adm_conns[i] = 0;
+	}
+	s->adm_conns[i]++;
+	cc->admitted = true;
+	cc->dev = (int)i;
+	cc->dev_id = d->id;
+	return true;
+}
+
+void
+cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
+		    const struct session_event *e)
+{
+	const char *id = e->deviceid[0] ? e->deviceid : "?";
+	switch (e->type) {
+	case SESSION_EV_REGISTERED:
+		if (cc && !admit(s, cc)) {
+			log_warn(s->log, "device %s refused: %u devices are served already "
+					 "(--max-devices); it can try again later", id,
+				 s->max_devices);
+			wss_close(cc->wc);
 			break;
 		}
+		log_notice(s->log, "device %s (%s, firmware %s) registered from %s%s%s",
+			   id, e->model[0] ? e->model : "model ?",
+			   e->rom_version[0] ? e->rom_version : "?", peer,
+			   e->text[0] ? ": " : "", e->text);
+		peers_bind(s->peers, peer, e->deviceid);
+		ui_json(s->ui, "registered", "deviceid", e->deviceid, "model", e->model,
+			"romVersion", e->rom_version, "peer", peer, NULL);
+		s->post(s->post_arg, CLOUD_DEVICE_SEEN);
+		break;
+	case SESSION_EV_UNREGISTERED:
+		log_warn(s->log, "device %s at %s sent \"%s\" before register (device "
+				 "quirk), answering anyway", id, peer, e->text);
+		break;
+	case SESSION_EV_RELAY_TEST:
+		log_notice(s->log, "device %s: relay test (4 toggles, ending %s as reported)",
+			   id, e->sw == PROTO_SWITCH_ON ? "on" : "off");
+		break;
+	case SESSION_EV_RELAY_TEST_SKIPPED:
+		log_info(s->log, "device %s: no relay test: %s", id, e->text);
+		break;
+	case SESSION_EV_RELAY_ACK:
+		log_debug(s->log, "device %s acked relay %s with %d", id,
+			  e->sw == PROTO_SWITCH_ON ? "on" : "off", e->error);
+		break;
+	case SESSION_EV_UPGRADE_SENT:
+		log_notice(s->log, "device %s: upgrade sent (%s, attempt %u): %s, %s", id,
+			   e->slow ? "slow stream" : "full speed", e->attempt,
+			   e->url_user1, e->url_user2);
+		ui_json(s->ui, "upgrade-sent", "deviceid", e->deviceid, "user1", e->url_user1,
+			"user2", e->url_user2, NULL);
+		break;
+	case SESSION_EV_UPGRADE_DONE:
+		log_notice(s->log, "device %s downloaded and verified the intermediate image "
+				   "(ack 0): it reboots into it now", id);
+		snprintf(s->final_deviceid, sizeof(s->final_deviceid), "%s", e->deviceid);
+		ui_json(s->ui, "stock-done", "deviceid", e->deviceid, NULL);
+		s->post(s->post_arg, CLOUD_STOCK_DONE);
+		break;
+	case SESSION_EV_UPGRADE_FAILED_404:
+		log_warn(s->log, "device %s could not download the image (error 404): old "
+				 "firmware that needs the slow stream. It gets /slowota/ URLs "
+				 "when it reconnects; power-cycle it if it has not within a "
+				 "minute", id);
+		ui_json(s->ui, "upgrade-failed", "deviceid", e->deviceid, "error", "404", NULL);
+		break;
+	case SESSION_EV_UPGRADE_FAILED:
+		log_warn(s->log, "device %s refused the upgrade with error %d; it is offered "
+				 "again when it reconnects", id, e->error);
+		ui_json(s->ui, "upgrade-failed", "deviceid", e->deviceid, NULL);
+		break;
+	case SESSION_EV_UNKNOWN_ACTION:
+		log_info(s->log, "device %s sent unknown action \"%s\", ignoring it", id,
+			 e->text);
+		break;
+	case SESSION_EV_MALFORMED:
+		log_warn(s->log, "websocket %s: malformed message (%s), ignoring it (device "
+				 "bug or not a device)", peer, strerror(-e->error));
+		break;
+	case SESSION_EV_UNKNOWN_ACK:
+		log_info(s->log, "device %s acked sequence \"%s\" that we never sent, "
+				 "ignoring it", id, e->text);
+		break;
+	case SESSION_EV_LIMIT:
+		log_warn(s->log, "device %s refused: %d devices are tracked already", id,
+			 SESSION_MAX_DEVICES);
+		break;
+	case SESSION_EV_DEVICEID_CHANGED:
+		log_warn(s->log, "websocket %s: deviceid changed from %s to \"%s\" (device "
+				 "bug), closing", peer, id, e->text);
+		break;
+	case SESSION_EV_CLOSED_BEFORE_ACK:
+		log_notice(s->log, "device %s disconnected before acknowledging its upgrade; "
+				   "it is offered again when it reconnects", id);
+		break;
+	default:
+		log_debug(s->log, "device %s: %s", id, session_event_name(e->type));
+		break;
 	}
 }
 
 static void
 on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 {
-	struct sonota *s = arg;
+	struct cloud *s = arg;
 	struct cloud_conn *cc = user;
 	struct session_out out = { 0 };
 	char uuid[37];
@@ -211,16 +258,18 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 	}
 	memcpy(d1, s->digest_user1, sizeof(d1));
 	memcpy(d2, s->digest_user2, sizeof(d2));
+#ifdef SONOTA_TEST_FAULTS
 	if (strcmp(s->fault, "digest") == 0) {
 		/* Test-only negative control (SONOTA_TEST_FAULT=digest): a wrong digest. */
 		d1[0] = d1[0] == '0' ? '1' : '0';
 		d2[0] = d2[0] == '0' ? '1' : '0';
 	}
+#endif
 	struct session_env env = {
-		.serving_host = s->pre.serving_host,
+		.serving_host = s->serving_host,
 		.http_port = s->http_port,
-		.slowstream = s->cfg->slowstream,
-		.relay_test = !s->cfg->no_relay_test,
+		.slowstream = s->slowstream,
+		.relay_test = s->relay_test,
 		.digest_user1 = d1,
 		.digest_user2 = d2,
 		.now_ms = now_ms(),
@@ -230,7 +279,8 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 	const struct session_dev *dev = session_conn_device(&s->sessions, &cc->sc);
 	if (dev && cc->sc.apikey[0])
 		log_add_secret(s->log, cc->sc.apikey);
-	handle_events(s, cc, &out);
+	for (unsigned i = 0; i < out.nevents; i++)
+		cloud_session_event(s, cc, cc->peer, &out.events[i]);
 	if (r < 0) {
 		log_err(s->log, "websocket %s: internal error %s, closing (our bug)", cc->peer,
 			strerror(-r));
@@ -251,14 +301,17 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 static void
 on_close(void *arg, void *user)
 {
-	struct sonota *s = arg;
+	struct cloud *s = arg;
 	struct cloud_conn *cc = user;
 	struct session_out out = { 0 };
 
 	if (!cc)
 		return;
+	if (cc->admitted && s->adm_id[cc->dev] == cc->dev_id && s->adm_conns[cc->dev])
+		s->adm_conns[cc->dev]--;
 	session_conn_close(&s->sessions, &cc->sc, &out);
-	handle_events(s, cc, &out);
+	for (unsigned i = 0; i < out.nevents; i++)
+		cloud_session_event(s, cc, cc->peer, &out.events[i]);
 	session_out_free(&out);
 	log_info(s->log, "websocket from %s closed", cc->peer);
 	free(cc);
@@ -267,7 +320,7 @@ on_close(void *arg, void *user)
 static void
 on_tls_abort(void *arg, const char *peer)
 {
-	struct sonota *s = arg;
+	struct cloud *s = arg;
 	unsigned i;
 
 	/* The explanation once per peer; repeats go to the debug file only. */
@@ -276,14 +329,14 @@ on_tls_abort(void *arg, const char *peer)
 			log_debug(s->log, "%s dropped the TLS handshake again", peer);
 			return;
 		}
-	if (s->naborted < SONOTA_ABORT_PEERS_MAX)
+	if (s->naborted < CLOUD_ABORT_PEERS_MAX)
 		snprintf(s->aborted[s->naborted++], EVQ_PEER_MAX, "%s", peer);
 	log_warn(s->log,
 		 "%s closed its TLS connection during or right after the handshake, before any "
 		 "request. Likely cause: its firmware (1.6+ or 2.6+) pins the eWeLink cloud "
 		 "certificate and cannot be taken over this way (see README, Troubleshooting)",
 		 peer);
-	ui_json(&s->ui, "tls-abort", "peer", peer, NULL);
+	ui_json(s->ui, "tls-abort", "peer", peer, NULL);
 }
 
 const struct wss_ops cloud_ops = {

@@ -218,6 +218,21 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		CFG_MAX_DEVICES_DEFAULT, .metavar = "N",
 		.help = "devices served at the same time (1-256)",
 	},
+	/* engine: time limits of the waiting stages */
+	[CFG_OPT_CALL_TIMEOUT] = {
+		"call-timeout", 0, K_UINT, true, F(call_timeout), 0, 1, CFG_TIMEOUT_MAX,
+		CFG_CALL_TIMEOUT_DEFAULT, .metavar = "SECS",
+		.help = "how long a provisioned device may take to\n"
+			"call this computer once it is back on the\n"
+			"home WiFi; then exit 1 with the likely causes",
+	},
+	[CFG_OPT_WAIT_TIMEOUT] = {
+		"wait-timeout", 0, K_UINT, true, F(wait_timeout), 0, 1, CFG_TIMEOUT_MAX,
+		CFG_WAIT_TIMEOUT_DEFAULT, .metavar = "SECS",
+		.help = "limit of every other waiting stage (joining\n"
+			"ITEAD-<id>, going home, stage 2, FinalStage);\n"
+			"then exit 1 saying what did not happen",
+	},
 };
 
 #undef F

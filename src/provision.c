@@ -20,11 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "httpresp.h"
 #include "proto.h"
 #include "provision.h"
+#include "provreq.h"
 #include "util.h"
 
 #define PROV_PROTOCOL_NAME "sonota-prov"
@@ -109,6 +108,12 @@ prov_result_name(enum prov_result r)
 }
 
 static void on_sul(lws_sorted_usec_list_t *sul);
+
+bool
+prov_post_sent(const struct prov *p)
+{
+	return p && p->phase == PH_POST && p->written;
+}
 
 static void
 schedule_ms(struct prov *p, unsigned ms)
@@ -363,11 +368,7 @@ finish(struct prov *p, enum prov_result r)
 static unsigned
 backoff_ms(const struct prov *p, unsigned failures)
 {
-	unsigned ms = p->backoff_first_ms;
-
-	for (unsigned k = 1; k < failures && ms < p->backoff_max_ms; k++)
-		ms *= 2;
-	return ms < p->backoff_max_ms ? ms : p->backoff_max_ms;
+	return provreq_backoff_ms(p->backoff_first_ms, p->backoff_max_ms, failures);
 }
 
 static const char *
@@ -444,30 +445,6 @@ get_ended(struct prov *p)
 	schedule_ms(p, backoff_ms(p, p->get_attempts));
 }
 
-/* {"error":N} of the POST reply: 0 and *ret_error, or -EINVAL. */
-static int
-parse_ap_reply(const char *body, size_t len, int *ret_error)
-{
-	const char *end = NULL;
-	cJSON *root, *e;
-	int r = -EINVAL;
-
-	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-	if (!root)
-		return -EINVAL;
-	e = cJSON_GetObjectItemCaseSensitive(root, "error");
-	if (cJSON_IsObject(root) && cJSON_IsNumber(e) && e->valuedouble >= -2147483648.0 &&
-	    e->valuedouble <= 2147483647.0 && e->valuedouble == (double)(int)e->valuedouble) {
-		*ret_error = (int)e->valuedouble;
-		r = 0;
-	}
-	for (; r == 0 && end && end < body + len; end++)
-		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n')
-			r = -EINVAL;
-	cJSON_Delete(root);
-	return r;
-}
-
 /* The POST /ap attempt ended. */
 static void
 post_ended(struct prov *p)
@@ -502,7 +479,7 @@ post_ended(struct prov *p)
 		finish(p, PROV_REJECTED);
 		return;
 	}
-	if (parse_ap_reply(p->body, p->body_len, &error) < 0) {
+	if (provreq_parse_ap_reply(p->body, p->body_len, &error) < 0) {
 		log_warn(p->log, "POST /ap: the device's reply is not {\"error\":N}; it counts "
 				 "only if the device's AP now goes away");
 		finish(p, PROV_POSTED_NO_REPLY);
@@ -557,47 +534,22 @@ alloc_request(size_t len)
 static int
 build_requests(struct prov *p, const struct prov_opts *o)
 {
-	char host[INET_ADDRSTRLEN + 8];
-	char *json = NULL;
-	size_t jlen;
-	int n, r = 0;
-
-	if (p->port == 80)
-		snprintf(host, sizeof(host), "%s", p->addr);
-	else
-		snprintf(host, sizeof(host), "%s:%u", p->addr, p->port);
+	int n;
 
 	p->get_req = alloc_request(PROV_REQUEST_MAX);
-	if (!p->get_req)
-		return -ENOMEM;
-	n = snprintf((char *)p->get_req + LWS_PRE, PROV_REQUEST_MAX + 1,
-		     "GET /device HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
-	p->get_len = (size_t)n;
-
-	/* proto_build_ap validates the bounds of ssid, password and server name */
-	json = proto_build_ap(o->ssid, o->password, o->server_name, o->server_port);
-	if (!json)
-		return -EINVAL;
-	jlen = strlen(json);
 	p->post_req = alloc_request(PROV_REQUEST_MAX);
-	if (!p->post_req) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/* one buffer: request line, headers and body go out in one write */
-	n = snprintf((char *)p->post_req + LWS_PRE, PROV_REQUEST_MAX + 1,
-		     "POST /ap HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     host, jlen, json);
-	if (n < 0 || (size_t)n > PROV_REQUEST_MAX) {
-		r = -EMSGSIZE;
-		goto out;
-	}
+	if (!p->get_req || !p->post_req)
+		return -ENOMEM;
+	n = provreq_get((char *)p->get_req + LWS_PRE, PROV_REQUEST_MAX + 1, p->addr, p->port);
+	if (n < 0)
+		return n;
+	p->get_len = (size_t)n;
+	n = provreq_post((char *)p->post_req + LWS_PRE, PROV_REQUEST_MAX + 1, p->addr, p->port,
+			 o->ssid, o->password, o->server_name, o->server_port);
+	if (n < 0)
+		return n;
 	p->post_len = (size_t)n;
-out:
-	explicit_bzero(json, jlen);
-	free(json);
-	return r;
+	return 0;
 }
 
 static void

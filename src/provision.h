@@ -101,6 +101,10 @@ int prov_start(struct lws_context *cx, struct lws_vhost *vh, const struct prov_o
  * frees. NULL-safe. */
 void prov_cancel(struct prov *p);
 
+/* Has the running attempt written its POST /ap (the settings left, reply or not)?
+ * false for NULL. The route uses it when the AP goes away before the result. */
+bool prov_post_sent(const struct prov *p);
+
 /* "ok", "posted-no-reply", "device-unreachable", "rejected", "bad-reply",
  * "cancelled" */
 const char *prov_result_name(enum prov_result r);

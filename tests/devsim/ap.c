@@ -244,6 +244,11 @@ ap_process(struct ap *ap, struct ap_conn *c)
 			dev_log(d, "AP: POST /ap: head and body arrived in %d read%s%s", c->reads,
 				c->reads == 1 ? "" : "s",
 				req.expect ? " (Expect header present, ignored)" : "");
+			if (d->ap_post_silent) {
+				dev_log(d, "AP: --ap-post-silent: no reply to POST /ap, the AP stays");
+				c->silent = true;
+				return;
+			}
 			if (req.content_length < 0) {
 				dev_log(d, "AP: POST /ap without Content-Length, no reply");
 				c->silent = true;

@@ -41,6 +41,7 @@ usage(FILE *f)
 		"  --blink-ms N          E2A LED phase (default 10000)\n"
 		"  --timeout SECS        overall bound (default 120)\n"
 		"  --ssid-check SSID     SSID the POST /ap must carry\n"
+		"  --ap-post-silent      never answer POST /ap; the AP stays up\n"
 		"  --verbose\n");
 }
 
@@ -65,6 +66,7 @@ dev_parse_args(struct devsim *d, int argc, char **argv, char *err, size_t errlen
 		O_MODEL = 256, O_DEVICEID, O_START, O_E2A_ROM, O_SERVER, O_BIND, O_AP_ADDR,
 		O_AP_PORT, O_AP_TIMEOUT, O_FINAL_HOST, O_FINAL_PORT, O_HOOK, O_EXPECT_FINAL,
 		O_STOP_AFTER, O_BLINK_MS, O_TIMEOUT, O_SSID_CHECK, O_VERBOSE, O_HELP,
+		O_AP_POST_SILENT,
 	};
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, O_MODEL },
@@ -84,6 +86,7 @@ dev_parse_args(struct devsim *d, int argc, char **argv, char *err, size_t errlen
 		{ "blink-ms", required_argument, NULL, O_BLINK_MS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "ssid-check", required_argument, NULL, O_SSID_CHECK },
+		{ "ap-post-silent", no_argument, NULL, O_AP_POST_SILENT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -183,6 +186,9 @@ dev_parse_args(struct devsim *d, int argc, char **argv, char *err, size_t errlen
 				return -EINVAL;
 			}
 			d->timeout_s = (int)v;
+			break;
+		case O_AP_POST_SILENT:
+			d->ap_post_silent = true;
 			break;
 		case O_SSID_CHECK:
 			d->ssid_check = optarg;

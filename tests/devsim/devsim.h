@@ -67,6 +67,7 @@ struct devsim {
 	int blink_ms;			/* --blink-ms (E2A LED phase) */
 	int timeout_s;			/* --timeout (overall bound) */
 	const char *ssid_check;		/* --ssid-check */
+	bool ap_post_silent;		/* --ap-post-silent: POST /ap never answered */
 	bool verbose;			/* --verbose */
 
 	struct model model;		/* quirks of this device (model.h) */

@@ -18,7 +18,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SCENARIOS="user1 user2 dio legacy oldfw pinned five drop50 corrupt negative-digest \
 takeover-user1 takeover-user2 takeover-4ch tls12 resume-e2a final-drop50 ap-timeout \
-done-timeout prompts prompt-interrupt stray-final many"
+done-timeout prompts prompt-interrupt stray-final many \
+wrong-password post-unanswered sighup max-devices-exact"
 
 usage()
 {
@@ -186,6 +187,9 @@ expect_stock_ok()
 	e2e_expect_log sonota "device $id: upgrade sent"
 	e2e_expect_log sonota "device $id downloaded and verified the intermediate image \\(ack 0\\)"
 	e2e_expect_log sonota '^stage: serving → stock-done → finalstage$'
+	# One device calls dispatch and then registers: one device, never "2 devices seen".
+	e2e_expect_log sonota 'Serving the emulated cloud \(1 device seen\)'
+	e2e_expect_nolog sonota '\([0-9]+ devices seen\)'
 }
 
 # The FinalStage part: N downloads of image_arduino.bin, delivered, done.
@@ -414,6 +418,13 @@ s_negative-digest()
 	images
 	sonota_env=(SONOTA_TEST_FAULT=digest)
 	sonota_start --no-prov --serving-host "$HOME_IP"
+	# The fault hook exists only in test builds (-DSONOTA_TEST_FAULTS, meson -Dtest_faults).
+	if ! grep -q 'TEST FAULT "digest" ACTIVE' "$E2E_LOGS/sonota.log"; then
+		e2e_stop sonota 0
+		e2e_netns_cleanup
+		echo "e2e: SKIP: this sonota-c has no test fault hook (build with -Dtest_faults=true)" >&2
+		exit 77
+	fi
 	devsim_start devsim basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443" \
 		--expect-final "$IMG/image_arduino.bin"
 	e2e_wait devsim
@@ -672,6 +683,116 @@ s_many()
 		done
 	done
 	[ -z "$bad" ] || e2e_fail "apikeys in clear${bad}"
+}
+
+# ---- engine: waits that end and explain themselves ----------------------------------------------
+
+# The commonest user error: the device takes the settings, leaves its AP and never reaches the
+# home WiFi (devsim: the POST carries an SSID it cannot join). One line must say so, with the
+# causes in order (password, SSID, 5 GHz, isolation, firewall port) and what to do; at
+# --call-timeout sonota-c exits 1 with that diagnosis in its summary.
+s_wrong-password()
+{
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD=e2e-wrong-pw)
+	local t0=$SECONDS
+	sonota_start --serving-host "$HOME_IP" --wifi-ssid e2e-home --call-timeout 8
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start ap --ssid-check other-wifi
+	e2e_wait devsim
+	e2e_expect_exit devsim "$E2E_RC" 17
+	e2e_stop sonota 20
+	local src=$E2E_RC sig=$E2E_SIGNALLED
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not end by itself at its --call-timeout"
+	e2e_expect_exit sonota-c "$src" 1
+	e2e_expect_log sonota '^stage: wait-home → home-up → wait-call$'
+	e2e_expect_log_count sonota '^The device took the WiFi settings and left its WiFi, but has not called 192\.168\.77\.5:8443 yet\.' 1
+	e2e_expect_log sonota 'has not called .* yet\. Likely causes, most likely first: 1\) a wrong WiFi password; 2\) a wrong SSID \("e2e-home".*3\) a 5 GHz-only network.*4\) client isolation.*5\) a firewall on this computer blocking TCP port 8443.*pairing mode again.*rerun sonota-c'
+	e2e_expect_log sonota '^stage: wait-call → timeout → failed$'
+	e2e_expect_log sonota '^  why the run ended: The device took the WiFi settings .* within 8 s \(--call-timeout\)\. Likely causes, most likely first: 1\) a wrong WiFi password.* then rerun sonota-c\.$'
+	e2e_expect_log sonota "^  device: none reached the emulated cloud in this run"
+	# The notice comes at half the limit (4 s), before the failure.
+	local notice fail
+	notice=$(grep -n 'has not called .* yet\.' "$E2E_LOGS/sonota.log" | cut -d: -f1)
+	fail=$(grep -n '^stage: wait-call → timeout → failed$' "$E2E_LOGS/sonota.log" | cut -d: -f1)
+	[ "$notice" -lt "$fail" ] || e2e_fail "the notice came after the failure"
+	[ $((SECONDS - t0)) -lt 40 ] || e2e_fail "took $((SECONDS - t0)) s"
+	no_secret_logged e2e-wrong-pw
+}
+
+# POST /ap is never answered and the device's AP stays up: bounded runs (3), then a clear
+# failure (exit 1) with the reason in the summary, not a wait without end.
+s_post-unanswered()
+{
+	images
+	sonota_env=(SONOTA_WIFI_PASSWORD=e2e-password)
+	sonota_start --serving-host "$HOME_IP" --wifi-ssid e2e-home
+	devsim_start devsim basic-user1 --deviceid "$ID1" --start ap --ap-post-silent \
+		--ap-timeout 44
+	e2e_wait_log "$E2E_LOGS/sonota.log" '^stage: [a-z-]+ → [a-z-]+ → failed$' 45 ||
+		e2e_fail "sonota-c did not give up on the unanswered POST /ap"
+	e2e_stop sonota 5
+	local src=$E2E_RC
+	e2e_stop devsim 0
+	e2e_expect_exit sonota-c "$src" 1
+	e2e_expect_log_count devsim 'AP: --ap-post-silent: no reply to POST /ap' 3
+	e2e_expect_log_count sonota '^stage: provisioning → prov-no-reply → posted$' 3
+	e2e_expect_log_count sonota '^stage: posted → timeout → provisioning$' 2
+	e2e_expect_log sonota 'Provisioning again \(run 2 of 3\)'
+	e2e_expect_log sonota 'Provisioning again \(run 3 of 3\)'
+	e2e_expect_log sonota '^stage: posted → timeout → failed$'
+	e2e_expect_log sonota '^  why the run ended: The device never answered POST /ap and kept its WiFi up after 3 runs'
+}
+
+# The terminal closes (SIGHUP): the same teardown and summary as SIGTERM, exit 130.
+s_sighup()
+{
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP"
+	local child
+	child=$(pgrep -P "${E2E_PID[sonota]}" | head -n 1)
+	[ -n "$child" ] || e2e_fail "no sonota-c process under the timeout wrapper"
+	kill -HUP "$child"
+	e2e_stop sonota 5
+	local src=$E2E_RC sig=$E2E_SIGNALLED
+	[ "$sig" = 0 ] || e2e_fail "sonota-c did not exit by itself after SIGHUP"
+	e2e_expect_exit sonota-c "$src" 130
+	e2e_expect_log sonota '^Hangup received$'
+	e2e_expect_log sonota '^stage: wait-call → interrupt → failed$'
+	e2e_expect_log sonota 'Interrupted before the final image was delivered: the device is NOT done'
+	e2e_expect_log sonota '^Summary:$'
+	e2e_expect_log sonota '^  total: '
+	e2e_expect_log sonota '^exit 130$'
+}
+
+# --max-devices N admits exactly N devices: a websocket that never registered (here a probe
+# whose first frame is `update`) must not take a place. Before, it did, and with
+# --max-devices 256 only 255 devices got in.
+s_max-devices-exact()
+{
+	if [ -z "${WSSLOAD_BIN:-}" ] || [ ! -x "$WSSLOAD_BIN" ]; then
+		e2e_fail "WSSLOAD_BIN is not set to an executable: run through meson test"
+	fi
+	images
+	sonota_start --no-prov --serving-host "$HOME_IP" --max-devices 3
+	e2e_start probe "$NS_SRV" 30 -- python3 "$HERE/ws-probe.py" "$HOME_IP" 8443 20
+	e2e_wait_log "$E2E_LOGS/probe.log" '^probe: update sent, holding$' 10 ||
+		e2e_fail "the probe did not get its websocket up"
+	e2e_start wssload "$NS_SRV" 30 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 3 --hold 5 \
+		--timeout 15 --deviceid-prefix 1000aa
+	e2e_wait_log "$E2E_LOGS/wssload.log" '^wssload: 3 sessions up$' 15 ||
+		e2e_fail "3 devices did not all get in with --max-devices 3 and one probe open"
+	e2e_start extra "$NS_SRV" 20 -- "$WSSLOAD_BIN" "$HOME_IP" 8443 1 --hold 1 \
+		--timeout 10 --deviceid-prefix 1000bb
+	e2e_wait extra
+	e2e_expect_exit "the 4th device's wssload" "$E2E_RC" 1
+	e2e_wait wssload
+	e2e_expect_exit "wssload (3 sessions)" "$E2E_RC" 0
+	e2e_stop probe 0
+	e2e_stop sonota 0
+	e2e_expect_exit sonota-c "$E2E_RC" 130
+	e2e_expect_log_count sonota 'device 1000aa[0-9a-f]{4} \(.*\) registered from' 3
+	e2e_expect_log_count sonota 'device 1000bb0000 refused: 3 devices are served already' 1
+	e2e_expect_nolog sonota 'device 1000aa[0-9a-f]{4} refused'
 }
 
 "s_$SCENARIO"

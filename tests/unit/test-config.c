@@ -115,6 +115,11 @@ static const struct row bad_rows[] = {
 	{ { "--max-devices", "0" }, 1, -EINVAL, "--max-devices: 0 is out of range 1..256", NULL },
 	{ { "--max-devices", "257" }, 1, -EINVAL, "--max-devices", NULL },
 	{ { "--max-devices", "8x" }, 1, -EINVAL, "--max-devices", NULL },
+	/* engine: time limits */
+	{ { "--call-timeout", "0" }, 1, -EINVAL, "--call-timeout: 0 is out of range 1..86400", NULL },
+	{ { "--call-timeout", "86401" }, 1, -EINVAL, "--call-timeout", NULL },
+	{ { "--wait-timeout", "0" }, 1, -EINVAL, "--wait-timeout: 0 is out of range 1..86400", NULL },
+	{ { "--wait-timeout", "5m" }, 1, -EINVAL, "--wait-timeout", NULL },
 	/* unknown options, stray arguments, arguments to flags */
 	{ { "--bogus" }, 1, -EINVAL, "unrecognized or ambiguous option \"--bogus\"", NULL },
 	{ { "--wifi-pasword=Secret-Typo-1" }, 1, -EINVAL, "\"--wifi-pasword\"", "Secret-Typo" },
@@ -239,6 +244,8 @@ test_defaults(void)
 
 	/* cfg_init alone gives the numeric defaults too. */
 	cfg_init(&c);
+	CHECK_INT(c.call_timeout, 300); /* engine */
+	CHECK_INT(c.wait_timeout, 900);
 	CHECK_INT(c.http_port, 8080);
 	CHECK_INT(c.done_timeout, 30);
 	CHECK_INT(c.max_devices, 8);

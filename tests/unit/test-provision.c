@@ -21,6 +21,7 @@
 #include "check.h"
 #include "log.h"
 #include "provision.h"
+#include "provreq.h"
 
 #define SSID "HomeNet"
 #define PASSWORD "s3cr3t-pass\"x"       /* a quote: the JSON must escape it */
@@ -555,10 +556,50 @@ test_cancel_and_destroy(void)
 	log_close(&lg);
 }
 
+/* The pure parts (src/provreq.c): requests as bytes, the reply's verdict, the backoff. */
+static void
+test_provreq(void)
+{
+	char buf[PROV_REQUEST_MAX + 1];
+	int n, err = -1;
+
+	n = provreq_get(buf, sizeof(buf), "10.10.7.1", 80);
+	CHECK_STR(buf, "GET /device HTTP/1.1\r\nHost: 10.10.7.1\r\nConnection: close\r\n\r\n");
+	CHECK_INT(n, (int)strlen(buf));
+	provreq_get(buf, sizeof(buf), "10.10.7.1", 8080);
+	CHECK(strstr(buf, "Host: 10.10.7.1:8080\r\n") != NULL);
+	CHECK_INT(provreq_get(buf, 20, "10.10.7.1", 80), -EMSGSIZE);
+	n = provreq_post(buf, sizeof(buf), "10.10.7.1", 80, "home", "password1", "192.168.1.10",
+			 8443);
+	CHECK(n > 0 && (size_t)n == strlen(buf));
+	const char *body = strstr(buf, "\r\n\r\n");
+	CHECK(body != NULL);
+	if (body) {
+		char cl[48];
+		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", strlen(body + 4));
+		CHECK(strstr(buf, cl) != NULL);
+	}
+	CHECK_INT(provreq_post(buf, 100, "10.10.7.1", 80, "home", "password1", "192.168.1.10",
+			       8443), -EMSGSIZE);
+	CHECK_INT(provreq_post(buf, sizeof(buf), "10.10.7.1", 80, "", "password1", "h", 8443),
+		  -EINVAL);
+	CHECK_INT(provreq_parse_ap_reply("{\"error\":0}\r\n", 13, &err), 0);
+	CHECK_INT(err, 0);
+	CHECK_INT(provreq_parse_ap_reply("{\"error\":-1}", 12, &err), 0);
+	CHECK_INT(err, -1);
+	CHECK_INT(provreq_parse_ap_reply("{\"error\":0}x", 12, &err), -EINVAL);
+	CHECK_INT(provreq_parse_ap_reply("{\"error\":0.5}", 13, &err), -EINVAL);
+	CHECK_INT(provreq_parse_ap_reply("[0]", 3, &err), -EINVAL);
+	CHECK_INT(provreq_backoff_ms(500, 4000, 1), 500);
+	CHECK_INT(provreq_backoff_ms(500, 4000, 3), 2000);
+	CHECK_INT(provreq_backoff_ms(500, 4000, 9), 4000);
+}
+
 int
 main(void)
 {
 	lws_set_log_level(LLL_ERR, NULL);
+	test_provreq();
 	test_start_errors();
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		run_scenario(&scenarios[i]);

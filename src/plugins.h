@@ -1,0 +1,53 @@
+/* plugins: the modules that plug into a running route without a change to the
+ * engine or the composition: a WiFi hop driver (issue 10) observes the engine's
+ * transitions (engine_observe) and causes hops whose results come back as the
+ * events that already exist (address events from netlink).
+ *
+ * Adding one = a new module with a struct plugin, and one line in the list in
+ * plugins.c. The composition starts them all once the loop exists and stops them
+ * in reverse before it. The list is empty today.
+ */
+#pragma once
+
+#include <libwebsockets.h>
+
+#include "cfg.h"
+#include "engine.h"
+#include "log.h"
+#include "ui.h"
+
+#define PLUGINS_MAX 4 /* plug-ins at once; each usually takes one engine observer
+		       * (ENGINE_OBSERVERS_MAX leaves room for this many besides the
+		       * adapter's own) */
+
+/* What a plug-in gets. Everything is borrowed for the whole run. */
+struct plugin_env {
+	struct engine *eng;        /* the running route's engine: engine_observe/post */
+	struct lws_context *lws;   /* the loop: timers (lws_sul), adopted descriptors */
+	struct lws_vhost *vh_loop; /* the internal vhost */
+	const struct cfg *cfg;
+	struct log *log;
+	struct ui *ui;
+};
+
+struct plugin {
+	const char *name;
+	/* Start; *ret_state is passed to stop. 0, or -errno (the run fails to start). */
+	int (*start)(const struct plugin_env *env, void **ret_state);
+	void (*stop)(void *state); /* NULL-safe for a state that start never set */
+};
+
+struct plugins {
+	const struct plugin *started[PLUGINS_MAX];
+	void *state[PLUGINS_MAX];
+	unsigned n;
+};
+
+/* Start every plug-in of list (NULL-terminated; NULL = the built-in list). Returns 0,
+ * or the first -errno, with ret_name set to the failing one's name; what started
+ * must still be stopped with plugins_stop. */
+int plugins_start(struct plugins *p, const struct plugin *const *list,
+		  const struct plugin_env *env, const char **ret_name);
+
+/* Stop them in reverse order. Safe on a zeroed struct. */
+void plugins_stop(struct plugins *p);

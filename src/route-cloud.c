@@ -1,0 +1,565 @@
+/* route-cloud: see route-cloud.h; docs/stage-machine.md is the authoritative
+ * description of these tables. Pure. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "route-cloud.h"
+
+#define F(ctx) (&((const struct route_cloud *)(ctx))->f)
+
+/* ---- guards ------------------------------------------------------------------------ */
+
+static bool
+g_ap_gone(const void *c)
+{
+	return !F(c)->have_ap && !F(c)->no_check_ip;
+}
+
+static bool
+g_post_sent(const void *c)
+{
+	return F(c)->post_sent || F(c)->posted_unanswered;
+}
+
+static bool
+g_ap_here(const void *c)
+{
+	return F(c)->have_ap || F(c)->no_check_ip;
+}
+
+static bool
+g_ap_here_runs_left(const void *c)
+{
+	return g_ap_here(c) && F(c)->prov_runs < ROUTE_PROV_RUNS_MAX;
+}
+
+static bool
+g_runs_left(const void *c)
+{
+	return F(c)->prov_runs < ROUTE_PROV_RUNS_MAX;
+}
+
+static bool
+g_final_here(const void *c)
+{
+	return F(c)->have_final;
+}
+
+static bool
+g_final_gone(const void *c)
+{
+	return !F(c)->have_final && !F(c)->no_check_ip;
+}
+
+static bool
+g_home_here(const void *c)
+{
+	return F(c)->have_home || F(c)->no_check_ip;
+}
+
+static bool
+g_seen_home_here(const void *c)
+{
+	return F(c)->devices > 0 && g_home_here(c);
+}
+
+/* ---- time limits ------------------------------------------------------------------- */
+
+static unsigned
+l_wait(const void *c)
+{
+	return F(c)->wait_timeout_s;
+}
+
+static unsigned
+l_call(const void *c)
+{
+	return F(c)->provisioned ? F(c)->call_timeout_s : F(c)->wait_timeout_s;
+}
+
+static unsigned
+l_no_reply(const void *c)
+{
+	(void)c;
+	return ROUTE_NO_REPLY_WAIT_S;
+}
+
+static unsigned
+l_retry(const void *c)
+{
+	(void)c;
+	return ROUTE_PROV_RETRY_S;
+}
+
+static unsigned
+l_done(const void *c)
+{
+	return F(c)->done_timeout_s;
+}
+
+/* The notice comes within ROUTE_NOTICE_MAX_S, and before the limit. */
+static unsigned
+n_call(const void *c)
+{
+	unsigned lim = F(c)->call_timeout_s;
+	if (!F(c)->provisioned)
+		return 0;
+	return lim / 2 < ROUTE_NOTICE_MAX_S ? (lim / 2 ? lim / 2 : 1) : ROUTE_NOTICE_MAX_S;
+}
+
+/* ---- texts ------------------------------------------------------------------------- */
+
+static const char *
+ssid(const struct route_cloud_facts *f)
+{
+	return f->ssid ? f->ssid : "your home WiFi";
+}
+
+bool
+route_cloud_no_call_text(const struct route_cloud_facts *f, bool expired, char *buf, size_t len)
+{
+	char when[64];
+	if (expired)
+		snprintf(when, sizeof(when), "within %u s (--call-timeout)", f->call_timeout_s);
+	else
+		snprintf(when, sizeof(when), "yet");
+	snprintf(buf, len,
+		 "The device took the WiFi settings and left its WiFi, but has not called %s:%u %s. "
+		 "Likely causes, most likely first: 1) a wrong WiFi password; 2) a wrong SSID "
+		 "(\"%s\", case matters); 3) a 5 GHz-only network (the device needs 2.4 GHz); "
+		 "4) client isolation on the router (WiFi clients cannot reach each other); "
+		 "5) a firewall on this computer blocking TCP port %u (HTTPS). What to do: fix "
+		 "the cause, put the device in pairing mode again (hold its button ~7 s), then "
+		 "rerun sonota-c.",
+		 f->serving_host ? f->serving_host : "this computer", f->https_port, when, ssid(f),
+		 f->https_port);
+	return true;
+}
+
+static bool
+t_wait_ap(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "NOW: hold the device's button for about 7 seconds until its LED "
+			   "blinks fast (some firmware needs a second long press), then join this "
+			   "computer to the WiFi \"ITEAD-<id>\", password 12345678.");
+	return true;
+}
+
+static bool
+x_wait_ap(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "This computer did not join the device's WiFi \"ITEAD-<id>\" within "
+			   "%u s (--wait-timeout). Put the device in pairing mode (hold its button "
+			   "~7 s), then rerun sonota-c and join ITEAD-<id> when told.",
+		 F(c)->wait_timeout_s);
+	return true;
+}
+
+static bool
+t_prov(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "Talking to the device at 10.10.7.1: keep this computer on its "
+			   "ITEAD-<id> WiFi.");
+	return true;
+}
+
+static bool
+x_prov(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "Provisioning did not finish within %u s (--wait-timeout). Put the "
+			   "device in pairing mode again, then rerun sonota-c.",
+		 F(c)->wait_timeout_s);
+	return true;
+}
+
+static bool
+t_posted(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "The device did not answer POST /ap; waiting up to %d s for its WiFi "
+			   "to go away (then it took the settings).", ROUTE_NO_REPLY_WAIT_S);
+	return true;
+}
+
+static bool
+x_posted_retry(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "No reply to POST /ap and the device's WiFi is still up after %d s: "
+			   "it did not take the settings. Provisioning again (run %u of %d).",
+		 ROUTE_NO_REPLY_WAIT_S, F(c)->prov_runs + 1, ROUTE_PROV_RUNS_MAX);
+	return true;
+}
+
+static bool
+x_posted_fail(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "The device never answered POST /ap and kept its WiFi up after %d "
+			   "runs: it does not take the settings. Check that it is a Sonoff in "
+			   "pairing mode (stock firmware 1.x-2.x), put it in pairing mode again, then "
+			   "rerun sonota-c; see the debug log for each attempt.",
+		 ROUTE_PROV_RUNS_MAX);
+	return true;
+}
+
+static bool
+x_prov_fail(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "Provisioning failed %d times while the device's WiFi stayed up (see "
+			   "the lines above for why). Put the device in pairing mode again, then "
+			   "rerun sonota-c.", ROUTE_PROV_RUNS_MAX);
+	return true;
+}
+
+static bool
+t_pause(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "Provisioning again in %d s; keep this computer on ITEAD-<id>.",
+		 ROUTE_PROV_RETRY_S);
+	return true;
+}
+
+static bool
+n_ap_early(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "The device's WiFi went away before it was provisioned (its AP closes "
+			   "after a few minutes). Long-press the button again.");
+	return true;
+}
+
+static bool
+n_posted_gone(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "The device's WiFi went away after the unanswered POST /ap: it took "
+			   "the settings.");
+	return true;
+}
+
+static bool
+t_wait_home(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "NOW: reconnect this computer to \"%s\" so that it has %s again. The "
+			   "device joins it by itself.", ssid(F(c)),
+		 F(c)->serving_host ? F(c)->serving_host : "its address");
+	return true;
+}
+
+static bool
+x_wait_home(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "This computer did not get %s back within %u s (--wait-timeout): it "
+			   "must rejoin \"%s\" for the device to reach it. Rerun sonota-c once it "
+			   "has (with --no-prov if the device already left its pairing WiFi).",
+		 F(c)->serving_host ? F(c)->serving_host : "its home address",
+		 F(c)->wait_timeout_s, ssid(F(c)));
+	return true;
+}
+
+static bool
+t_wait_call(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "Waiting for the device to call %s:%u (it does within a minute of "
+			   "joining \"%s\"). Keep this computer on that network.",
+		 F(c)->serving_host ? F(c)->serving_host : "this computer", F(c)->https_port,
+		 ssid(F(c)));
+	return true;
+}
+
+static bool
+no_call_notice(const void *c, char *buf, size_t len)
+{
+	return route_cloud_no_call_text(F(c), false, buf, len);
+}
+
+static bool
+x_wait_call(const void *c, char *buf, size_t len)
+{
+	if (F(c)->provisioned)
+		return route_cloud_no_call_text(F(c), true, buf, len);
+	snprintf(buf, len, "No device called %s:%u within %u s (--wait-timeout). Check that the "
+			   "device is on \"%s\" (power-cycle it), that no firewall blocks TCP port "
+			   "%u, then rerun sonota-c.",
+		 F(c)->serving_host ? F(c)->serving_host : "this computer", F(c)->https_port,
+		 F(c)->wait_timeout_s, ssid(F(c)), F(c)->https_port);
+	return true;
+}
+
+static bool
+t_serving(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "Serving the emulated cloud (%u device%s seen). Keep this computer on "
+			   "\"%s\".", F(c)->devices, F(c)->devices == 1 ? "" : "s", ssid(F(c)));
+	return true;
+}
+
+static bool
+x_serving(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "No device finished its stock upgrade within %u s (--wait-timeout); "
+			   "the summary below says where each device stopped.",
+		 F(c)->wait_timeout_s);
+	return true;
+}
+
+static bool
+t_final(const void *c, char *buf, size_t len)
+{
+	if (F(c)->have_final)
+		snprintf(buf, len, "On FinalStage as 192.168.4.2: waiting for the device to "
+				   "download %s.",
+			 F(c)->user2_delivered ? "image_arduino.bin" : "its images (1 or 2 files)");
+	else
+		snprintf(buf, len, "NOW: join this computer to the open WiFi \"FinalStage\" once it "
+				   "appears (10-20 s after the device reboots). Make sure nothing else "
+				   "(a phone...) joins it first: this computer must get 192.168.4.2, "
+				   "and no firewall may block port %u.", F(c)->http_port);
+	return true;
+}
+
+static bool
+x_final(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "image_arduino.bin was not delivered on FinalStage within %u s "
+			   "(--wait-timeout). If FinalStage is still up, rerun sonota-c with "
+			   "--no-prov and join it; if it stays up for minutes without a download, "
+			   "only serial flashing helps (README, Troubleshooting).",
+		 F(c)->wait_timeout_s);
+	return true;
+}
+
+static bool
+t_delivered(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "The device writes the final firmware and restarts; waiting up to %u s "
+			   "for FinalStage to go away.", F(c)->done_timeout_s);
+	return true;
+}
+
+static bool
+n_interrupt(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "Interrupted before the final image was delivered: the device is NOT "
+			   "done.");
+	return true;
+}
+
+/* ---- entry actions ----------------------------------------------------------------- */
+
+#define R(ctx) ((struct route_cloud *)(ctx))
+
+static void
+a_prov_enter(void *c, int from, int ev, int to)
+{
+	(void)from, (void)ev, (void)to;
+	R(c)->f.prov_runs++;
+	R(c)->f.post_sent = false;
+	R(c)->ops->prov_start(R(c)->arg);
+}
+
+static void
+a_prov_exit(void *c, int from, int ev, int to)
+{
+	(void)from, (void)ev, (void)to;
+	R(c)->ops->prov_stop(R(c)->arg);
+}
+
+static void
+a_posted(void *c, int from, int ev, int to)
+{
+	(void)from, (void)ev, (void)to;
+	R(c)->f.posted_unanswered = true;
+}
+
+static void
+a_provisioned(void *c, int from, int ev, int to)
+{
+	(void)ev, (void)to;
+	if (from == ROUTE_PROVISIONING || from == ROUTE_POSTED || from == ROUTE_PROV_PAUSE)
+		R(c)->f.provisioned = true;
+}
+
+static void
+a_done(void *c, int from, int ev, int to)
+{
+	(void)from, (void)to;
+	R(c)->ops->finish(R(c)->arg, true, ev == ROUTE_EV_INTERRUPT);
+}
+
+static void
+a_failed(void *c, int from, int ev, int to)
+{
+	(void)from, (void)to;
+	R(c)->ops->finish(R(c)->arg, false, ev == ROUTE_EV_INTERRUPT);
+}
+
+/* ---- the tables -------------------------------------------------------------------- */
+
+static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
+	[ROUTE_PREFLIGHT] = { .name = "preflight" },
+	[ROUTE_WAIT_AP] = { .name = "wait-ap", .limit_s = l_wait, .instruction = t_wait_ap,
+			    .expiry = x_wait_ap },
+	[ROUTE_PROVISIONING] = { .name = "provisioning", .limit_s = l_wait,
+				 .on_entry = a_prov_enter, .on_exit = a_prov_exit,
+				 .instruction = t_prov, .expiry = x_prov },
+	[ROUTE_POSTED] = { .name = "posted", .limit_s = l_no_reply, .on_entry = a_posted,
+			   .instruction = t_posted,
+			   .expiry = x_posted_fail },
+	[ROUTE_PROV_PAUSE] = { .name = "prov-pause", .limit_s = l_retry, .instruction = t_pause },
+	[ROUTE_WAIT_HOME] = { .name = "wait-home", .limit_s = l_wait, .on_entry = a_provisioned,
+			      .instruction = t_wait_home, .expiry = x_wait_home },
+	[ROUTE_WAIT_CALL] = { .name = "wait-call", .limit_s = l_call, .notice_s = n_call,
+			      .instruction = t_wait_call, .notice = no_call_notice,
+			      .expiry = x_wait_call },
+	[ROUTE_SERVING] = { .name = "serving", .limit_s = l_wait, .instruction = t_serving,
+			    .expiry = x_serving },
+	[ROUTE_FINALSTAGE] = { .name = "finalstage", .limit_s = l_wait, .instruction = t_final,
+			       .expiry = x_final },
+	[ROUTE_FINAL_DELIVERED] = { .name = "final-delivered", .limit_s = l_done,
+				    .instruction = t_delivered },
+	[ROUTE_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
+	[ROUTE_FAILED] = { .name = "failed", .on_entry = a_failed, .terminal = true },
+};
+
+static const char *const ev_names[_ROUTE_EV_MAX] = {
+	[ROUTE_EV_START] = "start",
+	[ROUTE_EV_START_NO_PROV] = "start-no-prov",
+	[ROUTE_EV_AP_UP] = "ap-up",
+	[ROUTE_EV_AP_DOWN] = "ap-down",
+	[ROUTE_EV_PROV_OK] = "prov-ok",
+	[ROUTE_EV_PROV_NO_REPLY] = "prov-no-reply",
+	[ROUTE_EV_PROV_FAILED] = "prov-failed",
+	[ROUTE_EV_HOME_UP] = "home-up",
+	[ROUTE_EV_HOME_DOWN] = "home-down",
+	[ROUTE_EV_DEVICE_SEEN] = "device-seen",
+	[ROUTE_EV_STOCK_DONE] = "stock-done",
+	[ROUTE_EV_FINAL_UP] = "final-up",
+	[ROUTE_EV_FINAL_DOWN] = "final-down",
+	[ROUTE_EV_E2A_REQUEST] = "e2a-request",
+	[ROUTE_EV_FINAL_DELIVERED] = "final-delivered",
+	[ROUTE_EV_TIMEOUT] = "timeout",
+	[ROUTE_EV_FATAL] = "fatal",
+	[ROUTE_EV_INTERRUPT] = "interrupt",
+	[ROUTE_EV_ENTERED] = "entered",
+};
+
+/* Rows in priority order: the first whose guard holds is taken. docs/stage-machine.md,
+ * section "Transitions", lists the same rows. */
+#define ROW(f, e, g, t, n) { ROUTE_##f, ROUTE_EV_##e, g, ROUTE_##t, n }
+#define SELF(s, e) { ROUTE_##s, ROUTE_EV_##e, NULL, ROUTE_##s, NULL }
+static const struct engine_row rows[] = {
+	ROW(PREFLIGHT, START, NULL, WAIT_AP, NULL),
+	ROW(PREFLIGHT, START_NO_PROV, NULL, WAIT_HOME, NULL),
+
+	/* Already on ITEAD-<id> (or not checking): provision at once. */
+	ROW(WAIT_AP, ENTERED, g_ap_here_runs_left, PROVISIONING, NULL),
+	ROW(WAIT_AP, AP_UP, NULL, PROVISIONING, NULL),
+	/* A device provisioned earlier (or by the app) may call in directly. */
+	ROW(WAIT_AP, DEVICE_SEEN, NULL, SERVING, NULL),
+	ROW(WAIT_AP, FINAL_UP, NULL, FINALSTAGE, NULL),
+	ROW(WAIT_AP, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	SELF(WAIT_AP, AP_DOWN), SELF(WAIT_AP, HOME_UP), SELF(WAIT_AP, HOME_DOWN),
+	ROW(WAIT_AP, TIMEOUT, NULL, FAILED, NULL),
+
+	ROW(PROVISIONING, PROV_OK, NULL, WAIT_HOME, NULL),
+	/* Posted without a reply: the AP already gone means it took the settings. */
+	ROW(PROVISIONING, PROV_NO_REPLY, g_ap_gone, WAIT_HOME, n_posted_gone),
+	ROW(PROVISIONING, PROV_NO_REPLY, NULL, POSTED, NULL),
+	/* The AP went while the POST was out: the device left with the settings. */
+	ROW(PROVISIONING, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
+	ROW(PROVISIONING, AP_DOWN, NULL, WAIT_AP, n_ap_early),
+	ROW(PROVISIONING, PROV_FAILED, g_ap_gone, WAIT_AP, NULL),
+	ROW(PROVISIONING, PROV_FAILED, g_runs_left, PROV_PAUSE, NULL),
+	ROW(PROVISIONING, PROV_FAILED, NULL, FAILED, x_prov_fail),
+	ROW(PROVISIONING, DEVICE_SEEN, NULL, SERVING, NULL),
+	SELF(PROVISIONING, AP_UP), SELF(PROVISIONING, HOME_UP), SELF(PROVISIONING, HOME_DOWN),
+	ROW(PROVISIONING, TIMEOUT, NULL, FAILED, NULL),
+
+	/* The unanswered POST: the AP going away is the device leaving with the settings. */
+	ROW(POSTED, ENTERED, g_ap_gone, WAIT_HOME, n_posted_gone),
+	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, n_posted_gone),
+	ROW(POSTED, TIMEOUT, g_runs_left, PROVISIONING, x_posted_retry),
+	ROW(POSTED, TIMEOUT, NULL, FAILED, NULL),
+	ROW(POSTED, DEVICE_SEEN, NULL, SERVING, NULL),
+	SELF(POSTED, AP_UP), SELF(POSTED, HOME_UP), SELF(POSTED, HOME_DOWN),
+
+	ROW(PROV_PAUSE, TIMEOUT, g_ap_here, PROVISIONING, NULL),
+	ROW(PROV_PAUSE, TIMEOUT, NULL, WAIT_AP, NULL),
+	ROW(PROV_PAUSE, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
+	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, n_ap_early),
+	ROW(PROV_PAUSE, DEVICE_SEEN, NULL, SERVING, NULL),
+	SELF(PROV_PAUSE, AP_UP), SELF(PROV_PAUSE, HOME_UP), SELF(PROV_PAUSE, HOME_DOWN),
+
+	/* --no-prov resumes at FinalStage when 192.168.4.2 is already there. */
+	ROW(WAIT_HOME, ENTERED, g_final_here, FINALSTAGE, NULL),
+	ROW(WAIT_HOME, ENTERED, g_seen_home_here, SERVING, NULL),
+	ROW(WAIT_HOME, ENTERED, g_home_here, WAIT_CALL, NULL),
+	ROW(WAIT_HOME, HOME_UP, g_seen_home_here, SERVING, NULL),
+	ROW(WAIT_HOME, HOME_UP, NULL, WAIT_CALL, NULL),
+	ROW(WAIT_HOME, DEVICE_SEEN, NULL, SERVING, NULL),
+	ROW(WAIT_HOME, FINAL_UP, NULL, FINALSTAGE, NULL),
+	ROW(WAIT_HOME, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	SELF(WAIT_HOME, AP_UP), SELF(WAIT_HOME, AP_DOWN), SELF(WAIT_HOME, HOME_DOWN),
+	SELF(WAIT_HOME, PROV_OK), SELF(WAIT_HOME, PROV_NO_REPLY),
+	ROW(WAIT_HOME, TIMEOUT, NULL, FAILED, NULL),
+
+	ROW(WAIT_CALL, DEVICE_SEEN, NULL, SERVING, NULL),
+	ROW(WAIT_CALL, HOME_DOWN, NULL, WAIT_HOME, NULL),
+	ROW(WAIT_CALL, FINAL_UP, NULL, FINALSTAGE, NULL),
+	ROW(WAIT_CALL, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	SELF(WAIT_CALL, AP_UP), SELF(WAIT_CALL, AP_DOWN), SELF(WAIT_CALL, HOME_UP),
+	ROW(WAIT_CALL, TIMEOUT, NULL, FAILED, NULL),
+
+	ROW(SERVING, STOCK_DONE, NULL, FINALSTAGE, NULL),
+	ROW(SERVING, FINAL_UP, NULL, FINALSTAGE, NULL),
+	ROW(SERVING, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	ROW(SERVING, HOME_DOWN, NULL, WAIT_HOME, NULL),
+	SELF(SERVING, DEVICE_SEEN), SELF(SERVING, HOME_UP), SELF(SERVING, AP_UP),
+	SELF(SERVING, AP_DOWN),
+	ROW(SERVING, TIMEOUT, NULL, FAILED, NULL),
+
+	ROW(FINALSTAGE, FINAL_DELIVERED, NULL, FINAL_DELIVERED, NULL),
+	/* Other devices may still be in stage 2 while this one is in FinalStage. */
+	SELF(FINALSTAGE, FINAL_UP), SELF(FINALSTAGE, FINAL_DOWN), SELF(FINALSTAGE, E2A_REQUEST),
+	SELF(FINALSTAGE, STOCK_DONE), SELF(FINALSTAGE, DEVICE_SEEN), SELF(FINALSTAGE, HOME_UP),
+	SELF(FINALSTAGE, HOME_DOWN), SELF(FINALSTAGE, AP_UP), SELF(FINALSTAGE, AP_DOWN),
+	ROW(FINALSTAGE, TIMEOUT, NULL, FAILED, NULL),
+
+	/* FinalStage may have gone while the delivery was being confirmed. */
+	ROW(FINAL_DELIVERED, ENTERED, g_final_gone, DONE, NULL),
+	ROW(FINAL_DELIVERED, FINAL_DOWN, NULL, DONE, NULL),
+	ROW(FINAL_DELIVERED, TIMEOUT, NULL, DONE, NULL),
+	/* The image is on the device: an interrupt now is still a success. */
+	ROW(FINAL_DELIVERED, INTERRUPT, NULL, DONE, NULL),
+	SELF(FINAL_DELIVERED, FINAL_UP), SELF(FINAL_DELIVERED, E2A_REQUEST),
+	SELF(FINAL_DELIVERED, FINAL_DELIVERED), SELF(FINAL_DELIVERED, HOME_UP),
+	SELF(FINAL_DELIVERED, HOME_DOWN), SELF(FINAL_DELIVERED, DEVICE_SEEN),
+	SELF(FINAL_DELIVERED, STOCK_DONE),
+
+	/* Every non-terminal stage. */
+	{ ENGINE_ANY, ROUTE_EV_FATAL, NULL, ROUTE_FAILED, NULL },
+	{ ENGINE_ANY, ROUTE_EV_INTERRUPT, NULL, ROUTE_FAILED, n_interrupt },
+};
+#undef ROW
+#undef SELF
+
+const struct engine_route route_cloud = {
+	.name = "cloud",
+	.stages = stages,
+	.nstages = _ROUTE_STAGE_MAX,
+	.rows = rows,
+	.nrows = sizeof(rows) / sizeof(rows[0]),
+	.event_names = ev_names,
+	.nevents = _ROUTE_EV_MAX,
+	.initial = ROUTE_PREFLIGHT,
+	.ev_entered = ROUTE_EV_ENTERED,
+	.ev_timeout = ROUTE_EV_TIMEOUT,
+	.ev_fatal = ROUTE_EV_FATAL,
+};

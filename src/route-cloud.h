@@ -1,0 +1,116 @@
+/* route-cloud: the first route, stock firmware -> provisioning -> emulated cloud ->
+ * FinalStage, as tables for the engine (engine.h). docs/stage-machine.md is its
+ * authoritative description; keep them in step.
+ *
+ * Pure: the tables, the guards (predicates over struct route_cloud_facts), the time
+ * limits (functions of the options) and the texts. The effects of entering a stage
+ * (start or stop provisioning, end the run) go through struct route_cloud_ops, which
+ * the adapter (src/takeover.c) supplies; tests supply fakes.
+ *
+ * The adapter writes the facts BEFORE it posts the event they explain (for
+ * example have_ap = false, then ROUTE_EV_AP_DOWN); guards read them when the event
+ * is dispatched.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define ROUTE_PROV_RUNS_MAX 3     /* provisioning runs (GET /device + POST /ap) per pairing
+				   * AP session: a POST without a reply while the AP stays,
+				   * or a failed run, is retried up to this many runs in all */
+#define ROUTE_NO_REPLY_WAIT_S 5   /* after an unanswered POST /ap, how long the AP may stay
+				   * before the POST counts as not taken (a device that
+				   * took the settings leaves its AP within a second or two,
+				   * PROTOCOL.md §2.4) */
+#define ROUTE_PROV_RETRY_S 5      /* pause before provisioning again while the AP stays */
+#define ROUTE_NOTICE_MAX_S 120    /* the "device has not called" notice comes at most this
+				   * long after the wait began (half the limit if shorter) */
+
+enum route_stage {
+	ROUTE_PREFLIGHT = 0,   /* checking images, addresses, ports */
+	ROUTE_WAIT_AP,         /* waiting for the host to join ITEAD-<id> (10.10.7.x) */
+	ROUTE_PROVISIONING,    /* GET /device + POST /ap to 10.10.7.1 */
+	ROUTE_POSTED,          /* POST /ap unanswered, the AP still up: does it go away? */
+	ROUTE_PROV_PAUSE,      /* a run failed while the AP stays: pause, then again */
+	ROUTE_WAIT_HOME,       /* waiting for the host to be back on the home WiFi */
+	ROUTE_WAIT_CALL,       /* back home: waiting for a device to call the cloud */
+	ROUTE_SERVING,         /* stage 2: devices talk to the emulated cloud */
+	ROUTE_FINALSTAGE,      /* stage 3: waiting for / serving E2A on FinalStage */
+	ROUTE_FINAL_DELIVERED, /* image_arduino.bin delivered in full; FinalStage to go */
+	ROUTE_DONE,            /* success */
+	ROUTE_FAILED,          /* failure, a limit expired, or interrupted */
+	_ROUTE_STAGE_MAX,
+};
+
+enum route_ev {
+	ROUTE_EV_START = 0,       /* pre-flight passed, provisioning wanted */
+	ROUTE_EV_START_NO_PROV,   /* pre-flight passed, --no-prov */
+	ROUTE_EV_AP_UP,           /* host got a 10.10.7.x address */
+	ROUTE_EV_AP_DOWN,         /* host lost it */
+	ROUTE_EV_PROV_OK,         /* POST /ap answered {"error":0} */
+	ROUTE_EV_PROV_NO_REPLY,   /* POST /ap went out, no usable reply */
+	ROUTE_EV_PROV_FAILED,     /* a provisioning run gave up (nothing posted, or refused) */
+	ROUTE_EV_HOME_UP,         /* the serving address is present */
+	ROUTE_EV_HOME_DOWN,       /* it went away */
+	ROUTE_EV_DEVICE_SEEN,     /* a device called dispatch or registered */
+	ROUTE_EV_STOCK_DONE,      /* a device acked its upgrade with 0 */
+	ROUTE_EV_FINAL_UP,        /* host got 192.168.4.2 */
+	ROUTE_EV_FINAL_DOWN,      /* host lost 192.168.4.2 */
+	ROUTE_EV_E2A_REQUEST,     /* FinalStage's device (192.168.4.1) started a download */
+	ROUTE_EV_FINAL_DELIVERED, /* image_arduino.bin delivered in full to it */
+	ROUTE_EV_TIMEOUT,         /* the stage's time limit expired */
+	ROUTE_EV_FATAL,           /* unrecoverable error, logged by whoever raised it */
+	ROUTE_EV_INTERRUPT,       /* SIGINT, SIGTERM or SIGHUP */
+	ROUTE_EV_ENTERED,         /* pseudo-event queued on entry: the follow-up rows */
+	_ROUTE_EV_MAX,
+};
+
+/* What the route knows. Written by the adapter; read by guards, limits and texts. */
+struct route_cloud_facts {
+	/* options (set once) */
+	bool no_prov;              /* --no-prov */
+	bool no_check_ip;          /* --no-check-ip (or implied): addresses are not awaited */
+	unsigned call_timeout_s;   /* --call-timeout */
+	unsigned wait_timeout_s;   /* --wait-timeout */
+	unsigned done_timeout_s;   /* --done-timeout */
+	const char *ssid;          /* home WiFi, NULL if unknown (borrowed) */
+	const char *serving_host;  /* our address in stage 2 (borrowed) */
+	uint16_t https_port;       /* the port the device calls */
+	uint16_t http_port;        /* the image port */
+	/* the host's addresses */
+	bool have_ap;              /* 10.10.7.x */
+	bool have_home;            /* the serving address */
+	bool have_final;           /* 192.168.4.2 */
+	/* progress */
+	unsigned prov_runs;        /* provisioning runs started in this AP session */
+	bool post_sent;            /* the running POST /ap was written (reply or not) */
+	bool posted_unanswered;    /* an earlier run of this AP session posted, no reply */
+	bool provisioned;          /* a device took the WiFi settings in this run */
+	unsigned devices;          /* distinct devices that called the cloud */
+	bool user2_delivered;      /* E2A fetched image_user2 in full (ROM1 job) */
+	unsigned final_inflight;   /* E2A downloads started and not decided */
+};
+
+/* The effects, supplied by the adapter. */
+struct route_cloud_ops {
+	void (*prov_start)(void *arg);            /* start a provisioning run */
+	void (*prov_stop)(void *arg);             /* stop the run if one is running */
+	void (*finish)(void *arg, bool success, bool interrupted); /* the run ended */
+};
+
+/* The context the engine gets (engine_init's ctx). */
+struct route_cloud {
+	struct route_cloud_facts f;
+	const struct route_cloud_ops *ops;
+	void *arg;
+};
+
+extern const struct engine_route route_cloud;
+
+/* The "device has not called" text (notice, and the diagnosis at the limit), for
+ * the tests and the docs: the causes, most likely first, and what to do. */
+bool route_cloud_no_call_text(const struct route_cloud_facts *f, bool expired, char *buf,
+			      size_t len);

@@ -1,0 +1,444 @@
+/* takeover: see takeover.h; the route's rules are in route-cloud.c, described by
+ * docs/stage-machine.md. Runs on the lws loop thread only. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "provision.h"
+#include "takeover.h"
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the engine's timers and output ------------------------------------------------ */
+
+#define SUL_OWNER(sul, i) \
+	((struct takeover *)((char *)(sul) - offsetof(struct takeover, sul) - \
+			     (i) * sizeof(lws_sorted_usec_list_t)))
+
+static void
+sul_limit(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_LIMIT)->eng, ENGINE_TIMER_LIMIT);
+}
+
+static void
+sul_notice(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_NOTICE)->eng, ENGINE_TIMER_NOTICE);
+}
+
+static void
+sul_remind(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_REMIND)->eng, ENGINE_TIMER_REMIND);
+}
+
+static void
+op_arm(void *arg, enum engine_timer tm, unsigned ms)
+{
+	static const sul_cb_t cbs[_ENGINE_TIMER_MAX] = { sul_limit, sul_notice, sul_remind };
+	struct takeover *t = arg;
+	lws_sul_schedule(t->lws, 0, &t->sul[tm], cbs[tm], (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static void
+op_cancel(void *arg, enum engine_timer tm)
+{
+	struct takeover *t = arg;
+	lws_sul_cancel(&t->sul[tm]);
+}
+
+static void
+op_narrate(void *arg, const char *from, const char *ev, const char *to)
+{
+	struct takeover *t = arg;
+	ui_transition(t->ui, from, ev, to);
+}
+
+static void
+op_say(void *arg, const char *text)
+{
+	struct takeover *t = arg;
+	ui_say(t->ui, "%s", text);
+}
+
+static void
+op_bug(void *arg, const char *text)
+{
+	struct takeover *t = arg;
+	log_err(t->log, "%s", text);
+}
+
+/* The table, not the event source, decides what is meaningful: debug level. */
+static void
+op_reject(void *arg, const char *stage, const char *ev)
+{
+	struct takeover *t = arg;
+	log_debug(t->log, "stage: event %s ignored in %s", ev, stage);
+}
+
+static const struct engine_ops engine_ops = {
+	.arm = op_arm, .cancel = op_cancel, .narrate = op_narrate, .say = op_say, .bug = op_bug,
+	.reject = op_reject,
+};
+
+/* ---- provisioning (the route's entry/exit actions) --------------------------------- */
+
+static void
+prov_done(void *arg, enum prov_result r, const char *deviceid)
+{
+	struct takeover *t = arg;
+	struct prov *p = t->prov;
+
+	/* The run is over: release it (allowed from inside its callback). */
+	t->prov = NULL;
+	if (deviceid) {
+		snprintf(t->prov_deviceid, sizeof(t->prov_deviceid), "%s", deviceid);
+		deviceid = t->prov_deviceid;
+	}
+	prov_cancel(p);
+	switch (r) {
+	case PROV_OK:
+		ui_say(t->ui, "Device %s accepted the WiFi settings and leaves its AP now.",
+		       deviceid ? deviceid : "?");
+		takeover_post(t, ROUTE_EV_PROV_OK);
+		break;
+	case PROV_POSTED_NO_REPLY:
+		log_notice(t->log, "device %s took the WiFi settings without replying; "
+				   "provisioned if its AP now goes away", deviceid ? deviceid : "?");
+		takeover_post(t, ROUTE_EV_PROV_NO_REPLY);
+		break;
+	case PROV_CANCELLED:
+		break;
+	default:
+		log_warn(t->log, "provisioning failed (%d): %s", r,
+			 r == PROV_DEVICE_UNREACHABLE ? "no answer from 10.10.7.1"
+			 : r == PROV_REJECTED	      ? "the device refused the settings"
+						      : "the answer was not a Sonoff's");
+		takeover_post(t, ROUTE_EV_PROV_FAILED);
+		break;
+	}
+}
+
+static void
+rop_prov_start(void *arg)
+{
+	struct takeover *t = arg;
+	struct prov_opts o = {
+		.ssid = t->ssid,
+		.password = t->password,
+		.server_name = t->serving_host,
+		.server_port = t->rc.f.https_port,
+	};
+	if (t->prov) {
+		prov_cancel(t->prov);
+		t->prov = NULL;
+	}
+	int r = prov_start(t->lws, t->vh_loop, &o, t->log, prov_done, t, &t->prov);
+	if (r < 0) {
+		log_err(t->log, "cannot start provisioning: %s (our bug)", strerror(-r));
+		t->exit_code = SONOTA_EXIT_FAILURE;
+		takeover_post(t, ROUTE_EV_FATAL);
+	}
+}
+
+static void
+rop_prov_stop(void *arg)
+{
+	struct takeover *t = arg;
+	prov_cancel(t->prov);
+	t->prov = NULL;
+}
+
+/* ---- the summary ------------------------------------------------------------------- */
+
+/* What happened to one device, as the summary says it. */
+static const char *
+device_outcome(const struct takeover *t, const struct session_dev *d, unsigned upgraded)
+{
+	bool delivered = t->tr->delivered;
+	if (d->state == SESSION_DEV_UPGRADED) {
+		if (delivered && (upgraded == 1 || strcmp(d->deviceid, t->cloud->final_deviceid) == 0))
+			return upgraded == 1 ? "DONE: final firmware delivered on FinalStage"
+					     : "DONE (most likely: the last one to finish stage 2): "
+					       "final firmware delivered on FinalStage";
+		return "stage 2 done (intermediate image), FinalStage NOT done in this run: NOT "
+		       "done; rerun with --no-prov while its FinalStage is up";
+	}
+	return "still in stage 2, NOT done; rerun sonota-c (with --no-prov, the device is on "
+	       "the WiFi already) to finish it";
+}
+
+static void
+print_summary(struct takeover *t)
+{
+	const struct session_table *st = &t->cloud->sessions;
+	unsigned ndev = 0, upgraded = 0;
+
+	ui_say(t->ui, "Summary:");
+	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
+		upgraded += st->devs[i].used && st->devs[i].state == SESSION_DEV_UPGRADED;
+	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++) {
+		const struct session_dev *d = &st->devs[i];
+		if (!d->used)
+			continue;
+		ndev++;
+		const char *outcome = device_outcome(t, d, upgraded);
+		ui_say(t->ui, "  device %s: model %s, firmware %s, stock stage %s: %s", d->deviceid,
+		       d->model[0] ? d->model : "?", d->rom_version[0] ? d->rom_version : "?",
+		       session_dev_state_name(d->state), outcome);
+		ui_json(t->ui, "summary-device", "deviceid", d->deviceid, "model", d->model,
+			"romVersion", d->rom_version, "state", session_dev_state_name(d->state),
+			"done", strncmp(outcome, "DONE", 4) == 0 ? "yes" : "no", NULL);
+	}
+	if (!ndev)
+		ui_say(t->ui, "  device: none reached the emulated cloud in this run%s",
+		       t->tr->requests ? " (resumed at FinalStage)" : "");
+	if (!ndev && t->tr->delivered)
+		ui_say(t->ui, "  the device on FinalStage: DONE: final firmware delivered");
+	ui_say(t->ui, "  final image: %s",
+	       t->tr->delivered ? "delivered in full" : "NOT delivered");
+	if (t->eng.diagnosis[0])
+		ui_say(t->ui, "  why the run ended: %s", t->eng.diagnosis);
+	for (int i = 0; i < _IMAGESET_ROLE_MAX; i++) {
+		const struct imageset_file *f = &t->images->files[i];
+		if (f->name)
+			ui_say(t->ui, "  image %s: %zu bytes, sha256 %s", f->name, f->size,
+			       f->info.sha256_hex);
+	}
+	for (int s = 0; s < _ROUTE_STAGE_MAX; s++)
+		if (t->stage_ms[s])
+			ui_say(t->ui, "  time in %s: %.1f s", engine_stage_name(&route_cloud, s),
+			       (double)t->stage_ms[s] / 1000.0);
+	ui_say(t->ui, "  total: %.1f s", (double)(mono_ms() - t->start_ms) / 1000.0);
+}
+
+static void
+rop_finish(void *arg, bool success, bool interrupted)
+{
+	struct takeover *t = arg;
+	/* The loop may be about to block in poll (a timer brought us here): wake it so
+	 * that the composition sees the end now. */
+	lws_cancel_service(t->lws);
+	int64_t now = mono_ms();
+	t->stage_ms[t->acct_stage] += now - t->stage_since_ms;
+	t->stage_since_ms = now;
+	print_summary(t);
+	if (success) {
+		ui_say(t->ui, "Done: the device runs the new firmware. (If it is Tasmota, it opens "
+			      "a WiFi \"sonoff-XXXX\" for its own set-up.)");
+		t->exit_code = SONOTA_EXIT_OK;
+	} else if (interrupted) {
+		t->exit_code = SONOTA_EXIT_INTERRUPTED;
+	} else if (!t->exit_code) {
+		t->exit_code = SONOTA_EXIT_FAILURE;
+	}
+}
+
+static const struct route_cloud_ops route_ops = {
+	.prov_start = rop_prov_start, .prov_stop = rop_prov_stop, .finish = rop_finish,
+};
+
+/* ---- observers: time per stage, the checklist, the JSON stage event ---------------- */
+
+/* The steps of a takeover as the user sees them, for the terminal checklist. */
+static const struct {
+	const char *label;
+	enum route_stage first, last; /* the stages that make up the step */
+} steps[] = {
+	{ "pre-flight", ROUTE_PREFLIGHT, ROUTE_PREFLIGHT },
+	{ "provisioning", ROUTE_WAIT_AP, ROUTE_PROV_PAUSE },
+	{ "home WiFi", ROUTE_WAIT_HOME, ROUTE_WAIT_HOME },
+	{ "emulated cloud", ROUTE_WAIT_CALL, ROUTE_SERVING },
+	{ "FinalStage", ROUTE_FINALSTAGE, ROUTE_FINAL_DELIVERED },
+	{ "done", ROUTE_DONE, ROUTE_DONE },
+};
+
+static void
+observe(void *arg, const struct engine *e, int from, int ev, int to)
+{
+	struct takeover *t = arg;
+	(void)e, (void)ev;
+	if (from == to)
+		return;
+	int64_t now = mono_ms();
+	if (!route_cloud.stages[to].terminal) { /* finish() accounted for the last one */
+		t->stage_ms[from] += now - t->stage_since_ms;
+		t->stage_since_ms = now;
+		t->acct_stage = to;
+	}
+	ui_json(t->ui, "stage", "stage", engine_stage_name(&route_cloud, to), NULL);
+	if (!t->ui->tty || to == ROUTE_FAILED)
+		return;
+	char line[256];
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && off < sizeof(line); i++) {
+		const char *mark = to > (int)steps[i].last ? "x" : to >= (int)steps[i].first ? ">" : " ";
+		if (i == 1 && t->cfg->no_prov)
+			mark = "-"; /* skipped */
+		int w = snprintf(line + off, sizeof(line) - off, "%s[%s] %s", i ? "  " : "", mark,
+				 steps[i].label);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	ui_say(t->ui, "%s", line);
+}
+
+/* ---- events from the other modules -------------------------------------------------- */
+
+void
+takeover_post(struct takeover *t, enum route_ev ev)
+{
+	engine_post(&t->eng, (int)ev);
+}
+
+void
+takeover_cloud_event(void *arg, enum cloud_event ev)
+{
+	struct takeover *t = arg;
+	t->rc.f.devices = peers_devices(t->cloud->peers);
+	takeover_post(t, ev == CLOUD_STOCK_DONE ? ROUTE_EV_STOCK_DONE : ROUTE_EV_DEVICE_SEEN);
+}
+
+void
+takeover_transfers_event(void *arg, enum transfers_event ev)
+{
+	struct takeover *t = arg;
+	t->rc.f.user2_delivered = t->tr->user2_delivered;
+	t->rc.f.final_inflight = t->tr->inflight;
+	switch (ev) {
+	case TRANSFERS_E2A_REQUEST:
+		takeover_post(t, ROUTE_EV_E2A_REQUEST);
+		break;
+	case TRANSFERS_FINAL_DELIVERED:
+		takeover_post(t, ROUTE_EV_FINAL_DELIVERED);
+		break;
+	case TRANSFERS_DEVICE_SEEN:
+		takeover_post(t, ROUTE_EV_DEVICE_SEEN);
+		break;
+	default:
+		break; /* facts only */
+	}
+}
+
+void
+takeover_addr(void *arg, bool added, const struct netwatch_addr *a)
+{
+	struct takeover *t = arg;
+	struct route_cloud_facts *f = &t->rc.f;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &a->addr, ip, sizeof(ip));
+	log_debug(t->log, "address %s %s/%u on %s", added ? "added" : "removed", ip, a->prefixlen,
+		  a->ifname);
+	/* Recorded from the start (the initial dump), fed to the route after start. */
+	bool started = t->eng.cur != ROUTE_PREFLIGHT;
+
+	if (netwatch_is_device_ap(a->addr)) {
+		if (f->have_ap == added)
+			return;
+		f->have_ap = added;
+		if (added) {
+			f->prov_runs = 0; /* a new pairing AP session */
+			f->posted_unanswered = false;
+		} else {
+			f->post_sent = prov_post_sent(t->prov);
+		}
+		log_notice(t->log, "this computer %s the device's WiFi (%s)",
+			   added ? "joined" : "left", ip);
+		if (started)
+			takeover_post(t, added ? ROUTE_EV_AP_UP : ROUTE_EV_AP_DOWN);
+	} else if (netwatch_is_finalstage(a->addr)) {
+		if (f->have_final == added)
+			return;
+		f->have_final = added;
+		log_notice(t->log, "this computer %s FinalStage (192.168.4.2)",
+			   added ? "joined" : "left");
+		if (!added && t->eng.cur == ROUTE_FINALSTAGE && t->tr->inflight)
+			ui_say(t->ui, "FinalStage went away during a download; its outcome decides "
+				      "what comes next.");
+		else if (!added && t->eng.cur == ROUTE_FINALSTAGE)
+			ui_say(t->ui, t->tr->user2_delivered
+					      ? "FinalStage went away: expected, the device reboots "
+						"into the image it just wrote. Rejoin FinalStage when it "
+						"comes back."
+					      : "FinalStage went away before image_arduino.bin was "
+						"delivered. Rejoin FinalStage; sonota-c keeps waiting.");
+		if (started)
+			takeover_post(t, added ? ROUTE_EV_FINAL_UP : ROUTE_EV_FINAL_DOWN);
+	} else if ((ntohl(a->addr.s_addr) & 0xffffff00u) == 0xc0a80400u && added &&
+		   t->eng.cur == ROUTE_FINALSTAGE) {
+		/* 192.168.4.x but not .2: another client joined FinalStage first. */
+		ui_say(t->ui, "This computer got %s on what looks like FinalStage, but the device "
+			      "only talks to 192.168.4.2: another client (a phone?) took it. Make it "
+			      "leave FinalStage and rejoin, or set 192.168.4.2 by hand.", ip);
+	} else if ((t->cfg->serving_host && a->addr.s_addr == htonl(t->cfg->serving_addr)) ||
+		   (!t->cfg->serving_host && t->serving_host && strcmp(ip, t->serving_host) == 0)) {
+		if (f->have_home == added)
+			return;
+		f->have_home = added;
+		log_notice(t->log, "this computer %s the serving address %s",
+			   added ? "has" : "lost", ip);
+		if (started)
+			takeover_post(t, added ? ROUTE_EV_HOME_UP : ROUTE_EV_HOME_DOWN);
+	}
+}
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+void
+takeover_init(struct takeover *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->start_ms = t->stage_since_ms = mono_ms();
+	t->rc.ops = &route_ops;
+	t->rc.arg = t;
+	engine_init(&t->eng, &route_cloud, &t->rc, &engine_ops, t);
+	engine_observe(&t->eng, observe, t);
+}
+
+void
+takeover_start(struct takeover *t)
+{
+	struct route_cloud_facts *f = &t->rc.f;
+	f->no_prov = t->cfg->no_prov;
+	f->no_check_ip = t->cfg->no_check_ip;
+	f->call_timeout_s = t->cfg->call_timeout;
+	f->wait_timeout_s = t->cfg->wait_timeout;
+	f->done_timeout_s = t->cfg->done_timeout;
+	f->ssid = t->ssid;
+	f->serving_host = t->serving_host;
+	takeover_post(t, t->cfg->no_prov ? ROUTE_EV_START_NO_PROV : ROUTE_EV_START);
+}
+
+struct engine *
+takeover_engine(struct takeover *t)
+{
+	return &t->eng;
+}
+
+bool
+takeover_ended(const struct takeover *t)
+{
+	return engine_is_terminal(&t->eng);
+}
+
+void
+takeover_fini(struct takeover *t)
+{
+	if (t->lws)
+		for (int i = 0; i < _ENGINE_TIMER_MAX; i++)
+			lws_sul_cancel(&t->sul[i]);
+	prov_cancel(t->prov);
+	t->prov = NULL;
+}
