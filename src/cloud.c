@@ -10,6 +10,7 @@
 #include "cloud.h"
 #include "proto.h"
 #include "session.h"
+#include "util.h"
 
 /* One websocket connection of a device. */
 struct cloud_conn {
@@ -67,9 +68,11 @@ on_dispatch(void *arg, const char *peer, const char *body, size_t len)
 	struct proto_dispatch d;
 	int r = proto_parse_dispatch(body, len, &d);
 
-	if (d.apikey[0])
-		log_add_secret(s->log, d.apikey);
-	if (r < 0)
+	/* No log_add_secret for apikeys: the logger masks every "apikey" value by
+	 * structure (redact.c), and values a client chooses must not fill its secret set. */
+	if (!log_peer_allow(s->log, peer))
+		; /* over this address's budget: counted, reported with its next line */
+	else if (r < 0)
 		log_warn(s->log, "dispatch from %s: body is not a JSON object (%s), answering anyway",
 			 peer, strerror(-r));
 	else
@@ -94,7 +97,8 @@ on_open(void *arg, struct wss_conn *c, const char *peer)
 	session_conn_init(&cc->sc);
 	cc->wc = c;
 	snprintf(cc->peer, sizeof(cc->peer), "%s", peer);
-	log_info(s->log, "websocket from %s opened", peer);
+	if (log_peer_allow(s->log, peer))
+		log_info(s->log, "websocket from %s opened", peer);
 	return cc;
 }
 
@@ -140,6 +144,35 @@ admit(struct cloud *s, struct cloud_conn *cc)
 	return true;
 }
 
+/* A failed upgrade ack (404 or another error). The slow stream is chosen only on
+ * evidence of old firmware: this device's address fetched user1/user2 with a plain
+ * GET, no Range (PROTOCOL.md §3.6, §4), never because a download failed. */
+static void
+upgrade_failed(struct cloud *s, const char *peer, const struct session_event *e)
+{
+	const char *id = e->deviceid[0] ? e->deviceid : "?";
+	struct peers_entry *pe = peers_find(s->peers, peer);
+	bool slow = e->slow;
+
+	ui_json(s->ui, "upgrade-failed", "deviceid", e->deviceid, "error",
+		e->type == SESSION_EV_UPGRADE_FAILED_404 ? "404" : "other", NULL);
+	if (!slow && pe && pe->plain_fetch && strcmp(pe->deviceid, e->deviceid) == 0 &&
+	    session_set_slow(&s->sessions, e->deviceid) == 0)
+		slow = true;
+	if (e->state == SESSION_DEV_GAVE_UP)
+		return; /* SESSION_EV_GAVE_UP follows and explains */
+	if (slow)
+		log_warn(s->log, "device %s could not download the image (error %d, attempt %u of "
+				 "%d): it downloaded without Range, so it is old firmware; it gets "
+				 "the slow stream (/slowota/) when it reconnects. Power-cycle it if "
+				 "it has not reconnected within a minute", id, e->error, e->attempt,
+			 SESSION_UPGRADE_FAILURES_MAX);
+	else
+		log_warn(s->log, "device %s could not download the image (error %d, attempt %u of "
+				 "%d); it is offered the same URLs again when it reconnects", id,
+			 e->error, e->attempt, SESSION_UPGRADE_FAILURES_MAX);
+}
+
 void
 cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
 		    const struct session_event *e)
@@ -164,7 +197,8 @@ cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
 		s->post(s->post_arg, CLOUD_DEVICE_SEEN);
 		break;
 	case SESSION_EV_UNREGISTERED:
-		log_warn(s->log, "device %s at %s sent \"%s\" before register (device "
+		if (log_peer_allow(s->log, peer))
+			log_warn(s->log, "device %s at %s sent \"%s\" before register (device "
 				 "quirk), answering anyway", id, peer, e->text);
 		break;
 	case SESSION_EV_RELAY_TEST:
@@ -193,31 +227,40 @@ cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
 		s->post(s->post_arg, CLOUD_STOCK_DONE);
 		break;
 	case SESSION_EV_UPGRADE_FAILED_404:
-		log_warn(s->log, "device %s could not download the image (error 404): old "
-				 "firmware that needs the slow stream. It gets /slowota/ URLs "
-				 "when it reconnects; power-cycle it if it has not within a "
-				 "minute", id);
-		ui_json(s->ui, "upgrade-failed", "deviceid", e->deviceid, "error", "404", NULL);
-		break;
 	case SESSION_EV_UPGRADE_FAILED:
-		log_warn(s->log, "device %s refused the upgrade with error %d; it is offered "
-				 "again when it reconnects", id, e->error);
-		ui_json(s->ui, "upgrade-failed", "deviceid", e->deviceid, NULL);
+		upgrade_failed(s, peer, e);
+		break;
+	case SESSION_EV_GAVE_UP:
+		log_err(s->log, "device %s: giving up after %u failed upgrade attempts (last error "
+				"%d); it is not offered the upgrade again in this run. %s", id,
+			e->attempt, e->error,
+			e->slow ? "It failed on the slow stream too: check its power supply and "
+				  "WiFi signal, then rerun"
+				: "Check its WiFi signal and that no firewall blocks the HTTP port; "
+				  "if it is old firmware, rerun with --slowstream");
+		ui_json(s->ui, "gave-up", "deviceid", e->deviceid, NULL);
+		break;
+	case SESSION_EV_EVICTED:
+		log_info(s->log, "device %s (offline, %s) forgotten to make room: %d devices are "
+				 "known", id, session_dev_state_name(e->state), SESSION_MAX_DEVICES);
 		break;
 	case SESSION_EV_UNKNOWN_ACTION:
-		log_info(s->log, "device %s sent unknown action \"%s\", ignoring it", id,
+		if (log_peer_allow(s->log, peer))
+			log_info(s->log, "device %s sent unknown action \"%s\", ignoring it", id,
 			 e->text);
 		break;
 	case SESSION_EV_MALFORMED:
-		log_warn(s->log, "websocket %s: malformed message (%s), ignoring it (device "
+		if (log_peer_allow(s->log, peer))
+			log_warn(s->log, "websocket %s: malformed message (%s), ignoring it (device "
 				 "bug or not a device)", peer, strerror(-e->error));
 		break;
 	case SESSION_EV_UNKNOWN_ACK:
-		log_info(s->log, "device %s acked sequence \"%s\" that we never sent, "
+		if (log_peer_allow(s->log, peer))
+			log_info(s->log, "device %s acked sequence \"%s\" that we never sent, "
 				 "ignoring it", id, e->text);
 		break;
 	case SESSION_EV_LIMIT:
-		log_warn(s->log, "device %s refused: %d devices are tracked already", id,
+		log_warn(s->log, "device %s refused: %d devices are connected already", id,
 			 SESSION_MAX_DEVICES);
 		break;
 	case SESSION_EV_DEVICEID_CHANGED:
@@ -243,14 +286,10 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 	char uuid[37];
 	char d1[65], d2[65];
 
-	/* Register the device's key as a secret before the frame can reach the log:
-	 * a device that skipped dispatch shows it first in register. */
-	if (log_enabled(s->log, LOG_DEBUG)) {
-		struct proto_msg m;
-		if (proto_parse_device(buf, len, &m) == 0 && m.apikey[0])
-			log_add_secret(s->log, m.apikey);
+	/* The frame as received: its apikey values are masked by the logger (redact.c),
+	 * its control bytes escaped; a client's frames share its address's budget. */
+	if (log_enabled(s->log, LOG_DEBUG) && log_peer_allow(s->log, cc->peer))
 		log_debug(s->log, "ws %s >> %.*s", cc->peer, (int)len, buf);
-	}
 	if (uuid4(uuid) < 0) {
 		log_err(s->log, "getrandom failed, closing %s", cc->peer);
 		wss_close(c);
@@ -273,12 +312,10 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 		.digest_user1 = d1,
 		.digest_user2 = d2,
 		.now_ms = now_ms(),
+		.mono_ms = (int64_t)util_mono_ms(),
 		.fresh_uuid = uuid,
 	};
 	int r = session_on_text(&s->sessions, &cc->sc, &env, buf, len, &out);
-	const struct session_dev *dev = session_conn_device(&s->sessions, &cc->sc);
-	if (dev && cc->sc.apikey[0])
-		log_add_secret(s->log, cc->sc.apikey);
 	for (unsigned i = 0; i < out.nevents; i++)
 		cloud_session_event(s, cc, cc->peer, &out.events[i]);
 	if (r < 0) {
@@ -288,8 +325,10 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 		wss_close(c);
 		return;
 	}
+	bool dump = log_enabled(s->log, LOG_DEBUG) && log_peer_allow(s->log, cc->peer);
 	for (unsigned i = 0; i < out.ntexts; i++) {
-		log_debug(s->log, "ws %s << %s", cc->peer, out.texts[i]);
+		if (dump)
+			log_debug(s->log, "ws %s << %s", cc->peer, out.texts[i]);
 		if (wss_send(c, out.texts[i], strlen(out.texts[i])) < 0)
 			break;
 	}
@@ -313,7 +352,8 @@ on_close(void *arg, void *user)
 	for (unsigned i = 0; i < out.nevents; i++)
 		cloud_session_event(s, cc, cc->peer, &out.events[i]);
 	session_out_free(&out);
-	log_info(s->log, "websocket from %s closed", cc->peer);
+	if (log_peer_allow(s->log, cc->peer))
+		log_info(s->log, "websocket from %s closed", cc->peer);
 	free(cc);
 }
 
@@ -326,11 +366,14 @@ on_tls_abort(void *arg, const char *peer)
 	/* The explanation once per peer; repeats go to the debug file only. */
 	for (i = 0; i < s->naborted; i++)
 		if (strcmp(s->aborted[i], peer) == 0) {
-			log_debug(s->log, "%s dropped the TLS handshake again", peer);
+			if (log_peer_allow(s->log, peer))
+				log_debug(s->log, "%s dropped the TLS handshake again", peer);
 			return;
 		}
 	if (s->naborted < CLOUD_ABORT_PEERS_MAX)
 		snprintf(s->aborted[s->naborted++], EVQ_PEER_MAX, "%s", peer);
+	else if (!log_peer_allow(s->log, peer))
+		return; /* the table of explained peers is full: a budget per address */
 	log_warn(s->log,
 		 "%s closed its TLS connection during or right after the handshake, before any "
 		 "request. Likely cause: its firmware (1.6+ or 2.6+) pins the eWeLink cloud "

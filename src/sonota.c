@@ -87,7 +87,7 @@ wire(struct sonota *s)
 int
 sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 {
-	char err[512] = "";
+	char err[1024] = "";
 	int r;
 
 	/* Block the signals before any thread exists (MHD's inherit the mask), so
@@ -143,7 +143,7 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 
 	/* 3. The certificate. */
 	bool generated = false;
-	r = tls_ensure(cfg->cert_file, cfg->key_file, SONOTA_DEFAULT_CERT_DIR, s->cert,
+	r = tls_ensure(cfg->cert_file, cfg->key_file, cfg->cert_dir, s->cert,
 		       sizeof(s->cert), s->key, sizeof(s->key), &generated, err, sizeof(err));
 	if (r < 0) {
 		log_err(log, "certificate: %s", err);
@@ -153,6 +153,8 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 	tls_fingerprint(s->cert, fp);
 	log_notice(log, "certificate %s%s (sha256 %.16s...)", s->cert,
 		   generated ? ", generated now" : "", fp);
+	if (tls_check_chain(s->cert, err, sizeof(err)) == 1)
+		log_warn(log, "%s", err); /* too big for the stock firmware's TLS buffer */
 
 	/* 4. The loop and its listeners, bound now, before the user touches the device. */
 	if ((r = evq_init(&s->evq, evq_wake, s)) < 0) {
@@ -208,6 +210,7 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 	struct imgsrv_opts io = {
 		.port = cfg->http_port, .bind_addr = cfg->bind, .files = files,
 		.nfiles = _IMAGESET_ROLE_MAX, .evq = &s->evq, .ackwatch = s->ackwatch, .log = log,
+		.max_clients = cfg->max_devices,
 	};
 	if ((r = imgsrv_start(&io, &s->http, err, sizeof(err))) < 0) {
 		log_err(log, "images over HTTP: %s", err);
@@ -293,5 +296,6 @@ sonota_fini(struct sonota *s)
 		evq_fini(&s->evq);
 	preflight_free(&s->pre);
 	imageset_free(&s->images);
+	ui_fini(&s->ui);
 	memset(s, 0, sizeof(*s));
 }

@@ -24,6 +24,14 @@ who(struct transfers *t, const struct evq_event *e)
 	return e->peer;
 }
 
+/* Old firmware's evidence (PROTOCOL.md §3.6, §4): a user image by a plain GET
+ * (no Range, answered 200) at full speed. */
+static bool
+plain_user_fetch(const struct evq_event *e)
+{
+	return e->status == 200 && !e->slow && !e->head && strncmp(e->file, "image_user", 10) == 0;
+}
+
 static void
 on_request(struct transfers *t, const struct evq_event *e)
 {
@@ -35,6 +43,10 @@ on_request(struct transfers *t, const struct evq_event *e)
 		log_notice(t->log, "FinalStage: %s started downloading %s (%llu bytes)", e->peer,
 			   e->file, (unsigned long long)e->total);
 		t->post(t->post_arg, TRANSFERS_E2A_REQUEST);
+	} else if (plain_user_fetch(e)) {
+		/* Recorded when the request starts, not only when it ends: a device that
+		 * fails such a download may ack 404 before its connection's end is drained. */
+		peers_bind(t->peers, e->peer, "")->plain_fetch = true;
 	}
 }
 
@@ -50,6 +62,8 @@ access_line(struct transfers *t, const struct evq_event *e)
 {
 	const char *dir = e->file[0] ? (e->slow ? "/slowota/" : "/ota/") : "";
 	const char *name = e->file[0] ? e->file : "?";
+	if (!log_peer_allow(t->log, e->peer))
+		return; /* over this address's budget: counted, reported with its next line */
 	if (e->head)
 		log_info(t->log, "http %s: HEAD %s%s: %d", e->peer, dir, name, e->status);
 	else if (e->status == 206)
@@ -72,8 +86,7 @@ stock_progress(struct transfers *t, const struct evq_event *e)
 		snprintf(p->file, sizeof(p->file), "%s", e->file);
 		p->got = 0;
 	}
-	/* Old firmware's evidence (PROTOCOL.md §3.6): a user image by a plain GET. */
-	if (e->status == 200 && !e->slow && strncmp(e->file, "image_user", 10) == 0)
+	if (plain_user_fetch(e))
 		p->plain_fetch = true;
 	if (e->complete)
 		p->got += e->len;
@@ -158,7 +171,8 @@ transfers_handle(struct transfers *t, const struct evq_event *e)
 		on_done(t, e);
 		break;
 	case EVQ_HTTP_DISPATCH:
-		log_notice(t->log, "a device at %s called the plain-HTTP dispatch on port %u (old "
+		if (log_peer_allow(t->log, e->peer))
+			log_notice(t->log, "a device at %s called the plain-HTTP dispatch on port %u (old "
 				   "firmware, --legacy)", e->peer, e->port);
 		t->post(t->post_arg, TRANSFERS_DEVICE_SEEN);
 		break;

@@ -167,8 +167,9 @@ wss_send(struct wss_conn *c, const char *text, size_t len)
 	if (c->closing)
 		return -EPIPE;
 	if (c->nout >= WSS_OUT_QUEUE_MAX) {
-		log_warn(c->vhd->log, "websocket %s: %u frames queued and none taken, closing",
-			 c->peer, c->nout);
+		if (log_peer_allow(c->vhd->log, c->peer))
+			log_warn(c->vhd->log, "websocket %s: %u frames queued and none taken, closing",
+				 c->peer, c->nout);
 		wss_close(c);
 		return -ENOBUFS;
 	}
@@ -226,8 +227,9 @@ dispatch_done(struct lws *wsi, struct wss_conn *c)
 	char *reply = NULL;
 
 	if (c->body_too_big) {
-		log_warn(vhd->log, "dispatch from %s: body over %d bytes, answering 413", c->peer,
-			 WSS_DISPATCH_BODY_MAX);
+		if (log_peer_allow(vhd->log, c->peer))
+			log_warn(vhd->log, "dispatch from %s: body over %d bytes, answering 413", c->peer,
+				 WSS_DISPATCH_BODY_MAX);
 		lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL);
 		return;
 	}
@@ -263,8 +265,9 @@ ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
 	/* RFC 6455 §5.2: no extension is negotiated, so any RSV bit is a protocol
 	 * error (lws built without extensions lets RSV1 through). */
 	if (lws_get_reserved_bits(wsi)) {
-		log_warn(vhd->log, "websocket %s: frame with reserved bits set (not a device), "
-			 "closing with 1002", c->peer);
+		if (log_peer_allow(vhd->log, c->peer))
+			log_warn(vhd->log, "websocket %s: frame with reserved bits set (not a device), "
+				 "closing with 1002", c->peer);
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
 		return -1;
 	}
@@ -272,7 +275,7 @@ ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
 	lws_validity_confirmed(wsi);
 	if (lws_frame_is_binary(wsi)) {
 		/* Logged once per connection: a client can send frames at will. */
-		if (!c->binary_noted)
+		if (!c->binary_noted && log_peer_allow(vhd->log, c->peer))
 			log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring "
 				 "(and any more on this connection)", c->peer);
 		c->binary_noted = true;
@@ -303,8 +306,9 @@ ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
 		vhd->ops->on_text(vhd->arg, c->user, c, c->rx, c->rxlen);
 	return 0;
 too_big:
-	log_warn(vhd->log, "websocket %s: message over %d bytes (device bug or not a device), closing",
-		 c->peer, WSS_MSG_MAX);
+	if (log_peer_allow(vhd->log, c->peer))
+		log_warn(vhd->log, "websocket %s: message over %d bytes (device bug or not a device), closing",
+			 c->peer, WSS_MSG_MAX);
 	c->rx_too_big = true;
 	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
 	return -1;
@@ -339,16 +343,18 @@ dispatch_start(struct lws *wsi, struct wss_conn *c)
 	char cl[24];
 
 	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-		log_warn(c->vhd->log, "dispatch from %s: no Content-Length (not a device), "
-			 "answering 411", c->peer);
+		if (log_peer_allow(c->vhd->log, c->peer))
+			log_warn(c->vhd->log, "dispatch from %s: no Content-Length (not a device), "
+				 "answering 411", c->peer);
 		return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED, 0, NULL);
 	}
 	char *e;
 	errno = 0;
 	unsigned long long n = strtoull(cl, &e, 10);
 	if (errno || e == cl || *e || cl[0] == '-' || n > WSS_DISPATCH_BODY_MAX) {
-		log_warn(c->vhd->log, "dispatch from %s: Content-Length \"%s\" over %d bytes, "
-			 "answering 413", c->peer, cl, WSS_DISPATCH_BODY_MAX);
+		if (log_peer_allow(c->vhd->log, c->peer))
+			log_warn(c->vhd->log, "dispatch from %s: Content-Length \"%s\" over %d bytes, "
+				 "answering 413", c->peer, cl, WSS_DISPATCH_BODY_MAX);
 		return refuse(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 0, NULL);
 	}
 	c->is_dispatch = true;
@@ -366,19 +372,22 @@ ws_filter(struct lws *wsi, struct wss_vhd *vhd)
 	peer_get(wsi, peer, sizeof(peer));
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(uri, "/api/ws") != 0) {
-		log_info(vhd->log, "websocket upgrade from %s on a path other than /api/ws, "
-			 "refused", peer);
+		if (log_peer_allow(vhd->log, peer))
+			log_info(vhd->log, "websocket upgrade from %s on a path other than /api/ws, "
+				 "refused", peer);
 		return refuse(wsi, HTTP_STATUS_NOT_FOUND, 0, NULL);
 	}
 	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
 	    !wss_version_valid(version)) {
-		log_info(vhd->log, "websocket upgrade from %s: Sec-WebSocket-Version is not 13 "
-			 "(not a device), refused", peer);
+		if (log_peer_allow(vhd->log, peer))
+			log_info(vhd->log, "websocket upgrade from %s: Sec-WebSocket-Version is not 13 "
+				 "(not a device), refused", peer);
 		return refuse(wsi, WSS_STATUS_UPGRADE_REQUIRED, WSI_TOKEN_VERSION, "13");
 	}
 	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 || !wss_key_valid(key)) {
-		log_info(vhd->log, "websocket upgrade from %s: malformed Sec-WebSocket-Key "
-			 "(not a device), refused", peer);
+		if (log_peer_allow(vhd->log, peer))
+			log_info(vhd->log, "websocket upgrade from %s: malformed Sec-WebSocket-Key "
+				 "(not a device), refused", peer);
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, 0, NULL);
 	}
 	return 0;
@@ -403,8 +412,9 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			char peer[WSS_PEER_MAX] = "";
 			lws_get_peer_simple_fd(fd, peer, sizeof(peer));
 			peer_normalise(peer);
-			log_warn(vhd->log, "https: %u connections open, refusing another from %s",
-				 vhd->connections, peer);
+			if (log_peer_allow(vhd->log, peer))
+				log_warn(vhd->log, "https: %u connections open, refusing another from %s",
+					 vhd->connections, peer);
 			return 1;
 		}
 		slot->fd = fd;
@@ -465,8 +475,9 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 		if (post && path && strcmp(path, "/dispatch/device") == 0)
 			return dispatch_start(wsi, c);
-		log_info(vhd->log, "https %s: %s %s: not found", c->peer, post ? "POST" : "GET",
-			 path ? path : "?");
+		if (log_peer_allow(vhd->log, c->peer))
+			log_info(vhd->log, "https %s: %s %s: not found", c->peer, post ? "POST" : "GET",
+				 path ? path : "?");
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
