@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "diy.h"
+#include "proto.h"
 #include "util.h"
 
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53: JSON numbers beyond it lost digits */
@@ -24,30 +25,7 @@
 static int
 parse_object(const char *buf, size_t len, cJSON **ret)
 {
-	char tmp[DIY_REPLY_MAX + 1];
-	const char *end = NULL;
-	cJSON *root;
-
-	if (len > DIY_REPLY_MAX)
-		return -EMSGSIZE;
-	if (!buf)
-		return -EINVAL;
-	/* A NUL-terminated copy: an embedded NUL ends the text early and the trailing check
-	 * below then refuses it. */
-	memcpy(tmp, buf, len);
-	tmp[len] = '\0';
-	root = cJSON_ParseWithLengthOpts(tmp, len, &end, 0);
-	if (!root)
-		return -EINVAL;
-	while (end && end < tmp + len &&
-	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-		end++;
-	if (!end || end != tmp + len || !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return -EINVAL;
-	}
-	*ret = root;
-	return 0;
+	return proto_parse_object(buf, len, DIY_REPLY_MAX, ret);
 }
 
 static bool

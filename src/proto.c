@@ -82,30 +82,31 @@ get_int(const cJSON *it, double lo, double hi, int64_t *ret)
 	return true;
 }
 
-/* Parse buf as one JSON object with nothing but whitespace after it. */
-static int
-parse_object(const char *buf, size_t len, cJSON **ret)
+int
+proto_parse_object(const char *buf, size_t len, size_t max, cJSON **ret)
 {
-	char tmp[PROTO_MSG_MAX + 1];
 	const char *end = NULL;
 	cJSON *root;
 
-	if (len > PROTO_MSG_MAX)
+	if (len > max)
 		return -EMSGSIZE;
 	if (!buf)
 		return -EINVAL;
 	/* A NUL-terminated private copy: cJSON then never depends on its length
 	 * checks alone, and an embedded NUL ends the text early, which the trailing
 	 * check below rejects. */
+	char *tmp = malloc(len + 1);
+	if (!tmp)
+		return -ENOMEM;
 	memcpy(tmp, buf, len);
 	tmp[len] = '\0';
 	root = cJSON_ParseWithLengthOpts(tmp, len, &end, 0);
-	if (!root)
-		return -EINVAL;
-	while (end && end < tmp + len &&
+	while (root && end && end < tmp + len &&
 	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
-	if (!end || end != tmp + len || !cJSON_IsObject(root)) {
+	bool whole = root && end && end == tmp + len && cJSON_IsObject(root);
+	free(tmp);
+	if (!whole) {
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
@@ -209,7 +210,7 @@ proto_parse_device(const char *buf, size_t len, struct proto_msg *ret)
 	cJSON *root = NULL;
 	int r;
 
-	r = parse_object(buf, len, &root);
+	r = proto_parse_object(buf, len, PROTO_MSG_MAX, &root);
 	if (r < 0)
 		return r;
 	memset(&m, 0, sizeof(m));
@@ -228,7 +229,7 @@ proto_parse_device_info(const char *buf, size_t len, struct proto_device_info *r
 	cJSON *root = NULL;
 	int r;
 
-	r = parse_object(buf, len, &root);
+	r = proto_parse_object(buf, len, PROTO_MSG_MAX, &root);
 	if (r < 0)
 		return r;
 	memset(&d, 0, sizeof(d));
@@ -254,7 +255,7 @@ proto_parse_dispatch(const char *buf, size_t len, struct proto_dispatch *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = parse_object(buf, len, &root);
+	r = proto_parse_object(buf, len, PROTO_MSG_MAX, &root);
 	if (r < 0)
 		return r;
 	/* Each field on its own: one bad field does not hide the others. get_text

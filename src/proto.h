@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
+
 /* Size of one device text frame. Real frames are well under 1 KB (register with
  * all fields ≈ 200 B, update of a POW ≈ 300 B, [vpon]); 4 KB leaves room for
  * firmware that sends more params and still bounds what a client can make us
@@ -89,6 +91,12 @@ struct proto_msg {
 	bool has_switches;                         /* update: params.switches is an array */
 };
 
+/* Parse buf (len bytes, need not be NUL-terminated) as ONE JSON object with nothing but
+ * whitespace after it. On success *ret is the root, owned (cJSON_Delete) by the caller.
+ * -EMSGSIZE over max bytes, -EINVAL not exactly one object, -ENOMEM. Shared by every
+ * decoder of untrusted JSON (proto.c, diy.c). */
+int proto_parse_object(const char *buf, size_t len, size_t max, struct cJSON **ret);
+
 /* Decode one device WebSocket text frame (need not be NUL-terminated).
  * Fields the server acts on (action, deviceid, apikey, model, romVersion,
  * sequence, error, params.switch) must have the right type when present; "ts" is
@@ -103,6 +111,7 @@ struct proto_msg {
  *             error outside int, a sequence that is neither a string nor an
  *             integral number in [0, 2^53], no action and not an ack
  *  -E2BIG     a field longer than its PROTO_*_MAX
+ *  -ENOMEM    no memory for the private copy of buf
  * *ret is written only on success. */
 int proto_parse_device(const char *buf, size_t len, struct proto_msg *ret);
 
