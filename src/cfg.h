@@ -27,7 +27,7 @@
 /* Exit codes of sonota-c: the contract between main.c, --help, the man page
  * and scripts that run sonota-c. */
 enum sonota_exit {
-	SONOTA_EXIT_OK = 0,           /* every device done */
+	SONOTA_EXIT_OK = 0,           /* the device on FinalStage got the final image */
 	SONOTA_EXIT_FAILURE = 1,      /* failure during the run: a device failed, a timeout */
 	SONOTA_EXIT_USAGE = 2,        /* bad command line (cfg_parse_args/cfg_check failed) */
 	SONOTA_EXIT_IMAGES = 3,       /* images invalid or missing */

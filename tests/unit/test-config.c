@@ -546,7 +546,7 @@ test_help_version(void)
 	CHECK(cfg_option_name(_CFG_OPT_MAX) == NULL);
 	CHECK(strstr(out, "\nAdvanced:\n") != NULL);
 	CHECK(strstr(out, "\nExit codes:\n") != NULL);
-	CHECK(strstr(out, "    0  success: every device done\n") != NULL);
+	CHECK(strstr(out, "    0  success: the device on FinalStage got the final image\n") != NULL);
 	CHECK(strstr(out, "    2  usage error\n") != NULL);
 	CHECK(strstr(out, "  130  interrupted\n") != NULL);
 	CHECK(strstr(out, "  sonota-c --serving-host 192.168.1.5\n") != NULL);
