@@ -548,7 +548,7 @@ test_help_version(void)
 	CHECK(strstr(out, "\nExit codes:\n") != NULL);
 	CHECK(strstr(out, "    0  success: the device on FinalStage got the final image\n") != NULL);
 	CHECK(strstr(out, "    2  usage error\n") != NULL);
-	CHECK(strstr(out, "  130  interrupted\n") != NULL);
+	CHECK(strstr(out, "  130  interrupted (SIGINT, SIGTERM, SIGHUP)\n") != NULL);
 	CHECK(strstr(out, "  sonota-c --serving-host 192.168.1.5\n") != NULL);
 	CHECK(strstr(out, "  sonota-c --no-prov --serving-host 192.168.1.5\n") != NULL);
 	CHECK(strstr(out, "SONOTA_WIFI_PASSWORD") != NULL);
