@@ -30,7 +30,7 @@ struct harness {
 	pthread_cond_t cond;
 	bool quit;
 	bool woken;          /* a push happened since the last drain */
-	unsigned long counts[EVQ_HTTP_DISPATCH + 1];
+	unsigned long counts[EVQ_HTTP_DIY_COMPLETION + 1];
 	unsigned long complete;
 };
 

@@ -132,6 +132,9 @@ struct cfg {
 	unsigned call_timeout;         /* --call-timeout seconds, 1..86400, default 300 */
 	unsigned wait_timeout;         /* --wait-timeout seconds, 1..86400, default 900 */
 
+	/* the DIY route (issue 11; only --check-images uses it so far) */
+	char *diy_image;               /* --diy-image FILE; NULL: none */
+
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
 };
@@ -167,6 +170,7 @@ enum cfg_opt {
 	CFG_OPT_MAX_DEVICES,
 	CFG_OPT_CALL_TIMEOUT, /* engine */
 	CFG_OPT_WAIT_TIMEOUT,
+	CFG_OPT_DIY_IMAGE, /* the DIY route (issue 11) */
 	_CFG_OPT_MAX,
 };
 

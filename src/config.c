@@ -233,6 +233,14 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 			"ITEAD-<id>, going home, stage 2, FinalStage);\n"
 			"then exit 1 saying what did not happen",
 	},
+	/* the DIY route (issue 11): only its image check is wired so far */
+	[CFG_OPT_DIY_IMAGE] = {
+		"diy-image", 0, K_PATH, false, F(diy_image), 0, .metavar = "FILE",
+		.help = "the image for a DIY-mode device (firmware\n"
+			"3.x); with --check-images, report it by the\n"
+			"DIY rules (the DIY route itself is not wired\n"
+			"yet)",
+	},
 };
 
 #undef F
@@ -978,6 +986,15 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	/* A report on the images needs none of the WiFi settings. */
 	if (c->check_images)
 		return 0;
+
+	/* The DIY route is not wired into a run yet (docs/diy.md): say so rather than
+	 * ignore the image and run the cloud route on a device it cannot take over. */
+	if (c->diy_image) {
+		util_seterr(err, errlen,
+		            "--diy-image: only with --check-images for now; flashing a DIY-mode "
+		            "device is not implemented yet (docs/diy.md)");
+		return -EINVAL;
+	}
 
 	if (c->no_prov) {
 		static const unsigned wifi[] = {

@@ -23,6 +23,7 @@ enum evq_type {
 	EVQ_HTTP_PROGRESS, /* bytes of a response were handed to the socket */
 	EVQ_HTTP_DONE,     /* a response ended: complete (all Content-Length bytes) or not */
 	EVQ_HTTP_DISPATCH, /* plain-HTTP POST /dispatch/device on the legacy port */
+	EVQ_HTTP_DIY_COMPLETION, /* a DIY device's POST /api/device/otaFlash (docs/diy.md) */
 };
 
 struct evq_event {
@@ -37,6 +38,8 @@ struct evq_event {
 	uint64_t sent;               /* body bytes handed to the socket so far */
 	uint64_t total;              /* the file's size */
 	bool complete;               /* EVQ_HTTP_DONE: every body byte was sent */
+	bool diy_valid;              /* EVQ_HTTP_DIY_COMPLETION: the body decoded */
+	int diy_error;               /* ... and its "error" (0: the device flashed it) */
 	struct evq_event *next;      /* queue link, owned by the queue */
 };
 

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "ackwatch.h"
+#include "diy.h"
 #include "imgsrv.h"
 #include "proto.h"
 #include "range.h"
@@ -32,11 +33,13 @@
 #define OTA_PREFIX "/ota/"
 #define SLOWOTA_PREFIX "/slowota/"
 #define DISPATCH_PATH "/dispatch/device"
+#define DIY_COMPLETION_PATH "/api/device/otaFlash"
 
 enum req_kind {
 	REQ_OTHER = 0, /* 404 or 405 from a shared response */
 	REQ_FILE,      /* /ota/<name> or /slowota/<name> */
 	REQ_DISPATCH,  /* legacy POST /dispatch/device */
+	REQ_DIY,       /* the DIY route's completion POST /api/device/otaFlash */
 };
 
 /* One request, from the access handler's first call to the completion callback
@@ -58,6 +61,7 @@ struct imgsrv_req {
 	uint64_t prog_sent;            /* handed at the last progress event */
 	uint64_t prog_ms;              /* time of the last progress event (or the request) */
 	size_t body_seen;              /* request body bytes seen (and ignored) */
+	char diy_body[IMGSRV_DIY_BODY_MAX]; /* REQ_DIY: the body, kept to be parsed */
 	char peer[EVQ_PEER_MAX];       /* client address */
 	/* pacer, under srv->lock */
 	uint64_t due_ms;               /* slow: the next chunk may be produced from then on */
@@ -71,6 +75,7 @@ struct imgsrv {
 	struct imgsrv_file files[IMGSRV_FILES_MAX]; /* copies of the triples (data borrowed) */
 	size_t nfiles;
 	bool legacy;                   /* serve POST /dispatch/device */
+	bool diy;                      /* serve POST /api/device/otaFlash */
 	char *dispatch_json;           /* the prebuilt dispatch reply, owned (free()) */
 	struct evq *evq;               /* borrowed */
 	struct ackwatch *ackwatch;     /* borrowed, may be NULL: see imgsrv_opts */
@@ -84,6 +89,8 @@ struct imgsrv {
 	struct MHD_Response *r414;     /* these two also close the connection */
 	struct MHD_Response *r431;
 	struct MHD_Response *rdispatch;
+	struct MHD_Response *rdiy_ok;  /* {"error":0} */
+	struct MHD_Response *r400;     /* an unreadable completion body */
 	char uri_refused;              /* its address: on_uri()'s "refuse this request" */
 	/* pacer thread. Lock order: lock, then MHD's internal locks (pace() suspends and
 	 * imgsrv_stop() resumes under lock, so that "not stopping, listed, suspended" is
@@ -310,6 +317,14 @@ route(struct imgsrv *srv, struct imgsrv_req *r, const char *url, const char *met
 	} else if (strncmp(url, SLOWOTA_PREFIX, strlen(SLOWOTA_PREFIX)) == 0) {
 		name = url + strlen(SLOWOTA_PREFIX);
 		r->slow = true;
+	} else if (srv->diy && strcmp(url, DIY_COMPLETION_PATH) == 0) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+			r->kind = REQ_DIY;
+			r->status = MHD_HTTP_OK;
+		} else {
+			r->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		}
+		return;
 	} else if (srv->legacy && strcmp(url, DISPATCH_PATH) == 0) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
 			r->kind = REQ_DISPATCH;
@@ -427,6 +442,8 @@ answer(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c)
 {
 	struct MHD_Response *resp = NULL, *shared = NULL;
 	enum MHD_Result ret;
+	bool diy_valid = false;
+	int diy_error = 0;
 
 	switch (r->kind) {
 	case REQ_FILE:
@@ -439,6 +456,17 @@ answer(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c)
 		break;
 	case REQ_DISPATCH:
 		shared = srv->rdispatch;
+		break;
+	case REQ_DIY:
+		/* DIY-PROTOCOL.md §5.5: the device reports its flash result here. Only a
+		 * body that decodes counts; the event carries its "error". */
+		if (diy_parse_completion(r->diy_body, r->body_seen, &diy_error) == 0) {
+			diy_valid = true;
+			shared = srv->rdiy_ok;
+		} else {
+			r->status = MHD_HTTP_BAD_REQUEST;
+			shared = srv->r400;
+		}
 		break;
 	case REQ_OTHER:
 	default:
@@ -455,8 +483,17 @@ answer(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c)
 		break;
 	}
 	r->prog_ms = util_mono_ms();
-	push_event(srv, r, r->kind == REQ_DISPATCH ? EVQ_HTTP_DISPATCH : EVQ_HTTP_REQUEST, 0,
-		   false);
+	if (r->kind == REQ_DIY) {
+		struct evq_event ev;
+
+		make_event(srv, r, EVQ_HTTP_DIY_COMPLETION, 0, false, &ev);
+		ev.diy_valid = diy_valid;
+		ev.diy_error = diy_error;
+		(void)evq_push(srv->evq, &ev);
+	} else {
+		push_event(srv, r, r->kind == REQ_DISPATCH ? EVQ_HTTP_DISPATCH : EVQ_HTTP_REQUEST,
+			   0, false);
+	}
 	if (shared)
 		return MHD_queue_response(c, (unsigned)r->status, shared);
 	ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -466,13 +503,13 @@ answer(struct imgsrv *srv, struct imgsrv_req *r, struct MHD_Connection *c)
 
 /* Does the request announce a body larger than any we accept? */
 static bool
-body_too_large(struct MHD_Connection *c)
+body_too_large(struct MHD_Connection *c, uint64_t max)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t n;
 
-	return cl && util_parse_u64(cl, 0, IMGSRV_DISPATCH_BODY_MAX, &n) == -ERANGE;
+	return cl && util_parse_u64(cl, 0, max, &n) == -ERANGE;
 }
 
 /* MHD calls this with the request target as it arrived (NUL-terminated, inside the
@@ -534,7 +571,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		else if (MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL) >
 			 IMGSRV_HEADERS_MAX)
 			r->status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
-		else if (body_too_large(c))
+		else if (body_too_large(c, r->kind == REQ_DIY ? IMGSRV_DIY_BODY_MAX
+							     : IMGSRV_DISPATCH_BODY_MAX))
 			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 		else
 			return MHD_YES;
@@ -544,6 +582,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (*upload_data_size) {
 		/* Only the legacy dispatch POST has a body, and it is ignored (as SonOTA
 		 * does, §3.1); anything larger than a dispatch request is refused. */
+		if (r->kind == REQ_DIY) {
+			/* The completion body is kept (bounded) to be parsed. */
+			if (*upload_data_size > IMGSRV_DIY_BODY_MAX - r->body_seen)
+				return MHD_NO;
+			memcpy(r->diy_body + r->body_seen, upload_data, *upload_data_size);
+		}
 		r->body_seen += *upload_data_size;
 		*upload_data_size = 0;
 		if (r->body_seen > IMGSRV_DISPATCH_BODY_MAX)
@@ -836,6 +880,7 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	memcpy(srv->files, o->files, o->nfiles * sizeof(*o->files));
 	srv->nfiles = o->nfiles;
 	srv->legacy = o->legacy_dispatch;
+	srv->diy = o->diy_completion;
 	srv->evq = o->evq;
 	srv->ackwatch = o->ackwatch;
 	srv->log = o->log;
@@ -869,6 +914,12 @@ imgsrv_start(const struct imgsrv_opts *o, struct imgsrv **ret, char *err, size_t
 	    MHD_add_response_header(srv->r414, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES ||
 	    MHD_add_response_header(srv->r431, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
 		goto fail;
+	if (srv->diy) {
+		srv->rdiy_ok = text_response("{\"error\":0}", "application/json", NULL);
+		srv->r400 = text_response("Bad Request\n", "text/plain", NULL);
+		if (!srv->rdiy_ok || !srv->r400)
+			goto fail;
+	}
 	if (srv->legacy) {
 		/* PROTOCOL.md §3.1; the values were validated in check_opts(). */
 		srv->dispatch_json = proto_build_dispatch_reply(o->dispatch_ip, o->dispatch_port);
@@ -987,6 +1038,10 @@ imgsrv_stop(struct imgsrv *srv)
 		pthread_mutex_destroy(&srv->lock);
 	if (srv->rdispatch)
 		MHD_destroy_response(srv->rdispatch);
+	if (srv->rdiy_ok)
+		MHD_destroy_response(srv->rdiy_ok);
+	if (srv->r400)
+		MHD_destroy_response(srv->r400);
 	free(srv->dispatch_json);
 	if (srv->r431)
 		MHD_destroy_response(srv->r431);

@@ -4,6 +4,7 @@
  *   GET|HEAD /ota/<name>      Range per range.h: 206 / 416 / 200 (PROTOCOL.md §4, §5.3)
  *   GET|HEAD /slowota/<name>  whole file, 200, paced like SonOTA (PROTOCOL.md §3.6)
  *   POST /dispatch/device     only with legacy_dispatch: the plain-HTTP dispatch reply (§1.3, §3.1)
+ *   POST /api/device/otaFlash only with diy_completion: a DIY device's flash result (docs/diy.md)
  * <name> must be byte-for-byte one of the configured names. The path is matched as it
  * arrived, without percent-decoding (so "%2e%2e", "image%5fuser1..." never match), and
  * the query string (the device's ?deviceid=&ts=&sign=) is cut off by MHD and ignored.
@@ -90,6 +91,9 @@
 #define IMGSRV_FILES_MAX 8       /* configured files; sonota-c serves three */
 #define IMGSRV_DISPATCH_BODY_MAX 4096 /* legacy dispatch POST body (ignored, §3.1 shows
 				       * 177 bytes) */
+#define IMGSRV_DIY_BODY_MAX 512  /* the DIY completion POST's body: {"error":N} and perhaps
+				  * a few more keys; beyond it 413 (Content-Length) or the
+				  * connection is closed */
 #define IMGSRV_LOG_BURST 10      /* MHD messages per window, then suppressed: some are */
 #define IMGSRV_LOG_WINDOW_MS 10000 /* per connection (431, connection limits), and a
 				    * flood must not flood the log */
@@ -128,6 +132,11 @@ struct imgsrv_opts {
 	const struct imgsrv_file *files; /* borrowed, see struct imgsrv_file */
 	size_t nfiles;                   /* 1..IMGSRV_FILES_MAX */
 	bool legacy_dispatch;            /* answer POST /dispatch/device (--legacy, port 8081) */
+	bool diy_completion;             /* answer POST /api/device/otaFlash (the DIY route's
+					  * completion, docs/diy.md): a body that
+					  * diy_parse_completion() decodes gets 200
+					  * {"error":0}, another 400; each pushes one
+					  * EVQ_HTTP_DIY_COMPLETION (and its EVQ_HTTP_DONE) */
 	const char *dispatch_ip;         /* "IP" of that reply: an IPv4 literal (copied) */
 	uint16_t dispatch_port;          /* "port" of that reply: the WSS port */
 	struct evq *evq;                 /* where events go; borrowed, must outlive the server */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "diyfile.h"
 #include "imageset.h"
 #include "log.h"
 #include "sonota.h"
@@ -42,6 +43,9 @@ main(int argc, char **argv)
 	if (cfg.check_images) {
 		code = imageset_report(stdout, cfg.images_dir) == 0 ? SONOTA_EXIT_OK
 								    : SONOTA_EXIT_IMAGES;
+		/* The DIY route's image, by that route's rules (docs/diy.md). */
+		if (cfg.diy_image && diyfile_report(stdout, cfg.diy_image) < 0)
+			code = SONOTA_EXIT_IMAGES;
 		cfg_free(&cfg);
 		return code;
 	}

@@ -176,6 +176,9 @@ transfers_handle(struct transfers *t, const struct evq_event *e)
 				   "firmware, --legacy)", e->peer, e->port);
 		t->post(t->post_arg, TRANSFERS_DEVICE_SEEN);
 		break;
+	case EVQ_HTTP_DIY_COMPLETION:
+		/* Served only by a DIY route's image server (not wired yet, docs/diy.md). */
+		break;
 	}
 }
 

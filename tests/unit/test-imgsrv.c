@@ -699,6 +699,86 @@ test_slow_abort(uint16_t port)
 	CHECK(e && !e->complete && e->sent < SLOW_SIZE);
 }
 
+/* The DIY route's completion POST (docs/diy.md): only that path, only POST, a bounded
+ * body; the event carries the decoded "error". Off unless asked for. */
+static void
+test_diy_completion(struct imgsrv_file *files)
+{
+	struct imgsrv_opts o = {
+		.bind_addr = "127.0.0.1", .files = files, .nfiles = 3, .evq = &q,
+	};
+	struct imgsrv *s = NULL;
+	char err[256], req[1024];
+	const struct evq_event *e;
+	struct resp r;
+	uint16_t port;
+
+	/* without diy_completion the path is a plain 404 and no such event comes */
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	port = imgsrv_bound_port(s);
+	forget();
+	snprintf(req, sizeof(req), "POST /api/device/otaFlash HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: 11\r\n\r\n{\"error\":0}");
+	CHECK_INT(do_get(port, req, &r, false), 0);
+	CHECK_INT(r.status, 404);
+	free(r.body);
+	CHECK_INT(wait_count(1, EVQ_HTTP_DONE, NULL, 404, -1), 1);
+	CHECK(last_of(EVQ_HTTP_DIY_COMPLETION) == NULL);
+	imgsrv_stop(s);
+
+	o.diy_completion = true;
+	s = NULL;
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	port = imgsrv_bound_port(s);
+	static const struct {
+		const char *body;
+		int status;
+		bool valid;
+		int error;
+	} cases[] = {
+		{ "{\"error\":0}", 200, true, 0 },
+		{ "{\"error\":409}", 200, true, 409 },
+		{ "not json", 400, false, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		forget();
+		snprintf(req, sizeof(req),
+			 "POST /api/device/otaFlash HTTP/1.1\r\nHost: dl.itead.cn\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(cases[i].body), cases[i].body);
+		CHECK_INT(do_get(port, req, &r, false), 0);
+		CHECK_INT(r.status, cases[i].status);
+		if (r.body && cases[i].status == 200) {
+			r.body[r.body_len] = 0;
+			CHECK_STR((char *)r.body, "{\"error\":0}");
+		}
+		free(r.body);
+		CHECK_INT(wait_count(1, EVQ_HTTP_DIY_COMPLETION, NULL, cases[i].status, -1), 1);
+		e = last_of(EVQ_HTTP_DIY_COMPLETION);
+		CHECK(e && e->diy_valid == cases[i].valid && e->diy_error == cases[i].error &&
+		      strcmp(e->peer, "127.0.0.1") == 0);
+	}
+	/* only POST, only that path, a bounded body */
+	get_path(port, "GET", "/api/device/otaFlash", NULL, &r);
+	CHECK_INT(r.status, 405);
+	free(r.body);
+	get_path(port, "POST", "/api/device/otaFlash/", NULL, &r);
+	CHECK_INT(r.status, 404);
+	free(r.body);
+	forget();
+	snprintf(req, sizeof(req), "POST /api/device/otaFlash HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: %d\r\n\r\n", IMGSRV_DIY_BODY_MAX + 1);
+	CHECK_INT(do_get(port, req, &r, false), 0);
+	CHECK_INT(r.status, 413);
+	free(r.body);
+	CHECK(last_of(EVQ_HTTP_DIY_COMPLETION) == NULL);
+	imgsrv_stop(s);
+}
+
 static void
 test_dispatch(struct imgsrv_file *files)
 {
@@ -1215,6 +1295,7 @@ main(void)
 	suite(files, 0);
 	suite(files, 1);
 	TIMED(test_dispatch(files));
+	TIMED(test_diy_completion(files));
 	TIMED(test_mhd_log(files));
 	TIMED(test_many_clients(files));
 	TIMED(test_request_limits(files));

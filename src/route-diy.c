@@ -1,0 +1,264 @@
+/* route-diy: see route-diy.h; docs/diy.md describes the stages. Pure. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "route-diy.h"
+
+#define F(ctx) (&((const struct route_diy *)(ctx))->f)
+
+/* ---- guards ------------------------------------------------------------------------ */
+
+static bool
+g_act_info(const void *c)
+{
+	return F(c)->next.act == DIYFLOW_ACT_INFO;
+}
+
+static bool
+g_act_unlock(const void *c)
+{
+	return F(c)->next.act == DIYFLOW_ACT_UNLOCK;
+}
+
+static bool
+g_act_flash(const void *c)
+{
+	return F(c)->next.act == DIYFLOW_ACT_FLASH;
+}
+
+static bool
+g_act_serve(const void *c)
+{
+	return F(c)->next.act == DIYFLOW_ACT_SERVE;
+}
+
+/* The proof this route can give today: every byte acked and completion error 0. */
+static bool
+g_completed(const void *c)
+{
+	return F(c)->all_acked && F(c)->completion_seen && F(c)->completion_error == 0;
+}
+
+static bool
+g_failed(const void *c)
+{
+	return F(c)->verdict == DIYFLOW_FAILED;
+}
+
+static bool
+g_all_acked(const void *c)
+{
+	return F(c)->all_acked;
+}
+
+/* ---- time limits: backstops; the requests' own limits come first ---------------------- */
+
+static unsigned
+l_info(const void *c)
+{
+	(void)c;
+	return 2 * DIYFLOW_INFO_MS / 1000 + RDIY_REQ_MARGIN_S;
+}
+
+static unsigned
+l_unlock(const void *c)
+{
+	(void)c;
+	return 2 * DIYFLOW_UNLOCK_MS / 1000 + RDIY_REQ_MARGIN_S;
+}
+
+static unsigned
+l_flash(const void *c)
+{
+	(void)c;
+	return 2 * DIYFLOW_FLASH_MS / 1000 + RDIY_REQ_MARGIN_S;
+}
+
+static unsigned
+l_completion(const void *c)
+{
+	(void)c;
+	return DIYFLOW_COMPLETION_MS / 1000 + 5; /* diyflow_verdict() says it first */
+}
+
+/* ---- texts --------------------------------------------------------------------------- */
+
+static const char *
+ip(const void *c)
+{
+	return F(c)->device_ip ? F(c)->device_ip : "the device";
+}
+
+static bool
+x_info(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:8081 did not answer /zeroconf/info: check the address, that the "
+		 "device is in DIY mode and on this network", ip(c));
+	return true;
+}
+
+static bool
+x_unlock(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "ota_unlock did not finish: the device needs Internet access to reach "
+		 "ITEAD's unlock server");
+	return true;
+}
+
+static bool
+x_flash(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:8081 did not answer ota_flash", ip(c));
+	return true;
+}
+
+static bool
+x_completion(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "every byte was delivered, but the device sent no completion POST: "
+		 "result unknown, not called done");
+	return true;
+}
+
+static bool
+n_give_up(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", F(c)->next.diagnosis ? F(c)->next.diagnosis : "gave up");
+	return true;
+}
+
+static bool
+n_verdict(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", F(c)->diag[0] ? F(c)->diag : "failed");
+	return true;
+}
+
+static bool
+n_done(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: every byte acknowledged and the completion POST said error 0 "
+		 "(not observed: the device leaving mDNS)", ip(c));
+	return true;
+}
+
+static bool
+n_interrupted(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "interrupted: the device was not called done");
+	return true;
+}
+
+/* ---- actions ------------------------------------------------------------------------- */
+
+static void
+a_done(void *c, int from, int ev, int to)
+{
+	struct route_diy *r = c;
+
+	(void)from, (void)ev, (void)to;
+	r->ops->finish(r->arg, true, false);
+}
+
+static void
+a_failed(void *c, int from, int ev, int to)
+{
+	struct route_diy *r = c;
+
+	(void)from, (void)to;
+	r->ops->finish(r->arg, false, ev == RDIY_EV_INTERRUPT);
+}
+
+void
+route_diy_observer(void *arg, const struct engine *e, int from, int ev, int to)
+{
+	struct route_diy *r = arg;
+	enum diyflow_step step = to == RDIY_INFO     ? DIYFLOW_STEP_INFO
+				 : to == RDIY_UNLOCK ? DIYFLOW_STEP_UNLOCK
+				 : to == RDIY_FLASH  ? DIYFLOW_STEP_FLASH
+						     : DIYFLOW_STEP_NONE;
+
+	(void)e, (void)from;
+	if (step == DIYFLOW_STEP_NONE || (ev != RDIY_EV_START && ev != RDIY_EV_NEXT))
+		return;
+	/* before the first diyflow_next() answer (START) the id is sent, as it says */
+	r->ops->send(r->arg, step, ev == RDIY_EV_START || r->f.next.send_deviceid);
+}
+
+/* ---- tables -------------------------------------------------------------------------- */
+
+static const struct engine_stage stages[_RDIY_STAGE_MAX] = {
+	[RDIY_PREFLIGHT] = { .name = "preflight" },
+	[RDIY_INFO] = { .name = "info", .limit_s = l_info, .expiry = x_info },
+	[RDIY_UNLOCK] = { .name = "unlock", .limit_s = l_unlock, .expiry = x_unlock },
+	[RDIY_FLASH] = { .name = "flash", .limit_s = l_flash, .expiry = x_flash },
+	[RDIY_SERVING] = { .name = "serving-image" }, /* diyflow_verdict() bounds it */
+	[RDIY_COMPLETION] = { .name = "completion-post", .limit_s = l_completion,
+			      .expiry = x_completion },
+	[RDIY_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
+	[RDIY_FAILED] = { .name = "failed", .on_entry = a_failed, .terminal = true },
+};
+
+static const char *const ev_names[_RDIY_EV_MAX] = {
+	[RDIY_EV_START] = "start",
+	[RDIY_EV_NEXT] = "next",
+	[RDIY_EV_PROGRESS] = "progress",
+	[RDIY_EV_TIMEOUT] = "timeout",
+	[RDIY_EV_FATAL] = "fatal",
+	[RDIY_EV_INTERRUPT] = "interrupt",
+	[RDIY_EV_ENTERED] = "entered",
+};
+
+#define ROW(from, ev, guard, to, note) { RDIY_##from, RDIY_EV_##ev, guard, RDIY_##to, note }
+#define ANY(ev, guard, to, note) { ENGINE_ANY, RDIY_EV_##ev, guard, RDIY_##to, note }
+/* the request stages: diyflow_next() decides (a row to the same stage resends) */
+#define NEXT_ROWS(from)                                         \
+	ROW(from, NEXT, g_act_info, INFO, NULL),                \
+	ROW(from, NEXT, g_act_unlock, UNLOCK, NULL),            \
+	ROW(from, NEXT, g_act_flash, FLASH, NULL),              \
+	ROW(from, NEXT, g_act_serve, SERVING, NULL),            \
+	ROW(from, NEXT, NULL, FAILED, n_give_up),               \
+	ROW(from, PROGRESS, NULL, from, NULL),                  \
+	ROW(from, TIMEOUT, NULL, FAILED, NULL)
+
+static const struct engine_row rows[] = {
+	ROW(PREFLIGHT, START, NULL, INFO, NULL),
+	NEXT_ROWS(INFO),
+	NEXT_ROWS(UNLOCK),
+	NEXT_ROWS(FLASH),
+
+	/* the verdicts: done needs both proofs; a failure is the verdict's line */
+	ROW(SERVING, ENTERED, g_completed, DONE, n_done),
+	ROW(SERVING, ENTERED, g_failed, FAILED, n_verdict),
+	ROW(SERVING, ENTERED, g_all_acked, COMPLETION, NULL),
+	ROW(SERVING, PROGRESS, g_completed, DONE, n_done),
+	ROW(SERVING, PROGRESS, g_failed, FAILED, n_verdict),
+	ROW(SERVING, PROGRESS, g_all_acked, COMPLETION, NULL),
+	ROW(SERVING, PROGRESS, NULL, SERVING, NULL),
+	ROW(COMPLETION, ENTERED, g_completed, DONE, n_done),
+	ROW(COMPLETION, PROGRESS, g_completed, DONE, n_done),
+	ROW(COMPLETION, PROGRESS, g_failed, FAILED, n_verdict),
+	ROW(COMPLETION, PROGRESS, NULL, COMPLETION, NULL),
+	ROW(COMPLETION, TIMEOUT, NULL, FAILED, NULL),
+
+	ANY(INTERRUPT, NULL, FAILED, n_interrupted),
+	ANY(FATAL, NULL, FAILED, NULL),
+};
+
+const struct engine_route route_diy = {
+	.name = "diy",
+	.stages = stages,
+	.nstages = _RDIY_STAGE_MAX,
+	.rows = rows,
+	.nrows = sizeof(rows) / sizeof(rows[0]),
+	.event_names = ev_names,
+	.nevents = _RDIY_EV_MAX,
+	.initial = RDIY_PREFLIGHT,
+	.ev_entered = RDIY_EV_ENTERED,
+	.ev_timeout = RDIY_EV_TIMEOUT,
+	.ev_fatal = RDIY_EV_FATAL,
+};

@@ -1,0 +1,79 @@
+/* route-diy: the second route (issue 11), a DIY-mode device named by address ->
+ * /zeroconf/info -> (ota_unlock) -> ota_flash -> serving the image -> the device's
+ * completion POST, as tables for the engine (engine.h). docs/diy.md describes it.
+ *
+ * Pure, like route-cloud: the tables, the guards over struct route_diy_facts, the time
+ * limits and the texts. Every decision is the cores': the adapter runs diyflow_next()
+ * after each request and diyflow_verdict() on each image-server event or tick, stores
+ * the answer in the facts, and posts RDIY_EV_NEXT or RDIY_EV_PROGRESS. Requests go out
+ * through route_diy_observer() (an engine observer): on every row into info, unlock or
+ * flash taken on START or NEXT, including a row to the same stage (the deviceid retry),
+ * it calls ops->send once. NOT WIRED into sonota-c yet: there is no adapter (docs/diy.md).
+ *
+ * What "done" proves here: every byte of the image acknowledged and the completion
+ * POST with error 0. The device leaving mDNS is not observed (no mDNS watcher yet);
+ * the note of the row into done says so.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diyflow.h"
+#include "engine.h"
+
+#define RDIY_REQ_MARGIN_S 1 /* on top of two requests' limits (the deviceid retry) */
+#define RDIY_DIAG_MAX 256
+
+enum route_diy_stage {
+	RDIY_PREFLIGHT = 0, /* image checked, server listening: not yet asked */
+	RDIY_INFO,          /* "info": POST /zeroconf/info */
+	RDIY_UNLOCK,        /* "unlock": POST /zeroconf/ota_unlock */
+	RDIY_FLASH,         /* "flash": POST /zeroconf/ota_flash */
+	RDIY_SERVING,       /* "serving-image": ota_flash accepted, bytes going out */
+	RDIY_COMPLETION,    /* "completion-post": every byte acked, waiting for the POST */
+	RDIY_DONE,          /* "done": bytes acked + completion error 0 */
+	RDIY_FAILED,        /* "failed" */
+	_RDIY_STAGE_MAX,
+};
+
+enum route_diy_ev {
+	RDIY_EV_START = 0, /* pre-flight passed */
+	RDIY_EV_NEXT,      /* a request ended; facts.next holds diyflow_next()'s answer */
+	RDIY_EV_PROGRESS,  /* an image-server event or tick; facts.verdict etc. updated */
+	RDIY_EV_TIMEOUT,   /* the stage's time limit expired */
+	RDIY_EV_FATAL,     /* unrecoverable error, logged by whoever raised it */
+	RDIY_EV_INTERRUPT, /* SIGINT, SIGTERM or SIGHUP */
+	RDIY_EV_ENTERED,   /* pseudo-event queued on entry */
+	_RDIY_EV_MAX,
+};
+
+/* What the route knows. Written by the adapter before the event that explains it. */
+struct route_diy_facts {
+	const char *device_ip;          /* --device-ip (borrowed) */
+	struct diyflow_next next;       /* diyflow_next()'s last answer (before RDIY_EV_NEXT) */
+	enum diyflow_verdict verdict;   /* diyflow_verdict()'s last answer (before PROGRESS) */
+	char diag[RDIY_DIAG_MAX];       /* its line */
+	bool all_acked;                 /* every byte of the image acknowledged */
+	bool completion_seen;           /* POST /api/device/otaFlash decoded */
+	int completion_error;           /* its "error" */
+};
+
+/* The effects, supplied by the adapter. */
+struct route_diy_ops {
+	/* send one /zeroconf request: step, with or without "deviceid" */
+	void (*send)(void *arg, enum diyflow_step step, bool with_deviceid);
+	void (*finish)(void *arg, bool success, bool interrupted); /* the run ended */
+};
+
+/* The context the engine gets (engine_init's ctx), also route_diy_observer()'s arg. */
+struct route_diy {
+	struct route_diy_facts f;
+	const struct route_diy_ops *ops;
+	void *arg;
+};
+
+extern const struct engine_route route_diy;
+
+/* The observer that sends the requests; register it with engine_observe(e, ..., rd). */
+void route_diy_observer(void *arg, const struct engine *e, int from, int ev, int to);

@@ -1,0 +1,52 @@
+#!/bin/sh
+# diy-check-images.sh SONOTA MKIMAGE: `--check-images --diy-image FILE` reports the DIY
+# route's image by that route's rules (src/diyfile.h, docs/diy.md) and exits 3 when it breaks
+# one, naming the rule; a valid one leaves the exit code at 0. --diy-image without
+# --check-images is refused (exit 2): the DIY route is not wired into a run yet, and
+# silently running the cloud route instead would mislead. Needs no root and opens no port.
+set -u
+sonota=$1 mkimage=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT INT TERM
+fail=0
+bad() {
+	echo "FAIL: $*" >&2
+	fail=1
+}
+# run WANT_RC PATTERN ARGS...: sonota-c ARGS exits WANT_RC and prints a line matching PATTERN
+run() {
+	want=$1 pat=$2
+	shift 2
+	out=$("$sonota" "$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	[ "$rc" = "$want" ] || bad "sonota-c $*: exit $rc, want $want"
+	printf '%s\n' "$out" | grep -Eq -- "$pat" || bad "sonota-c $*: no line matching /$pat/"
+}
+
+"$mkimage" set "$dir/images" >/dev/null || { echo "mkimage set failed" >&2; exit 1; }
+"$mkimage" arduino --mode dout -o "$dir/tasmota-lite.bin" >/dev/null &&
+	"$mkimage" arduino --mode qio -o "$dir/qio.bin" >/dev/null &&
+	"$mkimage" arduino --mode dout --size 520192 -o "$dir/big.bin" >/dev/null &&
+	"$mkimage" arduino --mode dout -o "$dir/tasmota-minimal.bin" >/dev/null ||
+	{ echo "mkimage arduino failed" >&2; exit 1; }
+gzip -c "$dir/tasmota-lite.bin" >"$dir/lite.bin.gz"
+
+# The control: the images set alone passes, so an exit 3 below is the DIY image's doing.
+run 0 'ok|OK' --check-images="$dir/images"
+run 0 "^diy $dir/tasmota-lite.bin: ok, [0-9]+ bytes, flash mode DOUT, sha256 [0-9a-f]{64}\$" \
+	--check-images="$dir/images" --diy-image "$dir/tasmota-lite.bin"
+run 3 "^diy $dir/qio.bin: INVALID: mode" --check-images="$dir/images" --diy-image "$dir/qio.bin"
+run 3 "^diy $dir/big.bin: INVALID: too-large" --check-images="$dir/images" \
+	--diy-image "$dir/big.bin"
+run 3 "^diy $dir/tasmota-minimal.bin: INVALID: minimal" --check-images="$dir/images" \
+	--diy-image "$dir/tasmota-minimal.bin"
+run 3 "^diy $dir/lite.bin.gz: INVALID: gzip" --check-images="$dir/images" \
+	--diy-image "$dir/lite.bin.gz"
+run 3 "^diy $dir/missing.bin: " --check-images="$dir/images" --diy-image "$dir/missing.bin"
+# Not a run yet: refused before anything starts.
+run 2 'not implemented yet' --no-prov --serving-host 192.0.2.1 --no-log-file \
+	--diy-image "$dir/tasmota-lite.bin"
+
+[ "$fail" = 0 ] && echo "diy-check-images: ok"
+exit "$fail"
