@@ -318,6 +318,9 @@ hop_start(const struct plugin_env *env, void **ret_state)
 				  "would hop: it would drop until home. Use --wifi-iface with "
 				  "another adapter, --wifi manual, or --allow-ssh-drop",
 			f->iface);
+		/* plugins_start keeps no state of a plug-in that failed: clean up here */
+		*ret_state = NULL;
+		hop_stop(h);
 		return -EPERM;
 	}
 	if (engine_observe(env->eng, observe, h) < 0) {

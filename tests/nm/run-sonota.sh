@@ -11,6 +11,9 @@
 #           leaves no sonota-* profile
 #   manual  --wifi manual: one line, no NM call
 #   absent  no NetworkManager on the bus: one line saying why, manual hops
+#   ssh     run under a fake sshd whose session address is on wlan0: refused at
+#           pre-flight (exit 5) without --allow-ssh-drop
+#   ssh-allow  the same with --allow-ssh-drop: it hops
 # Everything started is killed, the namespace deleted and the directory removed on
 # every exit (trap). Exit 77 (skipped) without root, ip(8), dbus-daemon or
 # python3-dbusmock.
@@ -135,20 +138,31 @@ wifi=()
 case "$scenario" in
 auto) wifi=(--wifi auto) ;;
 manual) wifi=(--wifi manual) ;;
+ssh-allow) wifi=(--allow-ssh-drop) ;;
 esac
 # a throw-away certificate (never the machine's state directory)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-subj /CN=sonota-nmrun -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 ||
 	fail "openssl req"
-# sonota-c in the namespace, bounded (the test's own limit is 60 s)
-ip netns exec "$netns" timeout -s KILL 40 "$sonota" --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
+# sonota-c in the namespace, bounded (the test's own limit is 60 s); for "ssh", under
+# a shell named sshd whose environment says the session came in on 198.51.100.5, the
+# address on wlan0 (nmssh reads the ancestors' comm and environ from /proc)
+launcher=()
+if [ "$scenario" = ssh ] || [ "$scenario" = ssh-allow ]; then
+	cp "$(command -v bash)" "$tmp/sshd"
+	launcher=(env "SSH_CONNECTION=198.51.100.1 50000 198.51.100.5 22" "$tmp/sshd" -c '"$@"; exit $?' sshd)
+fi
+ip netns exec "$netns" "${launcher[@]}" timeout -s KILL 40 "$sonota" --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
 	--images "$tmp/img" --no-log-file -v --serving-host 198.51.100.5 \
 	--wifi-ssid HomeNet --wifi-password homepass "${wifi[@]}" \
 	>"$tmp/sonota.out" 2>&1 </dev/null &
 sonota_pid=$!
 
 stop_sonota() {
-	kill -TERM "$sonota_pid"
+	local target=$sonota_pid
+	# under the fake sshd: signal its child (timeout, which passes it to sonota-c)
+	[ "${#launcher[@]}" = 0 ] || target=$(pgrep -P "$sonota_pid" | head -n 1)
+	kill -TERM "$target"
 	local rc=0
 	wait "$sonota_pid" || rc=$?
 	sonota_pid=
@@ -202,6 +216,28 @@ d = dump()
 assert d['devices']['wlan0']['active'] == 'Home', d['devices']
 assert not d['add2'], d['add2']
 print('ok: mock: untouched')" || fail "the mock was touched in manual mode"
+	;;
+ssh)
+	# the SSH session rides on wlan0: refused at pre-flight, exit 5, nothing hopped
+	rc=0
+	wait "$sonota_pid" || rc=$?
+	sonota_pid=
+	echo "sonota-c exited $rc"
+	[ "$rc" = 5 ] || fail "exit code $rc, wanted 5 (pre-flight)"
+	said 'WiFi: .*SSH.*wlan0' || fail "no SSH fact line"
+	said 'your SSH session rides on wlan0' || fail "no refusal line"
+	nm "
+d = dump()
+assert d['devices']['wlan0']['active'] == 'Home', d['devices']
+assert not d['add2'], d['add2']
+print('ok: mock: untouched')" || fail "the mock was touched after the refusal"
+	;;
+ssh-allow)
+	expect 'WiFi: SSH session rides on the radio'
+	expect 'WiFi hops: auto, through NetworkManager on wlan0'
+	expect 'WiFi: joining ITEAD-10000abcde'
+	stop_sonota
+	said 'WiFi: Home is back' || fail "the restore did not finish before exit"
 	;;
 absent)
 	expect 'WiFi hops: manual: .*NetworkManager'
