@@ -53,7 +53,7 @@ e2e_start device "$NS_DEV" 120 -- sh -c "sleep 1; exec '$top/build/tests/devsim/
 rc=0
 timeout --foreground -k 3 120 ip netns exec "$NS_SRV" env SONOTA_WIFI_PASSWORD=demo-password \
 	build/sonota-c --serving-host 192.168.77.5 --wifi-ssid HomeNet --images "$images" \
-	--log-file "$E2E_WORK/sonota.log" --done-timeout 10 || rc=$?
+	--log-file "$E2E_WORK/sonota.log" --done-timeout 10 --wifi manual || rc=$?
 
 e2e_wait device || true
 dev_rc=$E2E_RC

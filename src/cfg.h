@@ -75,6 +75,13 @@ enum cfg_flash_mode {
 	CFG_FLASH_DIO,      /* for devices that need DIO user images */
 };
 
+/* --wifi: who hops the computer's WiFi (issue 10, docs/wifi.md). */
+enum cfg_wifi {
+	CFG_WIFI_DEFAULT = 0, /* not given: auto when NetworkManager can, else manual */
+	CFG_WIFI_AUTO,        /* --wifi auto: NetworkManager hops, or say why not */
+	CFG_WIFI_MANUAL,      /* --wifi manual: the user hops by hand */
+};
+
 enum cfg_password_source {
 	CFG_PASSWORD_NONE = 0, /* no password: --no-prov, or the caller must ask */
 	CFG_PASSWORD_ARG,      /* --wifi-password (visible to other users in ps) */
@@ -134,6 +141,10 @@ struct cfg {
 
 	/* the DIY route (issue 11; only --check-images uses it so far) */
 	char *diy_image;               /* --diy-image FILE; NULL: none */
+	/* issue 10: WiFi hops through NetworkManager (src/hop.c) */
+	enum cfg_wifi wifi;            /* --wifi auto|manual */
+	char *wifi_iface;              /* --wifi-iface: the WiFi device to hop, NULL: NM's only one */
+	bool allow_ssh_drop;           /* --allow-ssh-drop: hop the radio the SSH session rides on */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -171,6 +182,9 @@ enum cfg_opt {
 	CFG_OPT_CALL_TIMEOUT, /* engine */
 	CFG_OPT_WAIT_TIMEOUT,
 	CFG_OPT_DIY_IMAGE, /* the DIY route (issue 11) */
+	CFG_OPT_WIFI, /* issue 10: WiFi hops */
+	CFG_OPT_WIFI_IFACE,
+	CFG_OPT_ALLOW_SSH_DROP,
 	_CFG_OPT_MAX,
 };
 
@@ -250,3 +264,6 @@ const char *cfg_default_images_dir(void);
 
 /* Name of a flash mode ("dout", "dio"). */
 const char *cfg_flash_mode_name(enum cfg_flash_mode m);
+
+/* Name of a --wifi value ("default", "auto", "manual"). */
+const char *cfg_wifi_name(enum cfg_wifi w);

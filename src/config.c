@@ -34,6 +34,7 @@ enum opt_kind {
 	K_UINT,         /* unsigned in min..max */
 	K_IPV4,         /* char * (as given) + uint32_t at offset2, then validate() */
 	K_FLASH,        /* enum cfg_flash_mode by name */
+	K_WIFI,         /* enum cfg_wifi by name */
 	K_CHECK_IMAGES, /* bool + optional DIR into the char * at offset2 */
 	K_HELP,
 	K_VERSION,
@@ -240,6 +241,25 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 			"3.x); with --check-images, report it by the\n"
 			"DIY rules (the DIY route itself is not wired\n"
 			"yet)",
+	},
+	/* issue 10: WiFi hops through NetworkManager */
+	[CFG_OPT_WIFI] = {
+		"wifi", 0, K_WIFI, false, F(wifi), 0, .metavar = "auto|manual",
+		.def_help = "auto when NetworkManager manages one WiFi device",
+		.help = "auto: join ITEAD-<id> and FinalStage and\n"
+			"go home through NetworkManager; manual: you\n"
+			"hop the WiFi by hand",
+	},
+	[CFG_OPT_WIFI_IFACE] = {
+		"wifi-iface", 0, K_STRING, false, F(wifi_iface), 0, 1, 15,
+		.metavar = "IFACE",
+		.help = "the WiFi device to hop (1-15 bytes; needed\n"
+			"when NetworkManager manages several)",
+	},
+	[CFG_OPT_ALLOW_SSH_DROP] = {
+		"allow-ssh-drop", 0, K_FLAG, false, F(allow_ssh_drop), 0,
+		.help = "hop even when this SSH session rides on\n"
+			"that WiFi device (it drops until home)",
 	},
 };
 
@@ -548,6 +568,12 @@ cfg_option_doc(unsigned opt, struct cfg_option_doc *ret)
 }
 
 const char *
+cfg_wifi_name(enum cfg_wifi w)
+{
+	return w == CFG_WIFI_AUTO ? "auto" : w == CFG_WIFI_MANUAL ? "manual" : "default";
+}
+
+const char *
 cfg_flash_mode_name(enum cfg_flash_mode m)
 {
 	return m == CFG_FLASH_DIO ? "dio" : "dout";
@@ -667,6 +693,17 @@ apply(struct cfg *c, unsigned id, const char *arg, char *err, size_t errlen)
 		*FIELD(c, o->offset2, uint32_t) = a;
 		return 0;
 	}
+	case K_WIFI:
+		if (strcasecmp(arg, "auto") == 0) {
+			*FIELD(c, o->offset, enum cfg_wifi) = CFG_WIFI_AUTO;
+		} else if (strcasecmp(arg, "manual") == 0) {
+			*FIELD(c, o->offset, enum cfg_wifi) = CFG_WIFI_MANUAL;
+		} else {
+			util_seterr(err, errlen, "--%s: \"%s\" is neither \"auto\" nor \"manual\"",
+			            o->name, quote(arg, q, sizeof(q)));
+			return -EINVAL;
+		}
+		return 0;
 	case K_FLASH:
 		if (strcasecmp(arg, "dout") == 0) {
 			*FIELD(c, o->offset, enum cfg_flash_mode) = CFG_FLASH_DOUT;
@@ -1107,6 +1144,10 @@ cfg_print(const struct cfg *c, FILE *f)
 		case K_FLASH:
 			fprintf(f, "%-20s %s\n", o->name,
 				cfg_flash_mode_name(*CFIELD(c, o->offset, enum cfg_flash_mode)));
+			break;
+		case K_WIFI:
+			fprintf(f, "%-20s %s\n", o->name,
+				cfg_wifi_name(*CFIELD(c, o->offset, enum cfg_wifi)));
 			break;
 		case K_SECRET:
 			/* Never the value, never its length. */

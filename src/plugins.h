@@ -5,9 +5,18 @@
  *
  * Adding one = a new module with a struct plugin, and one line in the list in
  * plugins.c. The composition starts them all once the loop exists and stops them
- * in reverse before it. The list is empty today.
+ * in reverse before it. Built in: the WiFi hop driver (hop.h), with libsystemd.
+ *
+ * Two hooks the composition honours (src/sonota.c):
+ *  - start returning -EPERM is a pre-flight refusal (already explained in the
+ *    log): the run exits with the pre-flight code instead of the generic one;
+ *  - busy: once the route ended, the loop keeps running while a plug-in says it
+ *    is busy (the hop driver restoring the user's network); the plug-in bounds
+ *    that time itself.
  */
 #pragma once
+
+#include <stdbool.h>
 
 #include <libwebsockets.h>
 
@@ -35,6 +44,9 @@ struct plugin {
 	/* Start; *ret_state is passed to stop. 0, or -errno (the run fails to start). */
 	int (*start)(const struct plugin_env *env, void **ret_state);
 	void (*stop)(void *state); /* NULL-safe for a state that start never set */
+	/* The route ended: true while the plug-in still needs the loop (bounded by
+	 * the plug-in). NULL: never. Called with the state start set (maybe NULL). */
+	bool (*busy)(void *state);
 };
 
 struct plugins {
@@ -48,6 +60,9 @@ struct plugins {
  * must still be stopped with plugins_stop. */
 int plugins_start(struct plugins *p, const struct plugin *const *list,
 		  const struct plugin_env *env, const char **ret_name);
+
+/* True while a started plug-in says it is busy. Safe on a zeroed struct. */
+bool plugins_busy(const struct plugins *p);
 
 /* Stop them in reverse order. Safe on a zeroed struct. */
 void plugins_stop(struct plugins *p);

@@ -255,6 +255,8 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 	struct plugin_env pe = { takeover_engine(&s->to), s->lws, s->vh_loop, cfg, log, &s->ui };
 	const char *name = "?";
 	if ((r = plugins_start(&s->plugins, NULL, &pe, &name)) < 0) {
+		if (r == -EPERM) /* a pre-flight refusal, explained by the plug-in */
+			return SONOTA_EXIT_PREFLIGHT;
 		log_err(log, "plug-in %s: cannot start: %s", name, strerror(-r));
 		return SONOTA_EXIT_FAILURE;
 	}
@@ -274,6 +276,10 @@ sonota_run(struct sonota *s)
 		log_err(s->log, "the event loop failed (our bug)");
 		return SONOTA_EXIT_FAILURE;
 	}
+	/* A plug-in may still need the loop: the hop driver restores the WiFi. */
+	while (plugins_busy(&s->plugins))
+		if (lws_service(s->lws, 0) < 0)
+			break;
 	ui_json_int(&s->ui, "exit", "code", s->to.exit_code);
 	return s->to.exit_code;
 }

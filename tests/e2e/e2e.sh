@@ -82,7 +82,9 @@ sonota_common=()
 sonota_env=()
 set_sonota_common()
 {
-	sonota_common=(--images "$IMG" --log-file "$E2E_LOGS/sonota.debug" -v --done-timeout 3)
+	# --wifi manual: devsim's hook plays the hops; never the machine's NetworkManager
+	sonota_common=(--images "$IMG" --log-file "$E2E_LOGS/sonota.debug" -v --done-timeout 3
+		--wifi manual)
 	if [ -n "${E2E_CERT:-}" ]; then
 		sonota_common+=(--cert "$E2E_CERT" --key "$E2E_KEY")
 	fi

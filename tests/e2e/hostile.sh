@@ -56,7 +56,7 @@ IMG="$E2E_WORK/img"
 	e2e_fail "mkimage set failed: $(tail -n 3 "$E2E_LOGS/mkimage.txt")"
 
 args=(--images "$IMG" --log-file "$E2E_LOGS/sonota.debug" -v --no-prov
-	--serving-host "$HOME_IP" --max-devices 256 --done-timeout 3600)
+	--serving-host "$HOME_IP" --max-devices 256 --done-timeout 3600 --wifi manual)
 [ -n "${E2E_CERT:-}" ] && args+=(--cert "$E2E_CERT" --key "$E2E_KEY")
 e2e_start sonota "$NS_SRV" "$SONOTA_BOUND" -- "$SONOTA_BIN" "${args[@]}"
 e2e_wait_log "$E2E_LOGS/sonota.log" '^listening:' 10 ||

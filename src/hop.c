@@ -1,0 +1,359 @@
+/* hop: see hop.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hop.h"
+#include "hopcore.h"
+#include "nm.h"
+#include "route-cloud.h"
+
+struct hop {
+	struct plugin_env env;
+	struct nm *nm;
+	struct lws_vhost *vh;
+	struct lws_protocols protocols[2];
+	bool discovered;      /* READY or MANUAL came */
+	bool ready;           /* NM hops are on */
+	enum hop_action want; /* the hop the route asks for now */
+	enum hop_action doing; /* the operation running for it */
+	bool exit_pending;    /* the exit waits for the restore */
+	bool rescan_said;     /* "not in range yet" said for this want */
+	unsigned fails;       /* failed joins for this want */
+	uint8_t itead_bssid[6]; /* the ITEAD-<id> joined: FinalStage has the same MAC */
+	lws_sorted_usec_list_t sul_rescan;
+	lws_sorted_usec_list_t sul_exit;
+};
+
+static void start_want(struct hop *h);
+
+static void
+manual(struct hop *h, const char *why)
+{
+	log_notice(h->env.log, "WiFi hops: manual: %s", why);
+}
+
+static void
+rescan_cb(lws_sorted_usec_list_t *sul)
+{
+	struct hop *h = lws_container_of(sul, struct hop, sul_rescan);
+	if (h->ready && !nm_busy(h->nm) &&
+	    (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL))
+		start_want(h);
+}
+
+static void
+exit_cb(lws_sorted_usec_list_t *sul)
+{
+	struct hop *h = lws_container_of(sul, struct hop, sul_exit);
+	if (!h->exit_pending)
+		return;
+	h->exit_pending = false;
+	log_warn(h->env.log, "WiFi: the restore did not finish within %u s; NetworkManager "
+			     "brings your network back by itself once sonota-c exits",
+		 HOP_EXIT_WAIT_MS / 1000);
+}
+
+static void
+rescan_later(struct hop *h)
+{
+	lws_sul_schedule(h->env.lws, 0, &h->sul_rescan, rescan_cb,
+			 (lws_usec_t)HOP_RESCAN_MS * LWS_US_PER_MS);
+}
+
+static void
+exit_done(struct hop *h)
+{
+	h->exit_pending = false;
+	lws_sul_cancel(&h->sul_exit);
+}
+
+/* Ask NM for what h->want calls for (any running operation dropped first). */
+static void
+start_want(struct hop *h)
+{
+	const struct nm_facts *f = nm_facts(h->nm);
+	int r = 0;
+
+	lws_sul_cancel(&h->sul_rescan);
+	if (nm_busy(h->nm))
+		nm_abort(h->nm);
+	h->doing = h->want;
+	switch (h->want) {
+	case HOP_JOIN_ITEAD:
+	case HOP_JOIN_FINAL:
+		r = nm_scan(h->nm, h->want == HOP_JOIN_FINAL ? "FinalStage" : NULL);
+		break;
+	case HOP_HOME:
+		log_notice(h->env.log, "WiFi: going home to %s (NetworkManager's autoconnect; "
+				       "activated by us after %u s)",
+			   f->restore_id[0] ? f->restore_id : "the best known network",
+			   HOP_HOME_GRACE_MS / 1000);
+		r = nm_restore(h->nm, HOP_HOME_GRACE_MS);
+		break;
+	case HOP_RESTORE_EXIT:
+		log_notice(h->env.log, "WiFi: restoring %s",
+			   f->restore_id[0] ? f->restore_id : "the network NetworkManager picks");
+		r = nm_restore(h->nm, HOP_EXIT_GRACE_MS);
+		break;
+	default:
+		h->doing = HOP_NONE;
+		return;
+	}
+	if (r < 0) {
+		h->doing = HOP_NONE;
+		log_warn(h->env.log, "WiFi: NetworkManager: cannot %s: %s; hop by hand",
+			 hop_action_name(h->want), strerror(-r));
+		if (h->want == HOP_RESTORE_EXIT)
+			exit_done(h);
+	}
+}
+
+static void
+on_scanned(struct hop *h)
+{
+	size_t n = 0;
+	const struct nm_ap *aps = nm_aps(h->nm, &n);
+	enum nmcore_ap_role want = h->doing == HOP_JOIN_FINAL ? NMCORE_AP_FINALSTAGE
+							     : NMCORE_AP_ITEAD;
+	enum nmcore_ap_role roles[NM_APS_MAX];
+	uint8_t bssids[NM_APS_MAX][6];
+
+	if (n > NM_APS_MAX)
+		n = NM_APS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		roles[i] = aps[i].role;
+		memcpy(bssids[i], aps[i].bssid, 6);
+	}
+	int i = hop_pick(roles, (const uint8_t(*)[6])bssids, n, want,
+			 want == NMCORE_AP_FINALSTAGE ? h->itead_bssid : NULL);
+	const char *what = want == NMCORE_AP_ITEAD ? "ITEAD-<id>" : "FinalStage";
+	if (i < 0) {
+		if (!h->rescan_said)
+			log_notice(h->env.log, "WiFi: no %s network in range yet; scanning again "
+					       "every %u s", what, HOP_RESCAN_MS / 1000);
+		h->rescan_said = true;
+		h->doing = HOP_NONE;
+		rescan_later(h);
+		return;
+	}
+	const struct nm_ap *ap = &aps[i];
+	char id[64];
+	if (want == NMCORE_AP_ITEAD) {
+		snprintf(id, sizeof(id), "sonota-ITEAD-%s", ap->deviceid);
+		memcpy(h->itead_bssid, ap->bssid, 6);
+		log_notice(h->env.log, "WiFi: joining ITEAD-%s (signal %u%%) through NetworkManager",
+			   ap->deviceid, ap->strength);
+	} else {
+		snprintf(id, sizeof(id), "sonota-FinalStage");
+		log_notice(h->env.log, "WiFi: joining FinalStage (signal %u%%) through "
+				       "NetworkManager", ap->strength);
+	}
+	int r = nm_join(h->nm, ap, id, want == NMCORE_AP_ITEAD ? HOP_ITEAD_PSK : NULL);
+	if (r < 0) {
+		h->doing = HOP_NONE;
+		log_warn(h->env.log, "WiFi: cannot join %s: %s; join it by hand", what,
+			 strerror(-r));
+	}
+}
+
+static void
+nm_event(void *arg, const struct nm_event *ev)
+{
+	struct hop *h = arg;
+	char ip[INET_ADDRSTRLEN];
+
+	log_debug(h->env.log, "WiFi: NM event %s (%s)", nm_ev_name(ev->type),
+		  ev->message ? ev->message : "");
+	switch (ev->type) {
+	case NM_EV_READY:
+		h->discovered = h->ready = true;
+		return;
+	case NM_EV_MANUAL:
+		h->discovered = true;
+		manual(h, ev->message ? ev->message : "NetworkManager cannot be used");
+		return;
+	case NM_EV_SCANNED:
+		if (h->doing == HOP_JOIN_ITEAD || h->doing == HOP_JOIN_FINAL)
+			on_scanned(h);
+		return;
+	case NM_EV_ACTIVATED:
+		inet_ntop(AF_INET, &ev->addr, ip, sizeof(ip));
+		log_notice(h->env.log, "WiFi: joined (address %s/%u)", ip, ev->prefix);
+		if (h->doing == HOP_JOIN_FINAL && strcmp(ip, "192.168.4.2") != 0)
+			log_warn(h->env.log, "WiFi: FinalStage gave %s, not 192.168.4.2: the "
+					     "E2A image only talks to 192.168.4.2", ip);
+		h->doing = HOP_NONE;
+		h->fails = 0;
+		return;
+	case NM_EV_FAILED:
+		log_warn(h->env.log, "WiFi: NetworkManager could not join: %s",
+			 ev->reason.message ? ev->reason.message : ev->message);
+		h->doing = HOP_NONE;
+		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL) &&
+		    ev->reason.kind != NMCORE_FAIL_WRONG_PSK)
+			rescan_later(h);
+		else if (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL)
+			log_warn(h->env.log, "WiFi: join the device's network by hand");
+		return;
+	case NM_EV_RESTORED:
+		log_notice(h->env.log, "WiFi: %s is back%s",
+			   nm_facts(h->nm)->restore_id[0] ? nm_facts(h->nm)->restore_id
+							  : "the user's network",
+			   ev->deleted ? ", our profiles deleted" : "");
+		h->doing = HOP_NONE;
+		if (h->exit_pending)
+			exit_done(h);
+		return;
+	case NM_EV_DROPPED:
+		log_info(h->env.log, "WiFi: the device closed its network");
+		return;
+	case NM_EV_LOST:
+		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
+			 ev->message ? ev->message : "NetworkManager left");
+		h->ready = false;
+		h->doing = HOP_NONE;
+		if (!h->discovered)
+			h->discovered = true;
+		if (h->exit_pending)
+			exit_done(h);
+		return;
+	case NM_EV_ERROR:
+	default:
+		log_warn(h->env.log, "WiFi: NetworkManager: %s",
+			 ev->message ? ev->message : strerror(-ev->err));
+		h->doing = HOP_NONE;
+		if (h->exit_pending)
+			exit_done(h);
+		else if (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL)
+			rescan_later(h);
+		return;
+	}
+}
+
+static void
+observe(void *arg, const struct engine *e, int from, int ev, int to)
+{
+	struct hop *h = arg;
+	(void)ev;
+	if (!h->ready)
+		return;
+	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
+	if (a == HOP_NONE || (a == HOP_RESTORE_EXIT && h->want == HOP_RESTORE_EXIT))
+		return;
+	h->want = a;
+	h->fails = 0;
+	h->rescan_said = false;
+	if (a == HOP_RESTORE_EXIT) {
+		h->exit_pending = true;
+		lws_sul_schedule(h->env.lws, 0, &h->sul_exit, exit_cb,
+				 (lws_usec_t)HOP_EXIT_WAIT_MS * LWS_US_PER_MS);
+	}
+	start_want(h);
+}
+
+static void hop_stop(void *state);
+
+static int
+hop_start(const struct plugin_env *env, void **ret_state)
+{
+	const struct cfg *cfg = env->cfg;
+
+	if (cfg->wifi == CFG_WIFI_MANUAL) {
+		log_notice(env->log, "WiFi hops: manual (--wifi manual)");
+		return 0;
+	}
+	struct hop *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->env = *env;
+	*ret_state = h;
+
+	h->protocols[0] = nm_protocol;
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "nm";
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = h->protocols;
+	h->vh = lws_create_vhost(env->lws, &info);
+	if (!h->vh) {
+		manual(h, "cannot create the loop's D-Bus vhost");
+		return 0;
+	}
+	struct nm_config nc = { .iface = cfg->wifi_iface };
+	int r = nm_start(h->vh, &nc, nm_event, h, &h->nm);
+	if (r < 0) {
+		char why[128];
+		snprintf(why, sizeof(why), "no system D-Bus (%s)", strerror(-r));
+		manual(h, why);
+		return 0;
+	}
+	/* Pre-flight: the discovery, bounded; the route has not started yet. */
+	lws_usec_t deadline = lws_now_usecs() + (lws_usec_t)HOP_DISCOVERY_MS * LWS_US_PER_MS;
+	while (!h->discovered && !engine_is_terminal(env->eng) && lws_now_usecs() < deadline)
+		if (lws_service(env->lws, 0) < 0)
+			break;
+	if (!h->discovered) {
+		manual(h, "NetworkManager did not answer in time");
+		nm_stop(h->nm);
+		h->nm = NULL;
+		return 0;
+	}
+	if (!h->ready) {
+		nm_stop(h->nm);
+		h->nm = NULL;
+		return 0;
+	}
+	const struct nm_facts *f = nm_facts(h->nm);
+	char text[2048];
+	nm_facts_describe(f, text, sizeof(text));
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		log_notice(env->log, "WiFi: %s", line);
+	if (hop_ssh_refuses(f->ssh, cfg->allow_ssh_drop)) {
+		log_err(env->log, "WiFi: your SSH session rides on %s, the WiFi device sonota-c "
+				  "would hop: it would drop until home. Use --wifi-iface with "
+				  "another adapter, --wifi manual, or --allow-ssh-drop",
+			f->iface);
+		/* plugins_start keeps no state of a plug-in that failed: clean up here */
+		*ret_state = NULL;
+		hop_stop(h);
+		return -EPERM;
+	}
+	if (engine_observe(env->eng, observe, h) < 0) {
+		manual(h, "no room for another route observer (our bug)");
+		h->ready = false;
+		return 0;
+	}
+	log_notice(env->log, "WiFi hops: auto, through NetworkManager on %s", f->iface);
+	return 0;
+}
+
+static bool
+hop_busy(void *state)
+{
+	struct hop *h = state;
+	return h && h->exit_pending;
+}
+
+static void
+hop_stop(void *state)
+{
+	struct hop *h = state;
+	if (!h)
+		return;
+	lws_sul_cancel(&h->sul_rescan);
+	lws_sul_cancel(&h->sul_exit);
+	nm_stop(h->nm);
+	free(h);
+}
+
+const struct plugin hop_plugin = {
+	.name = "wifi-hop",
+	.start = hop_start,
+	.stop = hop_stop,
+	.busy = hop_busy,
+};

@@ -1,0 +1,66 @@
+/* hopcore: see hopcore.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include "hopcore.h"
+#include "route-cloud.h"
+
+enum hop_action
+hop_on_transition(int from, int to, bool terminal)
+{
+	if (terminal)
+		return HOP_RESTORE_EXIT;
+	if (from == to)
+		return HOP_NONE;
+	switch (to) {
+	case ROUTE_WAIT_AP:
+		return HOP_JOIN_ITEAD;
+	case ROUTE_WAIT_HOME:
+		return HOP_HOME;
+	case ROUTE_FINALSTAGE:
+		/* back from final-delivered: E2A rebooted into its next image and
+		 * opens FinalStage again; we stay joined (or NM rejoins) */
+		return from == ROUTE_FINAL_DELIVERED ? HOP_NONE : HOP_JOIN_FINAL;
+	default:
+		return HOP_NONE;
+	}
+}
+
+const char *
+hop_action_name(enum hop_action a)
+{
+	static const char *const names[_HOP_ACTION_MAX] = {
+		[HOP_NONE] = "none",
+		[HOP_JOIN_ITEAD] = "join-itead",
+		[HOP_HOME] = "home",
+		[HOP_JOIN_FINAL] = "join-finalstage",
+		[HOP_RESTORE_EXIT] = "restore",
+	};
+	return (unsigned)a < _HOP_ACTION_MAX ? names[a] : "invalid";
+}
+
+bool
+hop_ssh_refuses(enum nmcore_ssh ssh, bool allow_ssh_drop)
+{
+	return ssh == NMCORE_SSH_ON_RADIO && !allow_ssh_drop;
+}
+
+int
+hop_pick(const enum nmcore_ap_role *roles, const uint8_t (*bssids)[6], size_t n,
+	 enum nmcore_ap_role want, const uint8_t prefer_bssid[6])
+{
+	static const uint8_t zero[6];
+	int first = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (roles[i] != want)
+			continue;
+		if (first < 0)
+			first = (int)i;
+		if (prefer_bssid && memcmp(prefer_bssid, zero, 6) != 0 &&
+		    memcmp(bssids[i], prefer_bssid, 6) == 0)
+			return (int)i;
+	}
+	return first;
+}

@@ -1,0 +1,88 @@
+/* Unit tests of hopcore: the WiFi hop driver's decisions (src/hop.c, issue 10,
+ * docs/wifi.md). Built also with -Dnm=disabled. */
+#include "config.h"
+
+#include <string.h>
+
+#include "check.h"
+#include "hopcore.h"
+#include "route-cloud.h"
+
+static void
+test_transitions(void)
+{
+	static const struct {
+		int from, to;
+		bool terminal;
+		enum hop_action want;
+	} rows[] = {
+		{ ROUTE_PREFLIGHT, ROUTE_WAIT_AP, false, HOP_JOIN_ITEAD },     /* start */
+		{ ROUTE_PROVISIONING, ROUTE_WAIT_AP, false, HOP_JOIN_ITEAD },  /* AP lost early */
+		{ ROUTE_WAIT_AP, ROUTE_WAIT_AP, false, HOP_NONE },             /* home-down */
+		{ ROUTE_WAIT_AP, ROUTE_PROVISIONING, false, HOP_NONE },        /* ap-up */
+		{ ROUTE_PROVISIONING, ROUTE_WAIT_HOME, false, HOP_HOME },      /* prov-ok */
+		{ ROUTE_POSTED, ROUTE_WAIT_HOME, false, HOP_HOME },
+		{ ROUTE_WAIT_HOME, ROUTE_WAIT_CALL, false, HOP_NONE },         /* home-up */
+		{ ROUTE_WAIT_CALL, ROUTE_SERVING, false, HOP_NONE },
+		{ ROUTE_SERVING, ROUTE_FINALSTAGE, false, HOP_JOIN_FINAL },    /* stock-done */
+		{ ROUTE_PREFLIGHT, ROUTE_FINALSTAGE, false, HOP_JOIN_FINAL },  /* --no-prov resume */
+		{ ROUTE_FINAL_DELIVERED, ROUTE_FINALSTAGE, false, HOP_NONE },  /* E2A rebooted */
+		{ ROUTE_FINALSTAGE, ROUTE_FINAL_DELIVERED, false, HOP_NONE },
+		{ ROUTE_FINAL_DELIVERED, ROUTE_DONE, true, HOP_RESTORE_EXIT },
+		{ ROUTE_WAIT_AP, ROUTE_FAILED, true, HOP_RESTORE_EXIT },       /* interrupt */
+		{ ROUTE_PROVISIONING, ROUTE_FAILED, true, HOP_RESTORE_EXIT },  /* Ctrl-C mid-hop */
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK_MSG(hop_on_transition(rows[i].from, rows[i].to, rows[i].terminal) ==
+				  rows[i].want,
+			  "row %zu: %s, wanted %s", i,
+			  hop_action_name(hop_on_transition(rows[i].from, rows[i].to,
+							    rows[i].terminal)),
+			  hop_action_name(rows[i].want));
+	CHECK_STR(hop_action_name(HOP_JOIN_FINAL), "join-finalstage");
+	CHECK_STR(hop_action_name((enum hop_action)99), "invalid");
+}
+
+static void
+test_ssh(void)
+{
+	CHECK(hop_ssh_refuses(NMCORE_SSH_ON_RADIO, false));
+	CHECK(!hop_ssh_refuses(NMCORE_SSH_ON_RADIO, true));
+	CHECK(!hop_ssh_refuses(NMCORE_SSH_OTHER, false));
+	CHECK(!hop_ssh_refuses(NMCORE_SSH_NONE, false));
+	/* unknown: the address was not found; it may not be the radio: say, not refuse */
+	CHECK(!hop_ssh_refuses(NMCORE_SSH_UNKNOWN, false));
+}
+
+static void
+test_pick(void)
+{
+	static const uint8_t mac_a[6] = { 0xd8, 0xf1, 0x5b, 0, 0, 1 };
+	static const uint8_t mac_b[6] = { 0xd8, 0xf1, 0x5b, 0, 0, 2 };
+	static const uint8_t zero[6];
+	const enum nmcore_ap_role roles[] = { NMCORE_AP_OTHER, NMCORE_AP_ITEAD_BADSEC,
+					      NMCORE_AP_ITEAD, NMCORE_AP_FINALSTAGE,
+					      NMCORE_AP_ITEAD, NMCORE_AP_FINALSTAGE };
+	uint8_t bssids[6][6] = { { 0 } };
+	memcpy(bssids[3], mac_b, 6);
+	memcpy(bssids[5], mac_a, 6);
+
+	/* strongest first: the first of the role; a bad-security ITEAD is skipped */
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 6, NMCORE_AP_ITEAD, NULL), 2);
+	/* FinalStage: the one with the MAC of the ITEAD joined wins over a stronger one */
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 6, NMCORE_AP_FINALSTAGE, mac_a), 5);
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 6, NMCORE_AP_FINALSTAGE, zero), 3);
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 6, NMCORE_AP_FINALSTAGE, NULL), 3);
+	/* none of the role, or nothing scanned */
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 3, NMCORE_AP_FINALSTAGE, NULL), -1);
+	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 0, NMCORE_AP_ITEAD, NULL), -1);
+}
+
+int
+main(void)
+{
+	test_transitions();
+	test_ssh();
+	test_pick();
+	return check_done();
+}
