@@ -445,24 +445,13 @@ request_new(const char *deviceid, cJSON **ret_data)
 	return o;
 }
 
-static char *
-finish(cJSON *o, bool ok)
-{
-	char *s = NULL;
-
-	if (o && ok)
-		s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
 char *
 diy_build_info(const char *deviceid)
 {
 	cJSON *data;
 	cJSON *o = request_new(deviceid, &data);
 
-	return finish(o, o != NULL);
+	return proto_print_free(o, o != NULL);
 }
 
 char *
@@ -495,7 +484,7 @@ diy_build_ota_flash(const char *deviceid, const char *ipv4, uint16_t port, const
 	o = request_new(deviceid, &data);
 	ok = o && cJSON_AddStringToObject(data, "downloadUrl", url) &&
 	     cJSON_AddStringToObject(data, "sha256sum", hex);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 int

@@ -323,9 +323,8 @@ digest_ok(const char *s)
 	return true;
 }
 
-/* Print and free o; NULL if o is NULL or printing fails. */
-static char *
-finish(cJSON *o, bool ok)
+char *
+proto_print_free(cJSON *o, bool ok)
 {
 	char *s = NULL;
 
@@ -389,7 +388,7 @@ proto_build_register_reply(const char *deviceid, const char *server_apikey)
 	ok = o && (cfg = cJSON_AddObjectToObject(o, "config")) &&
 	     cJSON_AddNumberToObject(cfg, "hb", 1) &&
 	     cJSON_AddNumberToObject(cfg, "hbInterval", PROTO_HB_INTERVAL);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 char *
@@ -403,7 +402,7 @@ proto_build_date_reply(const char *deviceid, const char *server_apikey, int64_t 
 		return NULL;
 	o = reply_new(deviceid, server_apikey);
 	ok = o && cJSON_AddStringToObject(o, "date", date);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 char *
@@ -411,7 +410,7 @@ proto_build_update_reply(const char *deviceid, const char *server_apikey)
 {
 	cJSON *o = reply_new(deviceid, server_apikey);
 
-	return finish(o, o != NULL);
+	return proto_print_free(o, o != NULL);
 }
 
 char *
@@ -421,7 +420,7 @@ proto_build_query_reply(const char *deviceid, const char *server_apikey)
 	bool ok;
 
 	ok = o && cJSON_AddNumberToObject(o, "params", 0);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 char *
@@ -433,7 +432,7 @@ proto_build_relay(const char *deviceid, const char *server_apikey, uint64_t sequ
 	ok = o && (params = cJSON_AddObjectToObject(o, "params")) &&
 	     cJSON_AddStringToObject(params, "switch", on ? "on" : "off") &&
 	     cJSON_AddStringToObject(o, "from", "app");
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 static bool
@@ -474,7 +473,7 @@ proto_build_upgrade(const struct proto_upgrade *u)
 	     add_bin(list, u->url_user2, u->digest_user2, "user2.bin") &&
 	     cJSON_AddStringToObject(params, "model", model) &&
 	     cJSON_AddStringToObject(params, "version", PROTO_UPGRADE_VERSION);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 char *
@@ -489,7 +488,7 @@ proto_build_dispatch_reply(const char *ip, uint16_t port)
 	ok = o && cJSON_AddNumberToObject(o, "error", 0) &&
 	     cJSON_AddStringToObject(o, "reason", "ok") && cJSON_AddStringToObject(o, "IP", ip) &&
 	     cJSON_AddNumberToObject(o, "port", port);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }
 
 char *
@@ -507,5 +506,5 @@ proto_build_ap(const char *ssid, const char *password, const char *server_name, 
 	     cJSON_AddStringToObject(o, "password", password) &&
 	     cJSON_AddStringToObject(o, "serverName", server_name) &&
 	     cJSON_AddNumberToObject(o, "port", port);
-	return finish(o, ok);
+	return proto_print_free(o, ok);
 }

@@ -97,6 +97,11 @@ struct proto_msg {
  * decoder of untrusted JSON (proto.c, diy.c). */
 int proto_parse_object(const char *buf, size_t len, size_t max, struct cJSON **ret);
 
+/* Print o unformatted when ok, then free o (NULL-safe). Returns the text (the caller
+ * frees it), or NULL when o is NULL, ok is false or printing fails. Shared by every
+ * builder of a JSON message (proto.c, diy.c). */
+char *proto_print_free(struct cJSON *o, bool ok);
+
 /* Decode one device WebSocket text frame (need not be NUL-terminated).
  * Fields the server acts on (action, deviceid, apikey, model, romVersion,
  * sequence, error, params.switch) must have the right type when present; "ts" is
