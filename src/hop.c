@@ -24,6 +24,7 @@ struct hop {
 	bool exit_pending;    /* the exit waits for the restore */
 	bool rescan_said;     /* "not in range yet" said for this want */
 	unsigned fails;       /* failed joins for this want */
+	int stage;            /* the route's stage after the last transition seen */
 	uint8_t itead_bssid[6]; /* the ITEAD-<id> joined: FinalStage has the same MAC */
 	lws_sorted_usec_list_t sul_rescan;
 	lws_sorted_usec_list_t sul_exit;
@@ -213,6 +214,17 @@ nm_event(void *arg, const struct nm_event *ev)
 		return;
 	case NM_EV_DROPPED:
 		log_info(h->env.log, "WiFi: the device closed its network");
+		/* Still waiting for the final image: E2A reboots between two images
+		 * (user2, the 4CH) or its WiFi dropped; FinalStage comes back, and no
+		 * transition calls for the join again (finalstage stays finalstage). */
+		if (h->ready && h->want == HOP_JOIN_FINAL && h->stage == ROUTE_FINALSTAGE &&
+		    h->doing == HOP_NONE) {
+			log_notice(h->env.log, "WiFi: FinalStage went away; joining it again "
+					       "when it comes back");
+			h->fails = 0;
+			h->rescan_said = false;
+			start_want(h);
+		}
 		return;
 	case NM_EV_LOST:
 		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
@@ -241,6 +253,7 @@ static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
 {
 	struct hop *h = arg;
+	h->stage = to;
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
