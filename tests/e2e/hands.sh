@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch two"
+SCENARIOS="plumbing user1 user2 4ch two wrong-psk ap-vanish no-finalstage nm-restart sigint kill9"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -72,12 +72,13 @@ sonota_start()
 {
 	local name="$1"
 	shift
-	local tls=()
+	local tls=() prov=(--wifi-ssid "$E2E_NM_HOME_SSID")
 	[ -n "${E2E_CERT:-}" ] && tls=(--cert "$E2E_CERT" --key "$E2E_KEY")
+	case " $* " in *" --no-prov "*) prov=() ;; esac
 	e2e_start "$name" "$NS_SRV" "$SONOTA_BOUND" -- env SONOTA_WIFI_PASSWORD="$PW" \
 		DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "$SONOTA_BIN" \
 		--images "$IMG" --log-file "$E2E_LOGS/$name.debug" -v --done-timeout 3 "${tls[@]}" \
-		--serving-host "$HOME_IP" --wifi-ssid "$E2E_NM_HOME_SSID" "$@"
+		--serving-host "$HOME_IP" "${prov[@]}" "$@"
 	local i
 	for ((i = 0; i < 150; i++)); do
 		grep -q '^listening:' "$E2E_LOGS/$name.log" 2>/dev/null && return 0
@@ -147,12 +148,26 @@ expect_no_manual_hop()
 # takeover N ID MODEL N_FINAL: sonota-c "sonota-N", devsim "devsim-N".
 takeover()
 {
-	local n="$1" id="$2" m="$3" nfinal="$4" s="sonota-$1" d="devsim-$1"
+	takeover_start "$1" "$2" "$3"
+	takeover_check "$@"
+}
+
+takeover_start()
+{
+	local n="$1" id="$2" m="$3" s="sonota-$1" d="devsim-$1"
 	sonota_start "$s"
 	e2e_expect_log "$s" '^WiFi: NetworkManager 1\.42\.4'
 	e2e_expect_log "$s" "^WiFi hops: auto, through NetworkManager on $E2E_IF\$"
 	devsim_start "$d" "$m" --deviceid "$id" --start ap --ssid-check "$E2E_NM_HOME_SSID" \
 		--expect-final "$IMG/image_arduino.bin"
+}
+
+# takeover_check N ID MODEL N_FINAL [ALLOWED]: the run ends by itself and everything a
+# hands-free takeover must show holds. ALLOWED: a regex of WiFi failure lines this scenario
+# provokes (else none may appear).
+takeover_check()
+{
+	local n="$1" id="$2" nfinal="$4" allowed="${5:-}" s="sonota-$1" d="devsim-$1"
 	e2e_wait "$d"
 	local drc=$E2E_RC
 	e2e_stop "$s" 15
@@ -178,7 +193,12 @@ takeover()
 	e2e_expect_log "$s" '^Done: the device runs the new firmware'
 	e2e_expect_log "$s" '^WiFi: restoring Home'
 	e2e_expect_log "$s" '^WiFi: Home is back'
-	e2e_expect_nolog "$s" 'hop by hand|join the device.s network by hand|could not join'
+	if [ -n "$allowed" ]; then
+		grep -E 'hop by hand|by hand|could not join' "$E2E_LOGS/$s.log" | grep -Ev -- "$allowed" |
+			grep -q . && e2e_fail "$s: an unexpected WiFi failure line: $(grep -E 'hop by hand|by hand|could not join' "$E2E_LOGS/$s.log" | grep -Ev -- "$allowed" | head -n 1)"
+	else
+		e2e_expect_nolog "$s" 'hop by hand|join the device.s network by hand|could not join'
+	fi
 	e2e_nm_expect_home
 	e2e_nm_expect_clean
 	e2e_nm_expect_joins "$id" "$nfinal"
@@ -314,6 +334,177 @@ s_two()
 	takeover 1 "$ID1" basic-user1 1
 	takeover 2 "$ID2" basic-user2 2
 	expect_addr_moves "$(moves 1 "$ID1"),$(moves 2 "$ID2" | sed 's/^up e2e-home,//')"
+}
+
+# ---- fault cases against the real binary ------------------------------------------------------
+
+# sonota-c ends by itself (not by the test's SIGTERM) with exit status WANT within SECS.
+# expect_end NAME SECS WANT
+expect_end()
+{
+	e2e_stop "$1" "$2"
+	local rc=$E2E_RC
+	[ "$E2E_SIGNALLED" = 0 ] || e2e_fail "$1 did not end by itself within $2 s (status $rc)"
+	e2e_expect_exit "$1" "$rc" "$3"
+}
+
+# The ITEAD AP refuses the PSK (not a Sonoff in pairing mode, or its PSK changed): one line
+# with NM's diagnosis, no retry (a wrong PSK does not get better), the hops become manual,
+# NM's autoconnect brings Home back; the run ends at --wait-timeout in wait-ap, exit 1.
+s_wrong-psk()
+{
+	images
+	e2e_nm_start
+	e2e_nm_itead_extra "$ID1" '"psk": "not-the-itead-one"'
+	sonota_start sonota-1 --wait-timeout 8
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ap-timeout 30
+	wait_log sonota-1 '^(warning: )?WiFi: NetworkManager could not join: ' 15
+	expect_end sonota-1 15 1
+	e2e_stop devsim-1 0
+	e2e_expect_log_count sonota-1 '^(warning: )?WiFi: NetworkManager could not join: the network refused the password \(wrong PSK, or not a Sonoff in pairing mode\)' 1
+	e2e_expect_log_count sonota-1 '^WiFi: joining ITEAD-' 1
+	e2e_expect_log sonota-1 "^(warning: )?WiFi: join the device's network by hand"
+	e2e_expect_log sonota-1 '^stage: wait-ap → timeout → failed$'
+	e2e_expect_log sonota-1 '^  why the run ended: This computer did not join the device.s WiFi'
+	e2e_expect_log sonota-1 '^WiFi: Home is back'
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+	e2e_nm_expect_hop_latency "$E2E_LOGS/sonota-1.debug" "$HOP_MAX_MS" join-itead restore
+}
+
+# The pairing AP vanishes while NM associates (reason 53): the diagnosis says to press the
+# button again; NM brings Home back; once the AP is back (the user pressed the button),
+# sonota-c joins it by itself and the takeover goes on to the end.
+s_ap-vanish()
+{
+	images
+	e2e_nm_start
+	e2e_nm_itead_extra "$ID1" '"vanish": true'
+	takeover_start 1 "$ID1" basic-user1
+	wait_log sonota-1 '^(warning: )?WiFi: NetworkManager could not join: the WiFi network is gone \(the device left pairing mode or rebooted\): press its button again' 15
+	e2e_wait_log "$E2E_LOGS/nm-hook.log" 'up e2e-home .* ok$' 5
+	# the user presses the button: ITEAD-<id> is in range again
+	sleep 1
+	e2e_nm_call AddAP string: "string:{\"ssid\": \"ITEAD-$ID1\", \"psk\": \"12345678\", \"dhcp\": \"$E2E_AP_SRV\", \"bssid\": \"$(e2e_dev_bssid "$ID1")\", \"strength\": 60}" >/dev/null ||
+		e2e_fail "could not put ITEAD-$ID1 back"
+	takeover_check 1 "$ID1" basic-user1 1 'could not join: the WiFi network is gone'
+	e2e_expect_log_count sonota-1 'could not join' 1
+	e2e_expect_log_count sonota-1 '^WiFi: joining ITEAD-' 2
+	# before the AP came back, the laptop was home again (NM's autoconnect after the failure)
+	expect_addr_moves "up e2e-home,down e2e-home,up e2e-home,down e2e-home,up ITEAD-$ID1,down ITEAD-$ID1,up e2e-home,down e2e-home,up FinalStage,down FinalStage,up e2e-home"
+}
+
+# FinalStage never appears in the radio's scans: one line saying so, the run fails at
+# --wait-timeout with the FinalStage diagnosis, exit 1, and the laptop is home.
+s_no-finalstage()
+{
+	images
+	e2e_nm_start
+	e2e_nm_hide_finalstage
+	sonota_start sonota-1 --no-prov --wait-timeout 8
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start sta --server "$HOME_IP:8443"
+	wait_log sonota-1 '^stage: serving → stock-done → finalstage$' 20
+	expect_end sonota-1 15 1
+	e2e_stop devsim-1 0
+	e2e_expect_log_count sonota-1 '^WiFi: no FinalStage network in range yet; scanning again every 3 s$' 1
+	e2e_expect_log sonota-1 '^stage: finalstage → timeout → failed$'
+	e2e_expect_log sonota-1 '^  why the run ended: image_arduino.bin was not delivered on FinalStage within 8 s'
+	e2e_expect_nolog sonota-1 '^WiFi: joining FinalStage'
+	e2e_expect_log sonota-1 '^WiFi: Home is back'
+	e2e_nm_py "
+d = dump()
+if d['scans'] < 3:
+    fail('only %d scans in 8 s' % d['scans'])
+print('%d scans' % d['scans'])" || e2e_fail "sonota-c did not keep scanning for FinalStage"
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+	e2e_nm_expect_hop_latency "$E2E_LOGS/sonota-1.debug" "$HOP_MAX_MS" home join-finalstage restore
+}
+
+# NetworkManager restarts mid-run (after the way home): sonota-c says once that the hops are
+# by hand from now on, never calls the new NM, and the run goes on: the user joins FinalStage
+# by hand (devsim's hook plays it again) and the takeover ends with exit 0.
+s_nm-restart()
+{
+	images
+	e2e_nm_start
+	takeover_start 1 "$ID1" basic-user1
+	wait_log sonota-1 '^stage: wait-home → home-up → (wait-call|serving)$' 25
+	e2e_nm_manual
+	e2e_nm_stop_mock
+	wait_log sonota-1 'hop by hand from now on' 5
+	e2e_nm_start_mock
+	e2e_wait devsim-1
+	local drc=$E2E_RC
+	expect_end sonota-1 15 0
+	e2e_expect_exit devsim-1 "$drc" 0
+	expect_result devsim-1 ok
+	e2e_expect_log_count sonota-1 'hop by hand from now on' 1
+	e2e_expect_log_count sonota-1 '^WiFi hops' 1
+	e2e_expect_nolog sonota-1 '^WiFi: joining FinalStage'
+	e2e_expect_log sonota-1 '^Done: the device runs the new firmware'
+	e2e_nm_py "
+d = dump()
+if d['add2'] or d['calls']:
+    fail('sonota-c called the restarted NetworkManager: %s %s' % (d['add2'], d['calls']))
+print('the restarted NM was left alone')" || e2e_fail "sonota-c used NM after it restarted"
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+}
+
+# Ctrl-C while NM associates with ITEAD-<id> (a slow association): the restore runs before
+# exit, 130, Home back, no profile of ours left.
+s_sigint()
+{
+	images
+	e2e_nm_start delay_ms=2500
+	sonota_start sonota-1
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ap-timeout 30
+	wait_log sonota-1 '^WiFi: joining ITEAD-' 15
+	sleep 0.5
+	e2e_nm_py "
+d = dump()['devices']['$E2E_IF']
+if not (d['active'] or '').startswith('sonota-') or d['state'] != 1:
+    fail('not mid-association: %s' % d)" || e2e_fail "the signal would not land mid-hop"
+	kill -INT "$(sonota_pid sonota-1)"
+	expect_end sonota-1 15 130
+	e2e_stop devsim-1 0
+	e2e_expect_log sonota-1 '^stage: wait-ap → interrupt → failed$'
+	e2e_expect_log sonota-1 '^WiFi: restoring Home'
+	e2e_expect_log sonota-1 '^WiFi: Home is back'
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+	e2e_nm_expect_hop_latency "$E2E_LOGS/sonota-1.debug" "$HOP_MAX_MS" join-itead restore
+}
+
+# kill -9 while on the device's AP: NM drops the client-bound volatile profile by itself and
+# autoconnects Home; nothing of ours is left.
+s_kill9()
+{
+	images
+	e2e_nm_start
+	sonota_start sonota-1
+	# no HTTP server on port 80: provisioning cannot succeed, the laptop stays on ITEAD
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ap-port 81 --ap-timeout 30
+	wait_log sonota-1 "^this computer joined the device.s WiFi \\(10\\.10\\.7\\.2\\)" 15
+	e2e_ip "$NS_SRV" -4 -o addr show dev "$E2E_IF" | grep -q ' 10\.10\.7\.2/24 ' ||
+		e2e_fail "SRV is not on ITEAD before the kill"
+	kill -KILL "$(sonota_pid sonota-1)"
+	e2e_stop sonota-1 5
+	e2e_expect_exit sonota-1 "$E2E_RC" 137
+	local i
+	for ((i = 0; i < 50; i++)); do
+		e2e_nm_py "
+if dump()['devices']['$E2E_IF']['state'] != 2: fail('')" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	e2e_stop devsim-1 0
+	grep -q 'left the bus: dropping' "$E2E_LOGS/nm-calls.log" ||
+		e2e_fail "the mock did not drop the client-bound activation"
+	e2e_expect_nolog sonota-1 '^WiFi: restoring'
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+	expect_addr_moves "up e2e-home,down e2e-home,up ITEAD-$ID1,down ITEAD-$ID1,up e2e-home"
 }
 
 "s_$SCENARIO"
