@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch two wrong-psk ap-vanish no-finalstage nm-restart sigint kill9"
+SCENARIOS="plumbing user1 user2 4ch two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -505,6 +505,36 @@ if dump()['devices']['$E2E_IF']['state'] != 2: fail('')" >/dev/null 2>&1 && brea
 	e2e_nm_expect_home
 	e2e_nm_expect_clean
 	expect_addr_moves "up e2e-home,down e2e-home,up ITEAD-$ID1,down ITEAD-$ID1,up e2e-home"
+}
+
+# Ctrl-C while NM's own autoconnect is bringing Home back (after a failed join, a slow
+# association): the restore waits for that activation instead of restarting it with an
+# ActivateConnection of its own (which would cut it short: NEW_ACTIVATION).
+s_sigint-autoconnect()
+{
+	images
+	e2e_nm_start delay_ms=2500 autoconnect_delay_ms=0
+	e2e_nm_itead_extra "$ID1" '"psk": "not-the-itead-one"'
+	sonota_start sonota-1
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ap-timeout 30
+	wait_log sonota-1 '^(warning: )?WiFi: NetworkManager could not join: ' 20
+	e2e_nm_py "
+d = dump()['devices']['$E2E_IF']
+if d['active'] != 'Home' or d['state'] != 1:
+    fail('Home is not being autoconnected: %s' % d)" || e2e_fail "the signal would not land during NM's autoconnect"
+	kill -INT "$(sonota_pid sonota-1)"
+	expect_end sonota-1 15 130
+	e2e_stop devsim-1 0
+	e2e_expect_log sonota-1 '^WiFi: Home is back'
+	e2e_nm_py "
+c = [x for x in dump()['calls'] if x.startswith('ActivateConnection')]
+if c:
+    fail('sonota-c restarted the activation NM was making: %s' % c)" ||
+		e2e_fail "the restore fought NM's autoconnect"
+	e2e_log "ok: the restore waited for NM's own activation of Home"
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
+	expect_addr_moves "up e2e-home,down e2e-home,up e2e-home"
 }
 
 "s_$SCENARIO"
