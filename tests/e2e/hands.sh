@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9"
+SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -324,6 +324,18 @@ s_4ch()
 	takeover 1 "$ID1" dout-4ch 2
 	expect_addr_moves "$(moves 2 "$ID1")"
 	e2e_expect_log devsim-1 'AP: POST /ap: head and body arrived in 1 read$'
+}
+
+# FinalStage drops halfway through image_arduino.bin; E2A restarts and opens it again: the
+# driver joins it again and the image is delivered whole the second time.
+s_final-drop50()
+{
+	images
+	e2e_nm_start
+	takeover 1 "$ID1" final-drop50 2
+	expect_addr_moves "$(moves 2 "$ID1")"
+	e2e_expect_log sonota-1 'FinalStage went away before image_arduino\.bin was delivered'
+	e2e_expect_log_count sonota-1 '^WiFi: FinalStage went away; joining it again when it comes back$' 1
 }
 
 # Two devices in a row: two runs of sonota-c, one device each, on the same NetworkManager.
