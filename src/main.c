@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "diyfile.h"
+#include "diyrun.h"
 #include "imageset.h"
 #include "log.h"
 #include "sonota.h"
@@ -70,10 +71,14 @@ main(int argc, char **argv)
 	log_notice(&log, "sonota-c %s%s%s", SONOTA_VERSION, log_path ? ", debug log " : "",
 		   log_path ? log_path : "");
 
-	code = sonota_init(&s, &cfg, &log);
-	if (code == 0)
-		code = sonota_run(&s);
-	sonota_fini(&s);
+	if (cfg.diy) { /* issue 11: the DIY route is a composition of its own (diyrun.h) */
+		code = diyrun_main(&cfg, &log);
+	} else {
+		code = sonota_init(&s, &cfg, &log);
+		if (code == 0)
+			code = sonota_run(&s);
+		sonota_fini(&s);
+	}
 	log_notice(&log, "exit %d", code);
 	log_close(&log);
 	cfg_free(&cfg);
