@@ -348,8 +348,10 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 			log_notice(d->log, "mDNS: %s: %s", a->instance, a->dev.why ? a->dev.why : "");
 			return;
 		}
-		if (!d->found)
+		if (!d->type[0])
 			util_strlcpy(d->type, a->dev.type, sizeof(d->type));
+		if (d->found && !d->deviceid[0]) /* --device-ip: the id from its announcement */
+			util_strlcpy(d->deviceid, a->dev.id, sizeof(d->deviceid));
 		d->seen_in_mdns = true;
 		d->rd.f.mdns_watch = d->avahi_alive;
 		if (d->rd.f.left_mdns) {
@@ -368,6 +370,14 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 		}
 		return;
 	case AVAHI_EV_ALL_FOR_NOW:
+		/* Avahi has read its cache and asked the LAN: a device it has not seen by now
+		 * (--device-ip, mDNS blocked) cannot be watched leaving */
+		d->mdns_settled = true;
+		d->rd.f.mdns_watch = d->avahi_alive && d->seen_in_mdns;
+		if (!d->seen_in_mdns && d->found)
+			log_notice(d->log, "mDNS: %s is not announced: its leaving mDNS cannot be "
+					   "observed", d->device_ip);
+		judge(d);
 		return;
 	case AVAHI_EV_GONE:
 		d->avahi_alive = false;
@@ -405,6 +415,7 @@ void
 diyrun_start(struct diyrun *d, bool mdns)
 {
 	d->avahi_alive = mdns;
+	d->rd.f.mdns_watch = mdns; /* until Avahi says the device cannot be watched */
 	engine_post(&d->eng, RDIY_EV_START);
 	if (d->cfg->device_ip) {
 		found(d, d->cfg->device_ip, NULL, false);

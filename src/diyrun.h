@@ -58,6 +58,7 @@ struct diyrun {
 	bool found;                        /* RDIY_EV_FOUND was posted */
 	bool avahi_alive;                  /* the browser runs (no GONE yet) */
 	bool seen_in_mdns;                 /* our device was FOUND by Avahi */
+	bool mdns_settled;                 /* Avahi said ALL_FOR_NOW */
 	bool lan_mode_seen;                /* a LAN-mode announcement was seen */
 	struct diyacct acct;               /* the download's proofs */
 	uint64_t flash_ms;                 /* ota_flash answered (0: not yet) */

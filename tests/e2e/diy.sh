@@ -133,6 +133,28 @@ ip-unproven)
 	want_err "could not be observed"
 	want_dev 0
 	;;
+ip-avahi)
+	# --device-ip with Avahi running: the id and the goodbye come from its announcement
+	device r3-3.3
+	run --device-ip "$dev_ip"
+	assert_done
+	grep -q '"deviceid":"1000abcd51"' "$tmp/sonota.json" || fail "id not taken from mDNS"
+	;;
+lan-mode)
+	# only a LAN-mode (encrypted) device on the LAN: a one-line diagnosis, then the
+	# discover limit names --device-ip; nothing is flashed
+	ip=$(avahi_dev_addr 2)
+	ip netns exec "$AVAHI_NS_DEV" timeout 100 /usr/bin/python3 "$here/../avahi/mdnsannounce.py" \
+		--bind "$ip" --id 1000aaaa1a --timeout 90 --txt txtvers=1 --txt id=1000aaaa1a \
+		--txt type=plug --txt apivers=1 --txt seq=3 --txt encrypt=true \
+		--txt iv=MTIzNDU2Nzg5MGFiY2RlZg== --txt data1=q83vEjRWeJA= >"$tmp/dev.log" 2>&1 &
+	pids+=($!)
+	run
+	want_rc 1
+	want_err "eWeLink LAN mode, not DIY mode"
+	want_err "device-ip"
+	want_json '"stage":"failed"'
+	;;
 no-avahi-no-ip)
 	device r3-3.6
 	DBUS_SYSTEM_BUS_ADDRESS=$nobus run
