@@ -155,6 +155,23 @@ lan-mode)
 	want_err "device-ip"
 	want_json '"stage":"failed"'
 	;;
+sigint)
+	# SIGINT while ota_unlock hangs: exit 130, the summary says NOT done, nothing flashed
+	device r3-3.6 --unlock offline --unlock-hang-ms 30000
+	set +e
+	ip netns exec "$AVAHI_NS_HOST" timeout 60 "$sonota" --diy --diy-image "$tmp/img.bin" \
+		--no-log-file --json --http-port 8080 >"$tmp/sonota.json" 2>"$tmp/sonota.err" &
+	spid=$!
+	pids+=("$spid")
+	_avahi_wait 20 grep -q "ota_unlock" "$tmp/dev.log" || fail "unlock never sent"
+	kill -INT "$spid"
+	wait "$spid"
+	rc=$?
+	set -e
+	want_rc 130
+	want_err "NOT done"
+	want_json '"stage":"failed"'
+	;;
 no-avahi-no-ip)
 	device r3-3.6
 	DBUS_SYSTEM_BUS_ADDRESS=$nobus run
