@@ -334,6 +334,13 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 	case AVAHI_EV_FOUND:
 		log_info(d->log, "mDNS: %s at %s: %s", a->instance, a->addr,
 			 dnssd_mode_name(a->dev.mode));
+		if (!d->found) { /* what the discover limit will say if ours never shows */
+			struct dnssd_hidden h = {
+				.avahi_running = true, .others_seen = true,
+				.seen_lan_mode = d->lan_mode_seen || a->dev.mode == DNSSD_MODE_LAN,
+			};
+			d->rd.f.hidden = dnssd_hidden_diagnosis(&h);
+		}
 		if (d->found && strcmp(a->addr, d->device_ip) != 0 &&
 		    !(d->deviceid[0] && strcmp(a->dev.id, d->deviceid) == 0))
 			return; /* another device */

@@ -121,10 +121,13 @@ ip(const void *c)
 static bool
 x_discover(const void *c, char *buf, size_t len)
 {
-	(void)c;
-	snprintf(buf, len, "no Sonoff in DIY mode announced itself on this network within %d s: "
-		 "check that it is in DIY mode and on this subnet, that mDNS (UDP 5353) is not "
-		 "blocked, or name it with --device-ip", DIYFLOW_DISCOVER_MS / 1000);
+	if (F(c)->hidden)
+		snprintf(buf, len, "no Sonoff in DIY mode announced itself within %d s: %s (or name "
+			 "it with --device-ip)", DIYFLOW_DISCOVER_MS / 1000, F(c)->hidden);
+	else
+		snprintf(buf, len, "no Sonoff in DIY mode announced itself on this network within "
+			 "%d s: check that it is in DIY mode and on this subnet, that mDNS (UDP 5353) "
+			 "is not blocked, or name it with --device-ip", DIYFLOW_DISCOVER_MS / 1000);
 	return true;
 }
 

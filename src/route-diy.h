@@ -66,6 +66,8 @@ struct route_diy_facts {
 	bool omit_deviceid;             /* send the first request without "deviceid" (MINIR3) */
 	bool mdns_watch;                /* an mDNS watcher runs and will report the goodbye */
 	bool left_mdns;                 /* the device's _ewelink._tcp instance was withdrawn */
+	const char *hidden;             /* discover: dnssd_hidden_diagnosis() of what was seen
+					 * (static), NULL: the generic line */
 };
 
 /* The effects, supplied by the adapter. */

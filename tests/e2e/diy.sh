@@ -152,7 +152,7 @@ lan-mode)
 	run
 	want_rc 1
 	want_err "eWeLink LAN mode, not DIY mode"
-	want_err "device-ip"
+	want_err "within 60 s: the device announces eWeLink LAN mode.*device-ip"
 	want_json '"stage":"failed"'
 	;;
 sigint)

@@ -232,6 +232,18 @@ test_unproven(void)
 	CHECK_STR(stage(&f), "failed");
 	CHECK(strstr(f.e.diagnosis, "--device-ip") != NULL);
 	CHECK_INT(f.nsent, 0);
+
+	/* what was seen instead: dnssd's diagnosis, and still --device-ip */
+	memset(&f, 0, sizeof(f));
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	f.rd.f.hidden = "the device announces eWeLink LAN mode, not DIY mode";
+	engine_init(&f.e, &route_diy, &f.rd, &ops, &f);
+	engine_post(&f.e, RDIY_EV_START);
+	engine_timer_fired(&f.e, ENGINE_TIMER_LIMIT);
+	CHECK(strstr(f.e.diagnosis, "LAN mode, not DIY mode") != NULL);
+	CHECK(strstr(f.e.diagnosis, "--device-ip") != NULL);
 }
 
 /* 3.7.x / MINIR3: the request with the id is dropped; the same request goes again
