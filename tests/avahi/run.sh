@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # One case of the Avahi discovery test (issue 11 §1, docs/diy.md "Discovery"):
-#   run.sh CLIENT DIYSIM MODELS CASE
+#   run.sh CLIENT DIYSIM MODELS CASE SONOTA
 # builds the namespaces, the private bus and a real avahi-daemon (lib.sh), puts the
 # simulated devices on the home LAN (tests/diysim for DIY mode, mdnsannounce.py for
 # the LAN-mode device and a clean goodbye), runs CLIENT (test-avahi-client) and checks
-# its event lines exactly. Everything is torn down on every exit (trap); every wait is
+# its event lines exactly; the scan-* cases run `SONOTA --scan` there instead. Everything is torn down on every exit (trap); every wait is
 # bounded. Exit 77 (skipped) without root or a package scripts/setup.sh installs.
 set -euo pipefail
 
-client=$1 diysim=$2 models=$3 case=$4
+client=$1 diysim=$2 models=$3 case=$4 sonota=$5
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 announce=$here/mdnsannounce.py
@@ -73,7 +73,7 @@ wait_line() { # wait_line SECONDS PATTERN
 	_avahi_wait "$1" grep -q -- "$2" "$tmp/client.out"
 }
 
-rc=0
+rc=0 got=0
 case "$case" in
 found)
 	avahi_env_up "$tmp"
@@ -128,6 +128,67 @@ shared)
 	expect "NM manual NetworkManager is not running" || rc=1
 	[ "$(grep -c '^EV found eWeLink_1000bbbb01 ' "$tmp/client.out")" -ge 2 ] ||
 		{ echo "FAIL: the second browse on the shared bus found nothing"; rc=1; }
+	;;
+scan|scan-json)
+	avahi_env_up "$tmp"
+	diy 1 r3-3.3 1000aaaa33
+	diy 2 r3-3.6 1000aaaa36
+	diy 3 r3-3.7 1000aaaa37
+	diy 4 minir3 1000aaaa4e
+	announcer 5 1000aaaa1a txtvers=1 id=1000aaaa1a type=plug apivers=1 seq=3 encrypt=true \
+		iv=MTIzNDU2Nzg5MGFiY2RlZg== data1=q83vEjRWeJA=
+	sleep 1 # the devices' first announcements
+	json=
+	[ "$case" = scan-json ] && json=--json
+	start=$SECONDS
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$sonota" --scan $json >"$tmp/client.out" \
+		2>"$tmp/scan.err" || rc=$?
+	echo "exit $rc after $((SECONDS - start)) s"
+	cat "$tmp/client.out" "$tmp/scan.err"
+	s=$AVAHI_SUBNET
+	if [ "$case" = scan ]; then
+		want="1000aaaa1a  $s.55  plug  fw ?  otaUnlock ?  lan  needs DIY mode first: hold the button 5 s, then 5 s more (docs/diy.md)
+1000aaaa33  $s.51  diy_plug  fw ?  otaUnlock ?  diy  route diy
+1000aaaa36  $s.52  diy_plug  fw ?  otaUnlock ?  diy  route diy
+1000aaaa37  $s.53  diy_plug  fw ?  otaUnlock ?  diy  route diy
+1000aaaa4e  $s.54  diy_plug  fw ?  otaUnlock ?  diy  route diy"
+	else
+		want="{\"id\":\"1000aaaa1a\",\"address\":\"$s.55\",\"type\":\"plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"lan\",\"route\":\"none\",\"next\":\"needs DIY mode first: hold the button 5 s, then 5 s more (docs/diy.md)\"}
+{\"id\":\"1000aaaa33\",\"address\":\"$s.51\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa36\",\"address\":\"$s.52\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa37\",\"address\":\"$s.53\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa4e\",\"address\":\"$s.54\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}"
+	fi
+	[ "$rc" = 0 ] || { echo "FAIL: exit $rc, want 0"; rc=1; }
+	[ "$(cat "$tmp/client.out")" = "$want" ] || { echo "FAIL: the listing differs from:"; echo "$want"; rc=1; }
+	;;
+scan-none)
+	avahi_env_up "$tmp"
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$sonota" --scan >"$tmp/client.out" \
+		2>"$tmp/scan.err" || got=$?
+	cat "$tmp/client.out" "$tmp/scan.err"
+	[ "$got" = 1 ] || { echo "FAIL: exit $got, want 1"; rc=1; }
+	[ ! -s "$tmp/client.out" ] || { echo "FAIL: a listing without devices"; rc=1; }
+	grep -qxF "sonota-c: no Sonoff found on this LAN: no eWeLink device visible: mDNS may be blocked on this network, the device may be on another subnet or not in DIY mode; try --device-ip" "$tmp/scan.err" ||
+		{ echo "FAIL: no diagnosis"; rc=1; }
+	;;
+scan-noavahi)
+	avahi_env_up "$tmp" nodaemon
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$sonota" --scan >"$tmp/client.out" \
+		2>"$tmp/scan.err" || got=$?
+	cat "$tmp/client.out" "$tmp/scan.err"
+	[ "$got" = 1 ] || { echo "FAIL: exit $got, want 1"; rc=1; }
+	grep -qxF "sonota-c: cannot list the devices on this LAN: avahi-daemon is not running (nobody owns org.freedesktop.Avahi on the system D-Bus); name the device with --device-ip IP" "$tmp/scan.err" ||
+		{ echo "FAIL: no clear message"; rc=1; }
+	;;
+scan-nobus)
+	avahi_env_up "$tmp" nodaemon
+	DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/no-such-bus" ip netns exec "$AVAHI_NS_HOST" \
+		timeout 30 "$sonota" --scan >"$tmp/client.out" 2>"$tmp/scan.err" || got=$?
+	cat "$tmp/client.out" "$tmp/scan.err"
+	[ "$got" = 1 ] || { echo "FAIL: exit $got, want 1"; rc=1; }
+	grep -q "^sonota-c: no system D-Bus (.*): cannot ask Avahi for the devices on this LAN; name the device with --device-ip IP$" "$tmp/scan.err" ||
+		{ echo "FAIL: no clear message"; rc=1; }
 	;;
 *)
 	echo "unknown case $case"
