@@ -51,7 +51,12 @@ announcer() {
 	local n=$1 id=$2 ip args=()
 	shift 2
 	ip=$(avahi_dev_addr "$n")
-	for t in "$@"; do args+=(--txt "$t"); done
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--then-txt) args+=(--then-txt "$2"); shift 2 ;;
+		*) args+=(--txt "$1"); shift ;;
+		esac
+	done
 	ip netns exec "$AVAHI_NS_DEV" timeout 60 "$py" "$announce" --bind "$ip" --id "$id" --timeout 50 "${args[@]}" \
 		>"$tmp/dev-$id.log" 2>&1 &
 	pids+=($!)
@@ -102,6 +107,29 @@ removed)
 	wait "$client_pid" || rc=$?
 	cat "$tmp/client.out"
 	expect "EV removed eWeLink_1000bbbb01 id=1000bbbb01" || rc=1
+	;;
+txt-change)
+	# a new TXT for the same instance (here: it turns to LAN mode): FOUND again, new mode
+	avahi_env_up "$tmp"
+	announcer 1 1000bbbb01 "${diy_txt[@]}" --then-txt txtvers=1 --then-txt id=1000bbbb01 \
+		--then-txt type=diy_plug --then-txt apivers=1 --then-txt seq=2 \
+		--then-txt encrypt=true --then-txt iv=MTIzNDU2Nzg5MGFiY2RlZg== \
+		--then-txt data1=q83vEjRWeJA=
+	run_client changed:1000bbbb01 "$client_timeout"
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "EV found eWeLink_1000bbbb01 id=1000bbbb01 type=diy_plug addr=$AVAHI_SUBNET.51:8081 mode=diy route=diy" || rc=1
+	expect "EV found eWeLink_1000bbbb01 id=1000bbbb01 type=diy_plug addr=$AVAHI_SUBNET.51:8081 mode=lan route=none" || rc=1
+	;;
+bus-death)
+	# the system bus itself dies: GONE, the bus' loss reaches the browser
+	avahi_env_up "$tmp"
+	run_client gone "$client_timeout"
+	wait_line 10 "^EV all-for-now" || { echo "FAIL: no AllForNow"; cat "$tmp/client.out"; exit 1; }
+	kill -9 "$AVAHI_BUS_PID"
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "EV gone the system D-Bus connection was lost" || rc=1
 	;;
 gone)
 	avahi_env_up "$tmp"
