@@ -24,12 +24,13 @@ struct hop {
 	bool exit_pending;    /* the exit waits for the restore */
 	bool rescan_said;     /* "not in range yet" said for this want */
 	unsigned fails;       /* failed joins for this want */
+	int stage;            /* the route's stage after the last transition seen */
 	uint8_t itead_bssid[6]; /* the ITEAD-<id> joined: FinalStage has the same MAC */
 	lws_sorted_usec_list_t sul_rescan;
 	lws_sorted_usec_list_t sul_exit;
 };
 
-static void start_want(struct hop *h);
+static int start_want(struct hop *h);
 
 static void
 manual(struct hop *h, const char *why)
@@ -72,8 +73,9 @@ exit_done(struct hop *h)
 	lws_sul_cancel(&h->sul_exit);
 }
 
-/* Ask NM for what h->want calls for (any running operation dropped first). */
-static void
+/* Ask NM for what h->want calls for (any running operation dropped first).
+ * Returns the nm_* call's result (0: requested). */
+static int
 start_want(struct hop *h)
 {
 	const struct nm_facts *f = nm_facts(h->nm);
@@ -102,7 +104,7 @@ start_want(struct hop *h)
 		break;
 	default:
 		h->doing = HOP_NONE;
-		return;
+		return -EINVAL;
 	}
 	if (r < 0) {
 		h->doing = HOP_NONE;
@@ -111,6 +113,7 @@ start_want(struct hop *h)
 		if (h->want == HOP_RESTORE_EXIT)
 			exit_done(h);
 	}
+	return r;
 }
 
 static void
@@ -211,6 +214,17 @@ nm_event(void *arg, const struct nm_event *ev)
 		return;
 	case NM_EV_DROPPED:
 		log_info(h->env.log, "WiFi: the device closed its network");
+		/* Still waiting for the final image: E2A reboots between two images
+		 * (user2, the 4CH) or its WiFi dropped; FinalStage comes back, and no
+		 * transition calls for the join again (finalstage stays finalstage). */
+		if (h->ready && h->want == HOP_JOIN_FINAL && h->stage == ROUTE_FINALSTAGE &&
+		    h->doing == HOP_NONE) {
+			log_notice(h->env.log, "WiFi: FinalStage went away; joining it again "
+					       "when it comes back");
+			h->fails = 0;
+			h->rescan_said = false;
+			start_want(h);
+		}
 		return;
 	case NM_EV_LOST:
 		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
@@ -239,7 +253,7 @@ static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
 {
 	struct hop *h = arg;
-	(void)ev;
+	h->stage = to;
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
@@ -253,7 +267,12 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 		lws_sul_schedule(h->env.lws, 0, &h->sul_exit, exit_cb,
 				 (lws_usec_t)HOP_EXIT_WAIT_MS * LWS_US_PER_MS);
 	}
-	start_want(h);
+	/* The request time, for the "within 50 ms of the event" check (tests/e2e/hands.sh
+	 * compares it with the transition line in the debug log). */
+	if (start_want(h) == 0)
+		log_debug(h->env.log, "WiFi: hop %s requested for stage: %s → %s → %s",
+			  hop_action_name(a), engine_stage_name(e->route, from),
+			  engine_event_name(e->route, ev), engine_stage_name(e->route, to));
 }
 
 static void hop_stop(void *state);

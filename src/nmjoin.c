@@ -438,6 +438,12 @@ r_ac(struct nm *nm, sd_bus_message *m)
 		r_cleanup(nm, NULL);
 		return;
 	}
+	/* NM (its autoconnect, or our earlier call) is bringing the target back:
+	 * wait for that activation's StateChanged; an ActivateConnection now would
+	 * restart it (NEW_ACTIVATION) and only delay the way home. */
+	if (!sd_bus_message_is_method_error(m, NULL) && a.conn && a.state == NM_AC_ACTIVATING &&
+	    !strcmp(a.conn, nm->facts.restore_path) && !nm->recheck)
+		return;
 	r_not_yet(nm);
 }
 

@@ -12,7 +12,8 @@
 # to the root namespace or sends traffic from it. e2e_root_clean checks that.
 #
 # The user's WiFi hops are played by a generated hook script (e2e_hook_write) that devsim calls
-# as `HOOK <event> <deviceid>`; it moves the addresses between the namespaces.
+# as `HOOK <event> <deviceid>`; it moves the addresses between the namespaces. In hands-free
+# runs (hands-lib.sh) it moves only DEV's and tells the NM mock instead, and sonota-c hops.
 #
 # Cleanup: e2e_init installs a trap on EXIT/INT/TERM/HUP that kills every process left in our
 # namespaces and deletes them, and starts a guardian in its own session that does the same if
@@ -310,20 +311,34 @@ EOF
 # Body of the hook (runs inside DEV as a child of devsim; only uses ip -n on our namespaces).
 _e2e_hook()
 {
-	local ev="${1:-}" id="${2:-}" rc=0 home
+	local ev="${1:-}" id="${2:-}" rc=0 home nm=false
 	exec 8>>"$E2E_WORK/hook.lock"
 	flock 8
+	# Hands-free runs (hands-lib.sh, e2e_nm_start): the SRV side is not played here; the NM
+	# mock's radio sees the device's access points come and go instead, and sonota-c hops.
+	if [ -e "$E2E_WORK/nm/on" ]; then
+		declare -F _e2e_nm_on >/dev/null || . "$(dirname "$E2E_LIB")/hands-lib.sh"
+		_e2e_nm_on && nm=true
+	fi
 	case "$ev" in
 	ap-up)
 		# The device raises ITEAD-<id>; the laptop (one WiFi) leaves home and joins it.
 		e2e_ip "$NS_DEV" addr replace "$E2E_AP_DEV" dev "$E2E_IF" || rc=1
-		e2e_ip "$NS_SRV" addr del "$E2E_HOME_SRV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr replace "$E2E_AP_SRV" dev "$E2E_IF" || rc=1
+		if $nm; then
+			_e2e_nm_event "$ev" "$id" || rc=1
+		else
+			e2e_ip "$NS_SRV" addr del "$E2E_HOME_SRV" dev "$E2E_IF" 2>/dev/null
+			e2e_ip "$NS_SRV" addr replace "$E2E_AP_SRV" dev "$E2E_IF" || rc=1
+		fi
 		;;
 	ap-down)
 		e2e_ip "$NS_DEV" addr del "$E2E_AP_DEV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr del "$E2E_AP_SRV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr replace "$E2E_HOME_SRV" dev "$E2E_IF" || rc=1
+		if $nm; then
+			_e2e_nm_event "$ev" "$id" || rc=1
+		else
+			e2e_ip "$NS_SRV" addr del "$E2E_AP_SRV" dev "$E2E_IF" 2>/dev/null
+			e2e_ip "$NS_SRV" addr replace "$E2E_HOME_SRV" dev "$E2E_IF" || rc=1
+		fi
 		;;
 	sta-up)
 		home=$(e2e_dev_home_addr "$id") || rc=1
@@ -336,14 +351,20 @@ _e2e_hook()
 	finalstage-up)
 		# E2A raises the open FinalStage AP; the laptop leaves home and joins it.
 		e2e_ip "$NS_DEV" addr replace "$E2E_FS_DEV" dev "$E2E_IF" || rc=1
-		e2e_ip "$NS_SRV" addr del "$E2E_HOME_SRV" dev "$E2E_IF" 2>/dev/null
-		e2e_ip "$NS_SRV" addr replace "$E2E_FS_SRV" dev "$E2E_IF" || rc=1
+		if $nm; then
+			_e2e_nm_event "$ev" "$id" || rc=1
+		else
+			e2e_ip "$NS_SRV" addr del "$E2E_HOME_SRV" dev "$E2E_IF" 2>/dev/null
+			e2e_ip "$NS_SRV" addr replace "$E2E_FS_SRV" dev "$E2E_IF" || rc=1
+		fi
 		;;
 	finalstage-down)
 		e2e_ip "$NS_DEV" addr del "$E2E_FS_DEV" dev "$E2E_IF" 2>/dev/null
 		# With the flag file the laptop has not noticed yet that FinalStage is gone and
 		# keeps 192.168.4.2 (exercises sonota-c's --done-timeout).
-		if [ ! -e "$E2E_WORK/srv-keeps-finalstage" ]; then
+		if $nm; then
+			_e2e_nm_event "$ev" "$id" || rc=1
+		elif [ ! -e "$E2E_WORK/srv-keeps-finalstage" ]; then
 			e2e_ip "$NS_SRV" addr del "$E2E_FS_SRV" dev "$E2E_IF" 2>/dev/null
 			e2e_ip "$NS_SRV" addr replace "$E2E_HOME_SRV" dev "$E2E_IF" || rc=1
 		fi

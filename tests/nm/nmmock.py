@@ -22,11 +22,19 @@ what that version lacks and sonota-c needs (WIFI-AUTOMATION.md section 3):
   'appear_on_scan' only show up then);
 * autoconnect: after autoconnect_delay_ms a device with nothing active gets
   the best visible autoconnect profile, as NM >= 1.26 does;
-* an optional hook program run as 'hook up|down <ssid> <cidr>' (for the
-  integration tests that move namespace addresses; not used here yet).
+* an optional hook program run as 'hook up|down <ssid> <cidr>' (the tests that
+  move namespace addresses: tests/nm/netns-hook.sh, tests/e2e/hands-lib.sh);
+* a record of every property write a client sends (a bus message filter), so a
+  test can show that Device.Autoconnect is never written.
 
 Test control methods (org.freedesktop.DBus.Mock on /org/freedesktop):
-AddAP(iface, json), RemoveAP(ssid), DeleteProfile(id), Dump() -> json of the state.
+AddAP(iface, json), RemoveAP(ssid), RemoveBSS(ssid, bssid) (only the AP of that
+BSSID: one device's FinalStage among several), DeleteProfile(id),
+Dump() -> json of the state: devices, profiles, add2 (every
+AddAndActivateConnection2: id, persist, bind, the BSSID asked for and that of the
+AP given), activated (every activation that reached ACTIVATED: id, ssid, BSSID,
+address), prop_writes (every org.freedesktop.DBus.Properties.Set a client sent:
+sonota-c must never write Device.Autoconnect), calls, scans.
 
 PARAMETERS (all optional):
   version, wireless_enabled, delay_ms, scan_delay_ms, autoconnect_delay_ms, hook,
@@ -48,6 +56,7 @@ import time
 import uuid
 
 import dbus
+import dbus.lowlevel
 import dbus.service
 from gi.repository import GLib
 
@@ -337,7 +346,7 @@ def activate(profile, dev, ap=None, bind_to=None):
         'Master': opath('/'),
     }, [])
     S['acs'][acp] = {'profile': profile, 'dev': dev, 'ap': ap, 'state': AC_ACTIVATING,
-                     'ip4': None, 'cidr': None, 'watch': None}
+                     'ip4': None, 'cidr': None, 'watch': None, 'ssid': b''}
     d['ac'] = acp
     set_active_list()
     set_prop(dev, DEVICE_IFACE, 'ActiveConnection', opath(acp))
@@ -394,12 +403,16 @@ def finish_activation(acp):
     }, [])
     ac['ip4'] = ip4
     ac['ap'] = ap
+    ac['ssid'] = a['ssid']
     ac['cidr'] = a['dhcp']
     set_prop(acp, AC_IFACE, 'Ip4Config', opath(ip4))
     set_prop(acp, AC_IFACE, 'StateFlags', u32(0x8 | 0x4))  # IP4_READY | LAYER2_READY
     set_prop(dev, DEVICE_IFACE, 'Ip4Config', opath(ip4))
     set_prop(dev, WIRELESS_IFACE, 'ActiveAccessPoint', opath(ap))
     run_hook('up', a['ssid'].decode('utf-8', 'replace'), a['dhcp'])
+    S['activated'].append({'id': profile_id(profile), 'ssid': a['ssid'].decode('utf-8', 'replace'),
+                           'bssid': (a['bssid'] or '').upper(), 'cidr': a['dhcp'],
+                           'volatile': S['profiles'][profile]['volatile']})
     set_device_state(dev, DS.ACTIVATED, R_NONE)
     set_ac_state(acp, AC_ACTIVATED, AR_NONE)
     log(f'{acp} ({profile_id(profile)}) activated with {a["dhcp"]}')
@@ -425,8 +438,8 @@ def deactivate(acp, dev_reason, ac_reason, autoconnect, failed=False):
     if ac['state'] == AC_ACTIVATED:
         set_ac_state(acp, AC_DEACTIVATING, ac_reason)
         set_device_state(dev, DS.DEACTIVATING, dev_reason)
-        run_hook('down', S['aps'][ac['ap']]['ssid'].decode('utf-8', 'replace')
-                 if ac['ap'] in S['aps'] else '', ac['cidr'])
+        # the SSID kept at activation: the AP may be gone already (RemoveAP)
+        run_hook('down', ac['ssid'].decode('utf-8', 'replace'), ac['cidr'])
     set_ac_state(acp, AC_DEACTIVATED, ac_reason)
     del S['acs'][acp]
     S['devices'][dev]['ac'] = None
@@ -551,9 +564,13 @@ def m_add_and_activate2(self, settings, dev, specific, options, sender=None):
     st['connection'].setdefault('autoconnect', dbus.Boolean(True))
     if '802-11-wireless' not in st and specific in S['aps']:
         st['802-11-wireless'] = {'ssid': dbus.ByteArray(S['aps'][specific]['ssid'])}
+    asked = st.get('802-11-wireless', {}).get('bssid')
     S['add2'].append({'at': time.monotonic(),  # the clock of the client's CLOCK_MONOTONIC
                       'id': str(st['connection']['id']), 'persist': persist, 'bind': bind,
                       'sender': str(sender),
+                      'bssid': ':'.join('%02X' % b for b in bytes(asked)) if asked else None,
+                      'ap_bssid': (S['aps'][specific]['bssid'] or '').upper()
+                      if specific in S['aps'] else None,
                       'never_default': bool(st.get('ipv4', {}).get('never-default', False))})
     settings = dbus.Dictionary({k: dbus.Dictionary(v, signature='sv') for k, v in st.items()},
                                signature='sa{sv}')
@@ -569,6 +586,21 @@ def add_raw_method(obj, iface, name, in_sig, out_sig, fn):
     f = dbus.service.method(iface, in_signature=in_sig, out_signature=out_sig,
                             sender_keyword='sender')(fn)
     obj.methods.setdefault(iface, {})[name] = (in_sig, out_sig, '', f)
+
+
+def record_prop_writes(conn):
+    '''Record every Properties.Set a client sends (the mock's own set_prop calls
+    do not cross the bus, so they are not counted).'''
+    def on_message(_conn, msg):
+        if isinstance(msg, dbus.lowlevel.MethodCallMessage) and \
+                msg.get_interface() == dbus.PROPERTIES_IFACE and msg.get_member() == 'Set':
+            args = msg.get_args_list()
+            w = {'path': msg.get_path(), 'iface': str(args[0]) if args else '',
+                 'prop': str(args[1]) if len(args) > 1 else '', 'sender': msg.get_sender()}
+            S['prop_writes'].append(w)
+            log(f'property write from {w["sender"]}: {w["path"]} {w["iface"]}.{w["prop"]}')
+        return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED
+    conn.add_message_filter(on_message)
 
 
 # ---- test control ----------------------------------------------------------------
@@ -588,6 +620,13 @@ def RemoveAP(self, ssid):
             remove_ap(p)
 
 
+@dbus.service.method(MOCK_IFACE, in_signature='ss', out_signature='')
+def RemoveBSS(self, ssid, bssid):
+    for p, a in list(S['aps'].items()):
+        if a['ssid'] == ssid_bytes(ssid) and (a['bssid'] or '').lower() == bssid.lower():
+            remove_ap(p)
+
+
 @dbus.service.method(MOCK_IFACE, in_signature='s', out_signature='')
 def DeleteProfile(self, id_):
     for p in list(S['profiles']):
@@ -598,7 +637,7 @@ def DeleteProfile(self, id_):
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')
 def Dump(self):
     out = {'devices': {}, 'profiles': [], 'add2': S['add2'], 'calls': S['calls'],
-           'scans': S['scans']}
+           'scans': S['scans'], 'activated': S['activated'], 'prop_writes': S['prop_writes']}
     for p, d in S['devices'].items():
         ac = S['acs'].get(d['ac']) if d['ac'] else None
         out['devices'][d['iface']] = {
@@ -620,7 +659,7 @@ def load(mock, parameters):
                      'WirelessEnabled': dbus.Boolean(params.get('wireless_enabled', True))})
     S.clear()
     S.update({'mock': mock, 'seq': 0, 'devices': {}, 'aps': {}, 'profiles': {}, 'acs': {}, 'add2': [],
-              'calls': [], 'scans': 0,
+              'calls': [], 'scans': 0, 'activated': [], 'prop_writes': [],
               'delay_ms': int(params.get('delay_ms', 150)),
               'scan_delay_ms': int(params.get('scan_delay_ms', 150)),
               'autoconnect_delay_ms': int(params.get('autoconnect_delay_ms', 200)),
@@ -628,6 +667,7 @@ def load(mock, parameters):
               'hook': params.get('hook'),
               'scan_error': params.get('scan_error')})
     nm = dbusmock.get_object(MANAGER_OBJ)
+    record_prop_writes(nm.connection)
     perm = params.get('permissions', 'yes')  # what root gets; 'auth' for a user over SSH
     perms = {MANAGER_IFACE + '.' + a: perm
              for a in ('network-control', 'wifi.scan', 'settings.modify.system',
