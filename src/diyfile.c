@@ -1,37 +1,18 @@
-/* diyfile: see diyfile.h. The reading follows imageset.c's read_bounded() (a static function
- * there, so not reusable from here): bounded before allocating, regular files only, and a
- * file that grows or shrinks while read is refused. */
+/* diyfile: see diyfile.h. The reading is util_read_bounded(), shared with imageset.c:
+ * bounded before allocating, regular files only, and a file that grows or shrinks while
+ * read is refused. */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "diyfile.h"
 #include "util.h"
 
-/* Read exactly n bytes at the start of fd; 0, or -errno / -EIO when the file is shorter. */
-static int
-read_all(int fd, uint8_t *buf, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t r = read(fd, buf + off, n - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		off += (size_t)r;
-	}
-	return 0;
-}
+#define DIYFILE_SNIFF 2 /* head bytes of an over-large file given to diyimage_check():
+			 * gzip's magic, the one rule that names a better cause */
 
 int
 diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule, char *err,
@@ -39,37 +20,16 @@ diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule
 {
 	char detail[IMAGE_ERR_MAX + 64];
 	struct diyfile f = { 0 };
-	struct stat st;
-	uint8_t extra;
-	ssize_t n;
-	int fd, r;
+	struct util_oversize big;
+	int r;
 
 	*ret_rule = DIYIMAGE_OK;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "%s: %s", path,
-		            r == -ENOENT  ? "missing"
-		            : r == -ELOOP ? "is a symbolic link; give the file itself"
-		                          : strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "%s: %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		util_seterr(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uintmax_t)st.st_size > DIYIMAGE_MAX) {
-		uint8_t head[2];
-
+	r = util_read_bounded(path, DIYIMAGE_MAX, &f.data, &f.size, &big, err, errlen);
+	if (r == -EFBIG) {
 		/* Name the cause the user can act on: a .bin.gz is "gzip", not "too-large". */
-		r = read_all(fd, head, sizeof(head));
-		r = diyimage_check(head, r == 0 ? sizeof(head) : 0, path, &f.info, ret_rule, detail,
+		size_t sniff = big.head_len >= DIYFILE_SNIFF ? DIYFILE_SNIFF : 0;
+
+		r = diyimage_check(big.head, sniff, path, &f.info, ret_rule, detail,
 				   sizeof(detail));
 		if (*ret_rule != DIYIMAGE_GZIP) {
 			*ret_rule = DIYIMAGE_TOO_LARGE;
@@ -77,27 +37,18 @@ diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule
 			            "too-large: %jd bytes, the DIY firmware "
 			            "takes at most %d (508 KB); use a smaller build such as "
 			            "tasmota-lite.bin",
-			            (intmax_t)st.st_size, DIYIMAGE_MAX);
+			            big.size, DIYIMAGE_MAX);
 		}
 		util_seterr(err, errlen, "%s: %s", path, detail);
 		r = *ret_rule == DIYIMAGE_GZIP ? -EINVAL : -EFBIG;
 		goto out;
 	}
-	f.size = (size_t)st.st_size;
-	f.data = malloc(f.size ? f.size : 1);
+	if (r < 0)
+		goto out;
 	f.path = strdup(path);
-	if (!f.data || !f.path) {
+	if (!f.path) {
 		r = -ENOMEM;
 		util_seterr(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	r = read_all(fd, f.data, f.size);
-	do
-		n = read(fd, &extra, 1);
-	while (n < 0 && errno == EINTR);
-	if (r < 0 || n != 0) {
-		util_seterr(err, errlen, "%s: changed while being read", path);
-		r = -EIO;
 		goto out;
 	}
 	r = diyimage_check(f.data, f.size, path, &f.info, ret_rule, detail, sizeof(detail));
@@ -109,7 +60,6 @@ diyfile_load(const char *path, struct diyfile *ret, enum diyimage_rule *ret_rule
 	memset(&f, 0, sizeof(f));
 out:
 	diyfile_free(&f);
-	close(fd);
 	return r;
 }
 

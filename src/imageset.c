@@ -84,87 +84,6 @@ join(char *buf, size_t len, const char *a, const char *b, char *err, size_t errl
 	return 0;
 }
 
-/* Read path whole into a fresh buffer, refusing anything but a regular file of at most max
- * bytes before allocating. O_NOFOLLOW: the file itself must not be a symbolic link (a link
- * in static/ pointing elsewhere is how the wrong bytes get served unnoticed); O_NONBLOCK: a
- * FIFO must not hang start-up. The size is checked again after reading, so a file that
- * changes meanwhile is refused instead of half-served. *ret_data is malloc'ed; the caller
- * frees it. */
-static int
-read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size, char *err,
-	     size_t errlen)
-{
-	struct stat st;
-	uint8_t *data = NULL, extra;
-	size_t size, off = 0;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			util_seterr(err, errlen, "%s: missing", path);
-		else if (r == -ELOOP)
-			util_seterr(err, errlen, "%s: is a symbolic link; copy the file itself", path);
-		else
-			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		util_seterr(err, errlen, "%s: %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		util_seterr(err, errlen, "%s: not a regular file", path);
-		r = -EINVAL;
-		goto out;
-	}
-	if ((uintmax_t)st.st_size > max) {
-		util_seterr(err, errlen, "%s: too-large: %jd bytes, at most %zu", path,
-		       (intmax_t)st.st_size, max);
-		r = -EFBIG;
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	data = malloc(size ? size : 1);
-	if (!data) {
-		r = -ENOMEM;
-		util_seterr(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (off < size) {
-		n = read(fd, data + off, size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	do
-		n = read(fd, &extra, 1);
-	while (n < 0 && errno == EINTR);
-	if (off != size || n != 0) {
-		util_seterr(err, errlen, "%s: changed while being read", path);
-		r = -EIO;
-		goto out;
-	}
-	*ret_data = data;
-	*ret_size = size;
-	data = NULL;
-	r = 0;
-out:
-	free(data);
-	close(fd);
-	return r;
-}
-
 /* The public sets in table whose user images have this flash mode, as "a, b, c" (each
  * once, table order), or "none known". */
 static void
@@ -243,7 +162,7 @@ load_file(struct imageset_file *f, const char *dir, enum imageset_variant varian
 		util_seterr(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	r = read_bounded(path, role_max[role], &f->data, &f->size, err, errlen);
+	r = util_read_bounded(path, role_max[role], &f->data, &f->size, NULL, err, errlen);
 	if (r < 0)
 		return r;
 	if (role == IMAGESET_ARDUINO)

@@ -4,6 +4,8 @@
  *  - sequences unique and increasing over the whole table, acks matched (9.1-5);
  *  - the relay test ends in the state the device reported, and runs once per
  *    device instead of on every reconnect (9.1-6, #53).
+ * This file is the dialogue; the table, eviction, sequences and output lists are in
+ * sessiontable.c.
  */
 #include "config.h"
 
@@ -13,242 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session.h"
-
-static const char *const event_names[_SESSION_EV_MAX] = {
-	[SESSION_EV_REGISTERED] = "registered",
-	[SESSION_EV_UNREGISTERED] = "unregistered",
-	[SESSION_EV_RELAY_TEST] = "relay-test",
-	[SESSION_EV_RELAY_TEST_SKIPPED] = "relay-test-skipped",
-	[SESSION_EV_RELAY_ACK] = "relay-ack",
-	[SESSION_EV_UPGRADE_SENT] = "upgrade-sent",
-	[SESSION_EV_UPGRADE_DONE] = "upgrade-done",
-	[SESSION_EV_UPGRADE_FAILED_404] = "upgrade-failed-404",
-	[SESSION_EV_UPGRADE_FAILED] = "upgrade-failed",
-	[SESSION_EV_UNKNOWN_ACTION] = "unknown-action",
-	[SESSION_EV_MALFORMED] = "malformed",
-	[SESSION_EV_UNKNOWN_ACK] = "unknown-ack",
-	[SESSION_EV_LIMIT] = "limit",
-	[SESSION_EV_DEVICEID_CHANGED] = "deviceid-changed",
-	[SESSION_EV_CLOSED_BEFORE_ACK] = "closed-before-ack",
-	[SESSION_EV_GAVE_UP] = "gave-up",
-	[SESSION_EV_EVICTED] = "evicted",
-};
-
-static const char *const state_names[_SESSION_DEV_STATE_MAX] = {
-	[SESSION_DEV_NEW] = "new",
-	[SESSION_DEV_REGISTERED] = "registered",
-	[SESSION_DEV_UPGRADE_SENT] = "upgrade-sent",
-	[SESSION_DEV_INTERRUPTED] = "interrupted",
-	[SESSION_DEV_UPGRADED] = "upgraded",
-	[SESSION_DEV_FAILED] = "failed",
-	[SESSION_DEV_GAVE_UP] = "gave-up",
-};
-
-const char *
-session_event_name(enum session_event_type type)
-{
-	if ((unsigned)type >= _SESSION_EV_MAX)
-		return "?";
-	return event_names[type];
-}
-
-const char *
-session_dev_state_name(enum session_dev_state state)
-{
-	if ((unsigned)state >= _SESSION_DEV_STATE_MAX)
-		return "?";
-	return state_names[state];
-}
-
-void
-session_table_init(struct session_table *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->next_id = 1;
-}
-
-void
-session_conn_init(struct session_conn *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->dev = -1;
-}
-
-void
-session_out_free(struct session_out *out)
-{
-	if (!out)
-		return;
-	for (unsigned i = 0; i < out->ntexts; i++)
-		free(out->texts[i]);
-	memset(out, 0, sizeof(*out));
-}
-
-/* ---- small helpers ---------------------------------------------------------- */
-
-/* Copy s into dst of size n, always terminated; s longer than n-1 is cut (only
- * used for values already bounded by proto, and for event detail text). */
-static void
-copy_text(char *dst, size_t n, const char *s)
-{
-	size_t l = 0;
-
-	/* A loop, not strnlen: the bound is dst's size, which gcc would compare with
-	 * the (smaller, terminated) source arrays. */
-	while (l < n - 1 && s[l])
-		l++;
-	memcpy(dst, s, l);
-	dst[l] = '\0';
-}
-
-const struct session_dev *
-session_find(const struct session_table *t, const char *deviceid)
-{
-	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
-		if (t->devs[i].used && strcmp(t->devs[i].deviceid, deviceid) == 0)
-			return &t->devs[i];
-	return NULL;
-}
-
-static struct session_dev *
-conn_dev(struct session_table *t, const struct session_conn *c)
-{
-	struct session_dev *d;
-
-	if (c->dev < 0 || c->dev >= SESSION_MAX_DEVICES)
-		return NULL;
-	d = &t->devs[c->dev];
-	return d->used && d->id == c->dev_id ? d : NULL;
-}
-
-const struct session_dev *
-session_conn_device(const struct session_table *t, const struct session_conn *c)
-{
-	return conn_dev((struct session_table *)t, c);
-}
-
-/* The device to forget when the table is full: the least recently active one
- * without an open connection, whatever its state (session.h), the oldest on a tie;
- * NULL when every device is connected. */
-static struct session_dev *
-eviction_victim(struct session_table *t)
-{
-	struct session_dev *victim = NULL;
-
-	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++) {
-		struct session_dev *d = &t->devs[i];
-
-		if (!d->used || d->nconns > 0)
-			continue;
-		if (!victim || d->last_active_ms < victim->last_active_ms ||
-		    (d->last_active_ms == victim->last_active_ms && d->id < victim->id))
-			victim = d;
-	}
-	return victim;
-}
-
-static struct session_event *ev_add(struct session_out *out, enum session_event_type type,
-				    const struct session_dev *d);
-
-/* Find the device, or make room for it: a free slot, else the eviction victim
- * (reported as SESSION_EV_EVICTED). NULL when every slot is a connected device. */
-static struct session_dev *
-dev_get(struct session_table *t, const char *deviceid, struct session_out *out)
-{
-	struct session_dev *d = (struct session_dev *)session_find(t, deviceid), *victim = NULL;
-	struct session_event *e;
-
-	if (d)
-		return d;
-	for (unsigned i = 0; i < SESSION_MAX_DEVICES && !victim; i++)
-		if (!t->devs[i].used)
-			victim = &t->devs[i];
-	if (!victim) {
-		victim = eviction_victim(t);
-		if (!victim)
-			return NULL;
-		if ((e = ev_add(out, SESSION_EV_EVICTED, victim)))
-			e->attempt = victim->failures;
-	}
-	memset(victim, 0, sizeof(*victim));
-	victim->used = true;
-	victim->id = t->next_id++;
-	copy_text(victim->deviceid, sizeof(victim->deviceid), deviceid);
-	victim->state = SESSION_DEV_NEW;
-	return victim;
-}
-
-/* max(last + 1, now): unique and strictly increasing over the table, and close to
- * SonOTA's ms timestamps while the clock moves forward. */
-static uint64_t
-next_seq(struct session_table *t, int64_t now_ms)
-{
-	uint64_t s = t->last_seq + 1;
-
-	if (now_ms > 0 && (uint64_t)now_ms > s)
-		s = (uint64_t)now_ms;
-	t->last_seq = s;
-	return s;
-}
-
-static struct session_event *
-ev_add(struct session_out *out, enum session_event_type type, const struct session_dev *d)
-{
-	struct session_event *e;
-
-	if (out->nevents >= SESSION_OUT_EVENTS_MAX)
-		return NULL;
-	e = &out->events[out->nevents++];
-	memset(e, 0, sizeof(*e));
-	e->type = type;
-	if (d) {
-		copy_text(e->deviceid, sizeof(e->deviceid), d->deviceid);
-		copy_text(e->model, sizeof(e->model), d->model);
-		copy_text(e->rom_version, sizeof(e->rom_version), d->rom_version);
-		e->slow = d->slow;
-		e->prev_state = e->state = d->state;
-	}
-	return e;
-}
-
-/* Take ownership of text (NULL = OOM). */
-static int
-text_add(struct session_out *out, char *text)
-{
-	if (!text)
-		return -ENOMEM;
-	if (out->ntexts >= SESSION_OUT_TEXTS_MAX) {
-		free(text);
-		return -ENOBUFS;
-	}
-	out->texts[out->ntexts++] = text;
-	return 0;
-}
-
-static int
-pending_add(struct session_conn *c, uint64_t seq, enum session_ack_kind kind, bool on)
-{
-	if (c->npending >= SESSION_PENDING_MAX)
-		return -ENOBUFS; /* cannot happen: a connection sends at most 5 commands */
-	c->pending[c->npending++] = (struct session_pending){ .seq = seq, .kind = kind, .on = on };
-	return 0;
-}
-
-static bool
-pending_take(struct session_conn *c, uint64_t seq, struct session_pending *ret)
-{
-	for (unsigned i = 0; i < c->npending; i++) {
-		if (c->pending[i].seq != seq)
-			continue;
-		*ret = c->pending[i];
-		memmove(&c->pending[i], &c->pending[i + 1],
-			(c->npending - i - 1) * sizeof(c->pending[0]));
-		c->npending--;
-		return true;
-	}
-	return false;
-}
+#include "sessionint.h"
 
 /* Strict decimal uint64 ("0" .. "18446744073709551615"), no sign or space. */
 static bool
@@ -334,26 +101,26 @@ relay_test(struct session_table *t, struct session_conn *c, const struct session
 	else if (m->sw == PROTO_SWITCH_INVALID)
 		skip = "params.switch is neither \"on\" nor \"off\"";
 	if (skip) {
-		e = ev_add(out, SESSION_EV_RELAY_TEST_SKIPPED, d);
+		e = session_ev_add(out, SESSION_EV_RELAY_TEST_SKIPPED, d);
 		if (e)
-			copy_text(e->text, sizeof(e->text), skip);
+			session_copy_text(e->text, sizeof(e->text), skip);
 		return 0;
 	}
 
 	s = m->sw == PROTO_SWITCH_ON;
 	for (int i = 0; i < 4; i++) {
 		bool on = (i % 2) ? s : !s;
-		uint64_t seq = next_seq(t, env->now_ms);
+		uint64_t seq = session_next_seq(t, env->now_ms);
 
-		r = text_add(out, proto_build_relay(d->deviceid, c->apikey, seq, on));
+		r = session_text_add(out, proto_build_relay(d->deviceid, c->apikey, seq, on));
 		if (r < 0)
 			return r;
-		r = pending_add(c, seq, SESSION_ACK_RELAY, on);
+		r = session_pending_add(c, seq, SESSION_ACK_RELAY, on);
 		if (r < 0)
 			return r;
 	}
 	d->relay_tested = true;
-	e = ev_add(out, SESSION_EV_RELAY_TEST, d);
+	e = session_ev_add(out, SESSION_EV_RELAY_TEST, d);
 	if (e)
 		e->sw = m->sw;
 	return 0;
@@ -385,17 +152,17 @@ send_upgrade(struct session_table *t, struct session_conn *c, const struct sessi
 	u = (struct proto_upgrade){
 		.deviceid = d->deviceid,
 		.server_apikey = c->apikey,
-		.sequence = next_seq(t, env->now_ms),
+		.sequence = session_next_seq(t, env->now_ms),
 		.url_user1 = url1,
 		.digest_user1 = env->digest_user1,
 		.url_user2 = url2,
 		.digest_user2 = env->digest_user2,
 		.model = d->model, /* "" -> PROTO_DEFAULT_MODEL */
 	};
-	r = text_add(out, proto_build_upgrade(&u));
+	r = session_text_add(out, proto_build_upgrade(&u));
 	if (r < 0)
 		return r;
-	r = pending_add(c, u.sequence, SESSION_ACK_UPGRADE, false);
+	r = session_pending_add(c, u.sequence, SESSION_ACK_UPGRADE, false);
 	if (r < 0)
 		return r;
 	c->upgrade_sent = true;
@@ -403,12 +170,12 @@ send_upgrade(struct session_table *t, struct session_conn *c, const struct sessi
 	d->upgrade_seq = d->await_seq = u.sequence;
 	d->upgrades_sent++;
 
-	e = ev_add(out, SESSION_EV_UPGRADE_SENT, d);
+	e = session_ev_add(out, SESSION_EV_UPGRADE_SENT, d);
 	if (e) {
 		e->prev_state = prev;
-		copy_text(e->url_user1, sizeof(e->url_user1), url1);
-		copy_text(e->url_user2, sizeof(e->url_user2), url2);
-		copy_text(e->model, sizeof(e->model), d->model[0] ? d->model : PROTO_DEFAULT_MODEL);
+		session_copy_text(e->url_user1, sizeof(e->url_user1), url1);
+		session_copy_text(e->url_user2, sizeof(e->url_user2), url2);
+		session_copy_text(e->model, sizeof(e->model), d->model[0] ? d->model : PROTO_DEFAULT_MODEL);
 		e->slow = slow;
 		e->attempt = d->upgrades_sent;
 		e->sequence = u.sequence;
@@ -437,7 +204,7 @@ on_update(struct session_table *t, struct session_conn *c, const struct session_
 
 	if (m->sw == PROTO_SWITCH_ON || m->sw == PROTO_SWITCH_OFF)
 		d->relay = m->sw;
-	r = text_add(out, proto_build_update_reply(d->deviceid, c->apikey));
+	r = session_text_add(out, proto_build_update_reply(d->deviceid, c->apikey));
 	if (r < 0 || !first)
 		return r;
 	c->got_update = true;
@@ -477,14 +244,14 @@ upgrade_acked(struct session_conn *c, struct session_dev *d, const struct proto_
 								      : SESSION_DEV_FAILED;
 		type = m->error == 404 ? SESSION_EV_UPGRADE_FAILED_404 : SESSION_EV_UPGRADE_FAILED;
 	}
-	e = ev_add(out, type, d);
+	e = session_ev_add(out, type, d);
 	if (e) {
 		e->prev_state = prev;
 		e->error = m->error;
 		e->sequence = seq;
 		e->attempt = d->upgrades_sent;
 	}
-	if (d->state == SESSION_DEV_GAVE_UP && (e = ev_add(out, SESSION_EV_GAVE_UP, d))) {
+	if (d->state == SESSION_DEV_GAVE_UP && (e = session_ev_add(out, SESSION_EV_GAVE_UP, d))) {
 		e->prev_state = prev;
 		e->error = m->error;
 		e->sequence = seq;
@@ -501,11 +268,11 @@ on_ack(struct session_conn *c, struct session_dev *d, const struct proto_msg *m,
 	uint64_t seq;
 
 	if (parse_seq(m->sequence, &seq)) {
-		if (pending_take(c, seq, &p)) {
+		if (session_pending_take(c, seq, &p)) {
 			if (p.kind == SESSION_ACK_UPGRADE) {
 				upgrade_acked(c, d, m, seq, out);
 			} else {
-				e = ev_add(out, SESSION_EV_RELAY_ACK, d);
+				e = session_ev_add(out, SESSION_EV_RELAY_ACK, d);
 				if (e) {
 					e->sw = p.on ? PROTO_SWITCH_ON : PROTO_SWITCH_OFF;
 					e->error = m->error;
@@ -521,9 +288,9 @@ on_ack(struct session_conn *c, struct session_dev *d, const struct proto_msg *m,
 			return;
 		}
 	}
-	e = ev_add(out, SESSION_EV_UNKNOWN_ACK, d);
+	e = session_ev_add(out, SESSION_EV_UNKNOWN_ACK, d);
 	if (e) {
-		copy_text(e->text, sizeof(e->text), m->sequence);
+		session_copy_text(e->text, sizeof(e->text), m->sequence);
 		e->error = m->error;
 	}
 }
@@ -533,13 +300,13 @@ static int
 bind_conn(struct session_table *t, struct session_conn *c, const struct proto_msg *m,
 	  struct session_out *out, struct session_dev **ret)
 {
-	struct session_dev *d = dev_get(t, m->deviceid, out);
+	struct session_dev *d = session_dev_get(t, m->deviceid, out);
 	struct session_event *e;
 
 	if (!d) {
-		e = ev_add(out, SESSION_EV_LIMIT, NULL);
+		e = session_ev_add(out, SESSION_EV_LIMIT, NULL);
 		if (e) {
-			copy_text(e->deviceid, sizeof(e->deviceid), m->deviceid);
+			session_copy_text(e->deviceid, sizeof(e->deviceid), m->deviceid);
 			snprintf(e->text, sizeof(e->text), "%d devices known already",
 				 SESSION_MAX_DEVICES);
 		}
@@ -566,19 +333,19 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 
 	r = proto_parse_device(buf, len, &m);
 	if (r < 0) {
-		e = ev_add(out, SESSION_EV_MALFORMED, conn_dev(t, c));
+		e = session_ev_add(out, SESSION_EV_MALFORMED, session_conn_dev(t, c));
 		if (e)
 			e->error = r;
 		return 0;
 	}
 
-	d = conn_dev(t, c);
+	d = session_conn_dev(t, c);
 	if (d && strcmp(d->deviceid, m.deviceid) != 0) {
 		/* One connection is one device. A frame for another id is either a bug
 		 * or someone else's: refuse it, and the connection. */
-		e = ev_add(out, SESSION_EV_DEVICEID_CHANGED, d);
+		e = session_ev_add(out, SESSION_EV_DEVICEID_CHANGED, d);
 		if (e)
-			copy_text(e->text, sizeof(e->text), m.deviceid);
+			session_copy_text(e->text, sizeof(e->text), m.deviceid);
 		out->close = true;
 		return 0;
 	}
@@ -596,22 +363,22 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 		r = conn_apikey(c, env, &m);
 		if (r < 0)
 			return r;
-		r = text_add(out, proto_build_register_reply(d->deviceid, c->apikey));
+		r = session_text_add(out, proto_build_register_reply(d->deviceid, c->apikey));
 		if (r < 0)
 			return r;
 		if (m.model[0])
-			copy_text(d->model, sizeof(d->model), m.model);
+			session_copy_text(d->model, sizeof(d->model), m.model);
 		if (m.rom_version[0])
-			copy_text(d->rom_version, sizeof(d->rom_version), m.rom_version);
+			session_copy_text(d->rom_version, sizeof(d->rom_version), m.rom_version);
 		if (!c->registered && !c->upgrade_sent && d->state != SESSION_DEV_GAVE_UP)
 			d->state = SESSION_DEV_REGISTERED;
 		c->registered = true;
-		e = ev_add(out, SESSION_EV_REGISTERED, d);
+		e = session_ev_add(out, SESSION_EV_REGISTERED, d);
 		if (e) {
 			e->prev_state = prev;
 			e->attempt = d->connections;
 			if (d->nconns > 1)
-				copy_text(e->text, sizeof(e->text),
+				session_copy_text(e->text, sizeof(e->text),
 					  "earlier connection still open");
 		}
 		return 0;
@@ -620,9 +387,9 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 	case PROTO_MSG_UPDATE:
 	case PROTO_MSG_QUERY:
 		if (fresh) {
-			e = ev_add(out, SESSION_EV_UNREGISTERED, d);
+			e = session_ev_add(out, SESSION_EV_UNREGISTERED, d);
 			if (e)
-				copy_text(e->text, sizeof(e->text), m.action);
+				session_copy_text(e->text, sizeof(e->text), m.action);
 		}
 		r = conn_apikey(c, env, &m);
 		if (r < 0)
@@ -632,57 +399,20 @@ session_on_text(struct session_table *t, struct session_conn *c, const struct se
 
 			if (proto_format_utc(env->now_ms, date) < 0)
 				return -EINVAL;
-			return text_add(out, proto_build_date_reply(d->deviceid, c->apikey,
+			return session_text_add(out, proto_build_date_reply(d->deviceid, c->apikey,
 								    env->now_ms));
 		}
 		if (m.type == PROTO_MSG_QUERY)
-			return text_add(out, proto_build_query_reply(d->deviceid, c->apikey));
+			return session_text_add(out, proto_build_query_reply(d->deviceid, c->apikey));
 		return on_update(t, c, env, d, &m, out);
 	case PROTO_MSG_ACK:
 		on_ack(c, d, &m, out);
 		return 0;
 	case PROTO_MSG_UNKNOWN:
-		e = ev_add(out, SESSION_EV_UNKNOWN_ACTION, d);
+		e = session_ev_add(out, SESSION_EV_UNKNOWN_ACTION, d);
 		if (e)
-			copy_text(e->text, sizeof(e->text), m.action);
+			session_copy_text(e->text, sizeof(e->text), m.action);
 		return 0;
 	}
 	return 0;
-}
-
-int
-session_set_slow(struct session_table *t, const char *deviceid)
-{
-	struct session_dev *d = (struct session_dev *)session_find(t, deviceid);
-
-	if (!d)
-		return -ENOENT;
-	d->slow = true;
-	return 0;
-}
-
-void
-session_conn_close(struct session_table *t, struct session_conn *c, struct session_out *out)
-{
-	struct session_dev *d = conn_dev(t, c);
-
-	if (d) {
-		if (d->nconns)
-			d->nconns--;
-		for (unsigned i = 0; i < c->npending; i++) {
-			const struct session_pending *p = &c->pending[i];
-			struct session_event *e;
-
-			if (p->kind != SESSION_ACK_UPGRADE ||
-			    d->state != SESSION_DEV_UPGRADE_SENT || d->await_seq != p->seq)
-				continue;
-			d->state = SESSION_DEV_INTERRUPTED;
-			if (out && (e = ev_add(out, SESSION_EV_CLOSED_BEFORE_ACK, d))) {
-				e->prev_state = SESSION_DEV_UPGRADE_SENT;
-				e->sequence = p->seq;
-				e->attempt = d->upgrades_sent;
-			}
-		}
-	}
-	session_conn_init(c);
 }

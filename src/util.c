@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -261,6 +262,94 @@ out:
 		explicit_bzero(buf, cap);
 		free(buf);
 	}
+	close(fd);
+	return r;
+}
+
+/* The one bounded file reader (imageset.c's images, diyfile.c's DIY image). The size is
+ * checked again after reading: one byte more must be the end of the file. */
+int
+util_read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
+		  struct util_oversize *ret_big, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *data = NULL, extra;
+	size_t size, off = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			util_seterr(err, errlen, "%s: missing", path);
+		else if (r == -ELOOP)
+			util_seterr(err, errlen, "%s: is a symbolic link; use the file itself", path);
+		else
+			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		util_seterr(err, errlen, "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		util_seterr(err, errlen, "%s: not a regular file", path);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((uintmax_t)st.st_size > max) {
+		util_seterr(err, errlen, "%s: too-large: %jd bytes, at most %zu", path,
+			    (intmax_t)st.st_size, max);
+		if (ret_big) {
+			/* The head lets the caller name a cause the user can act on (a
+			 * .bin.gz is "gzip", not "too-large"). */
+			ret_big->size = (intmax_t)st.st_size;
+			ret_big->head_len = 0;
+			do
+				n = read(fd, ret_big->head, sizeof(ret_big->head));
+			while (n < 0 && errno == EINTR);
+			if (n > 0)
+				ret_big->head_len = (size_t)n;
+		}
+		r = -EFBIG;
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	data = malloc(size ? size : 1);
+	if (!data) {
+		r = -ENOMEM;
+		util_seterr(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	while (off < size) {
+		n = read(fd, data + off, size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			util_seterr(err, errlen, "%s: %s", path, strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	do
+		n = read(fd, &extra, 1);
+	while (n < 0 && errno == EINTR);
+	if (off != size || n != 0) {
+		util_seterr(err, errlen, "%s: changed while being read", path);
+		r = -EIO;
+		goto out;
+	}
+	*ret_data = data;
+	*ret_size = size;
+	data = NULL;
+	r = 0;
+out:
+	free(data);
 	close(fd);
 	return r;
 }

@@ -50,6 +50,29 @@ size_t util_json_escape(const char *s, char *buf, size_t len);
  * util_free_secret when it is a secret). */
 int util_read_first_line(const char *path, size_t max, char **ret_line, struct stat *ret_st);
 
+#define UTIL_HEAD_MAX 16 /* first bytes of an over-large file kept for the caller's
+			  * diagnosis: room for any magic number we test (gzip's 2) */
+
+/* What util_read_bounded() says about a file over its bound. */
+struct util_oversize {
+	intmax_t size;               /* the file's size */
+	uint8_t head[UTIL_HEAD_MAX]; /* its first bytes ... */
+	size_t head_len;             /* ... this many (0: they could not be read) */
+};
+
+/* Read the file at path whole into a new buffer, refusing before allocating anything
+ * but a regular file of at most max bytes. O_NOFOLLOW: the file itself must not be a
+ * symbolic link (a link pointing elsewhere is how the wrong bytes get served
+ * unnoticed); O_NONBLOCK: a FIFO must not hang start-up. A file that grows or shrinks
+ * while read is refused instead of half-served. Failures, each with "<path>: <why>" in
+ * err: -ENOENT ("missing"), -ELOOP (a symbolic link), -EINVAL ("not a regular file"),
+ * -EFBIG ("too-large: N bytes, at most max"; ret_big, if not NULL, gets the size and
+ * first bytes), -EIO ("changed while being read"), -ENOMEM, another -errno. On success
+ * *ret_data is malloc'ed (the caller frees it) and *ret_size its length; both are
+ * untouched on failure. */
+int util_read_bounded(const char *path, size_t max, uint8_t **ret_data, size_t *ret_size,
+		      struct util_oversize *ret_big, char *err, size_t errlen);
+
 /* Overwrite a NUL-terminated secret with zeros (not optimised away) and free it.
  * NULL is fine. */
 void util_free_secret(char *s);

@@ -1,4 +1,6 @@
-/* wss: see wss.h. libwebsockets callback adapter for HTTPS dispatch + WSS. */
+/* wss: see wss.h. libwebsockets callback adapter for HTTPS dispatch + WSS: the
+ * protocol callback, accept bookkeeping (peer slots, handshake limit, TLS aborts) and
+ * the vhost. One connection's requests, frames and queue are in wssconn.c. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -8,7 +10,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,92 +17,8 @@
 #include <libwebsockets.h>
 
 #include "log.h"
-#include "wss.h"
-#include "wssabort.h"
+#include "wssint.h"
 #include "wssrule.h"
-
-#define WSS_PEER_MAX 48
-#define WSS_STATUS_UPGRADE_REQUIRED 426 /* RFC 7231 §6.5.15; lws has no name for it */
-
-/* Per-vhost data, owned by wss_vhost_create's caller through the vhost's user
- * pointer (allocated here, freed on LWS_CALLBACK_PROTOCOL_DESTROY). */
-struct wss_peer_slot {
-	int fd;                     /* accepted socket, -1 = free */
-	char peer[WSS_PEER_MAX];    /* its address, taken while it was connected */
-};
-
-struct wss_vhd {
-	struct wss_abort aborts;    /* judges connections that end without a request */
-	const struct wss_ops *ops;
-	void *arg;
-	struct log *log;
-	unsigned handshake_s;       /* accept-to-first-request limit (wss_opts) */
-	lws_retry_bo_t idle;        /* websocket idle policy, lives as long as the vhost */
-	unsigned connections;       /* accepted TCP connections open now */
-	/* Peer addresses by socket, recorded at accept: a client that drops the
-	 * handshake is gone before lws lets us ask getpeername(). */
-	struct wss_peer_slot peers[WSS_MAX_CONNECTIONS];
-};
-
-/* Peer addresses as the image server reports them: the listener is dual-stack, so
- * IPv4 clients come as "::ffff:a.b.c.d"; keep the plain "a.b.c.d". */
-static void
-peer_normalise(char *peer)
-{
-	static const char mapped[] = "::ffff:";
-	size_t n = sizeof(mapped) - 1;
-	if (strncasecmp(peer, mapped, n) == 0 && strchr(peer + n, '.'))
-		memmove(peer, peer + n, strlen(peer + n) + 1);
-}
-
-static void
-peer_get(struct lws *wsi, char *out, size_t len)
-{
-	out[0] = '\0';
-	lws_get_peer_simple(wsi, out, len);
-	peer_normalise(out);
-}
-
-static struct wss_peer_slot *
-peer_slot(struct wss_vhd *vhd, int fd)
-{
-	for (unsigned i = 0; i < WSS_MAX_CONNECTIONS; i++)
-		if (vhd->peers[i].fd == fd)
-			return &vhd->peers[i];
-	return NULL;
-}
-
-/* Take the recorded address of fd (and free its slot); "" if none. */
-static void
-peer_take(struct wss_vhd *vhd, int fd, char *out, size_t len)
-{
-	struct wss_peer_slot *s = fd >= 0 ? peer_slot(vhd, fd) : NULL;
-	snprintf(out, len, "%s", s ? s->peer : "");
-	if (s)
-		s->fd = -1;
-}
-
-/* A frame waiting to be sent. The LWS_PRE bytes in front of the payload are
- * lws' headroom for the websocket header. */
-struct wss_frame {
-	struct wss_frame *next;
-	size_t len;
-	unsigned char buf[]; /* LWS_PRE + len */
-};
-
-/* Tracks an accepted connection until it sends its first HTTP request, to notice
- * clients that drop the TLS handshake. Hung on the wsi as opaque user data. */
-struct wss_accept {
-	struct lws *wsi;
-	lws_sorted_usec_list_t handshake; /* WSS_HANDSHAKE_S: accept to first request */
-	char peer[WSS_PEER_MAX];
-	bool saw_request;
-	bool expired;                    /* we closed it at WSS_HANDSHAKE_S */
-	/* A dup of the socket until the first request, -1 after: lws gives no
-	 * callback between a failed handshake and its close(), and the TLS abort
-	 * rule needs the socket's TCP state then (wss_abort_judge in WSI_DESTROY). */
-	int dupfd;
-};
 
 /* The handshake limit passed before the first request: a ClientHello whose length
  * promises bytes that never come, or a client silent after its handshake. lws'
@@ -117,130 +34,12 @@ handshake_expired(lws_sorted_usec_list_t *sul)
 	}
 }
 
-/* Per-session data (lws pss), for both the dispatch request and the websocket. */
-struct wss_conn {
-	struct lws *wsi;
-	struct wss_vhd *vhd;
-	void *user;                     /* owner's pointer from on_open */
-	bool is_ws;                     /* an established websocket */
-	bool closing;                   /* close once the queue is empty */
-	char peer[WSS_PEER_MAX];
-	/* websocket */
-	struct wss_frame *out_head, *out_tail;
-	unsigned nout;
-	char *rx;                       /* reassembly of a fragmented message */
-	size_t rxlen;
-	bool rx_too_big;
-	bool binary_noted;              /* a binary frame was logged on this connection */
-	/* dispatch */
-	bool is_dispatch;
-	bool body_too_big;
-	size_t body_len;
-	char body[WSS_DISPATCH_BODY_MAX];
-	char *reply;                    /* malloc'd reply body, sent on writable */
-	int reply_status;
-};
-
 static void
 tls_abort(void *arg, const char *peer)
 {
 	struct wss_vhd *vhd = arg;
 	if (vhd->ops->on_tls_abort)
 		vhd->ops->on_tls_abort(vhd->arg, peer);
-}
-
-static void
-frames_free(struct wss_conn *c)
-{
-	struct wss_frame *f;
-	while ((f = c->out_head)) {
-		c->out_head = f->next;
-		free(f);
-	}
-	c->out_tail = NULL;
-	c->nout = 0;
-}
-
-int
-wss_send(struct wss_conn *c, const char *text, size_t len)
-{
-	if (c->closing)
-		return -EPIPE;
-	if (c->nout >= WSS_OUT_QUEUE_MAX) {
-		if (log_peer_allow(c->vhd->log, c->peer))
-			log_warn(c->vhd->log, "websocket %s: %u frames queued and none taken, closing",
-				 c->peer, c->nout);
-		wss_close(c);
-		return -ENOBUFS;
-	}
-	struct wss_frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-	if (!f)
-		return -ENOMEM;
-	f->next = NULL;
-	f->len = len;
-	memcpy(f->buf + LWS_PRE, text, len);
-	if (c->out_tail)
-		c->out_tail->next = f;
-	else
-		c->out_head = f;
-	c->out_tail = f;
-	c->nout++;
-	lws_callback_on_writable(c->wsi);
-	return 0;
-}
-
-void
-wss_close(struct wss_conn *c)
-{
-	c->closing = true;
-	lws_callback_on_writable(c->wsi);
-}
-
-const char *
-wss_peer(const struct wss_conn *c)
-{
-	return c->peer;
-}
-
-static int
-http_reply(struct lws *wsi, struct wss_conn *c, int status, char *body)
-{
-	unsigned char hdr[LWS_PRE + 512], *start = &hdr[LWS_PRE], *p = start,
-					  *end = &hdr[sizeof(hdr) - 1];
-	size_t len = body ? strlen(body) : 0;
-
-	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", len, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end)) {
-		free(body);
-		return -1;
-	}
-	c->reply = body;
-	c->reply_status = status;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static void
-dispatch_done(struct lws *wsi, struct wss_conn *c)
-{
-	struct wss_vhd *vhd = c->vhd;
-	char *reply = NULL;
-
-	if (c->body_too_big) {
-		if (log_peer_allow(vhd->log, c->peer))
-			log_warn(vhd->log, "dispatch from %s: body over %d bytes, answering 413", c->peer,
-				 WSS_DISPATCH_BODY_MAX);
-		lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL);
-		return;
-	}
-	if (vhd->ops->on_dispatch)
-		reply = vhd->ops->on_dispatch(vhd->arg, c->peer, c->body, c->body_len);
-	if (!reply) {
-		lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL);
-		return;
-	}
-	if (http_reply(wsi, c, HTTP_STATUS_OK, reply) < 0)
-		lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL);
 }
 
 static void
@@ -257,143 +56,6 @@ mark_request(struct lws *wsi)
 }
 
 static int
-ws_receive(struct lws *wsi, struct wss_conn *c, const void *in, size_t len)
-{
-	struct wss_vhd *vhd = c->vhd;
-	bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-
-	/* RFC 6455 §5.2: no extension is negotiated, so any RSV bit is a protocol
-	 * error (lws built without extensions lets RSV1 through). */
-	if (lws_get_reserved_bits(wsi)) {
-		if (log_peer_allow(vhd->log, c->peer))
-			log_warn(vhd->log, "websocket %s: frame with reserved bits set (not a device), "
-				 "closing with 1002", c->peer);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
-		return -1;
-	}
-	/* Any frame of the peer is a sign of life (wss.h, WSS_IDLE_S). */
-	lws_validity_confirmed(wsi);
-	if (lws_frame_is_binary(wsi)) {
-		/* Logged once per connection: a client can send frames at will. */
-		if (!c->binary_noted && log_peer_allow(vhd->log, c->peer))
-			log_warn(vhd->log, "websocket %s: binary frame from the device, ignoring "
-				 "(and any more on this connection)", c->peer);
-		c->binary_noted = true;
-		return 0;
-	}
-	if (first) {
-		c->rxlen = 0;
-		c->rx_too_big = false;
-	}
-	/* Fast path: a whole message in one callback needs no copy. */
-	if (first && final && !c->rx_too_big) {
-		if (len > WSS_MSG_MAX)
-			goto too_big;
-		if (vhd->ops->on_text)
-			vhd->ops->on_text(vhd->arg, c->user, c, in, len);
-		return 0;
-	}
-	if (c->rx_too_big || c->rxlen + len > WSS_MSG_MAX)
-		goto too_big;
-	if (!c->rx) {
-		c->rx = malloc(WSS_MSG_MAX);
-		if (!c->rx)
-			return -1;
-	}
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
-	if (final && vhd->ops->on_text)
-		vhd->ops->on_text(vhd->arg, c->user, c, c->rx, c->rxlen);
-	return 0;
-too_big:
-	if (log_peer_allow(vhd->log, c->peer))
-		log_warn(vhd->log, "websocket %s: message over %d bytes (device bug or not a device), closing",
-			 c->peer, WSS_MSG_MAX);
-	c->rx_too_big = true;
-	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-	return -1;
-}
-
-/* Answer a refused request with status and no body, then have lws close the
- * connection (it flushes what is queued first). extra: one more header or 0. */
-static int
-refuse(struct lws *wsi, unsigned status, enum lws_token_indexes extra, const char *value)
-{
-	unsigned char hdr[LWS_PRE + 256], *start = &hdr[LWS_PRE], *p = start,
-					  *end = &hdr[sizeof(hdr) - 1];
-
-	if (lws_add_http_header_status(wsi, status, &p, end) ||
-	    (extra && lws_add_http_header_by_token(wsi, extra, (const unsigned char *)value,
-						  (int)strlen(value), &p, end)) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					 (const unsigned char *)"close", 5, &p, end) ||
-	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
-	return -1;
-}
-
-/* POST /dispatch/device arrived (headers only). The body is read only when its
- * length is announced and within WSS_DISPATCH_BODY_MAX: without Content-Length lws
- * would wait for a body it cannot delimit until its timeout. */
-static int
-dispatch_start(struct lws *wsi, struct wss_conn *c)
-{
-	char cl[24];
-
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-		if (log_peer_allow(c->vhd->log, c->peer))
-			log_warn(c->vhd->log, "dispatch from %s: no Content-Length (not a device), "
-				 "answering 411", c->peer);
-		return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED, 0, NULL);
-	}
-	char *e;
-	errno = 0;
-	unsigned long long n = strtoull(cl, &e, 10);
-	if (errno || e == cl || *e || cl[0] == '-' || n > WSS_DISPATCH_BODY_MAX) {
-		if (log_peer_allow(c->vhd->log, c->peer))
-			log_warn(c->vhd->log, "dispatch from %s: Content-Length \"%s\" over %d bytes, "
-				 "answering 413", c->peer, cl, WSS_DISPATCH_BODY_MAX);
-		return refuse(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 0, NULL);
-	}
-	c->is_dispatch = true;
-	return 0; /* wait for the body */
-}
-
-/* The websocket upgrade request, before lws answers it (RFC 6455 §4.2.1): the
- * path must be /api/ws, the key 16 base64-encoded bytes and the version 13. A
- * refusal is answered (400, or 426 naming version 13) and the connection closed. */
-static int
-ws_filter(struct lws *wsi, struct wss_vhd *vhd)
-{
-	char uri[64], key[64], version[16], peer[WSS_PEER_MAX];
-
-	peer_get(wsi, peer, sizeof(peer));
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(uri, "/api/ws") != 0) {
-		if (log_peer_allow(vhd->log, peer))
-			log_info(vhd->log, "websocket upgrade from %s on a path other than /api/ws, "
-				 "refused", peer);
-		return refuse(wsi, HTTP_STATUS_NOT_FOUND, 0, NULL);
-	}
-	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
-	    !wss_version_valid(version)) {
-		if (log_peer_allow(vhd->log, peer))
-			log_info(vhd->log, "websocket upgrade from %s: Sec-WebSocket-Version is not 13 "
-				 "(not a device), refused", peer);
-		return refuse(wsi, WSS_STATUS_UPGRADE_REQUIRED, WSI_TOKEN_VERSION, "13");
-	}
-	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 || !wss_key_valid(key)) {
-		if (log_peer_allow(vhd->log, peer))
-			log_info(vhd->log, "websocket upgrade from %s: malformed Sec-WebSocket-Key "
-				 "(not a device), refused", peer);
-		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, 0, NULL);
-	}
-	return 0;
-}
-
-static int
 wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct lws_vhost *vh = lws_get_vhost(wsi);
@@ -405,13 +67,13 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (!vhd)
 			return 0;
 		int fd = (int)(intptr_t)in;
-		struct wss_peer_slot *slot = peer_slot(vhd, fd); /* a stale entry of a reused fd */
+		struct wss_peer_slot *slot = wss_peer_find(vhd, fd); /* a stale entry of a reused fd */
 		if (!slot)
-			slot = peer_slot(vhd, -1);
+			slot = wss_peer_find(vhd, -1);
 		if (!slot || vhd->connections >= WSS_MAX_CONNECTIONS) {
 			char peer[WSS_PEER_MAX] = "";
 			lws_get_peer_simple_fd(fd, peer, sizeof(peer));
-			peer_normalise(peer);
+			wss_peer_normalise(peer);
 			if (log_peer_allow(vhd->log, peer))
 				log_warn(vhd->log, "https: %u connections open, refusing another from %s",
 					 vhd->connections, peer);
@@ -420,7 +82,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		slot->fd = fd;
 		slot->peer[0] = '\0';
 		lws_get_peer_simple_fd(fd, slot->peer, sizeof(slot->peer));
-		peer_normalise(slot->peer);
+		wss_peer_normalise(slot->peer);
 		return 0;
 	}
 
@@ -431,9 +93,9 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		struct wss_accept *a = calloc(1, sizeof(*a));
 		if (!a)
 			return 0;
-		peer_take(vhd, (int)lws_get_socket_fd(wsi), a->peer, sizeof(a->peer));
+		wss_peer_take(vhd, (int)lws_get_socket_fd(wsi), a->peer, sizeof(a->peer));
 		if (!a->peer[0])
-			peer_get(wsi, a->peer, sizeof(a->peer));
+			wss_peer_get(wsi, a->peer, sizeof(a->peer));
 		a->wsi = wsi;
 		/* No dup (EMFILE): the connection is simply never judged an abort. */
 		a->dupfd = fcntl((int)lws_get_socket_fd(wsi), F_DUPFD_CLOEXEC, 0);
@@ -470,11 +132,11 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		memset(c, 0, sizeof(*c));
 		c->wsi = wsi;
 		c->vhd = vhd;
-		peer_get(wsi, c->peer, sizeof(c->peer));
+		wss_peer_get(wsi, c->peer, sizeof(c->peer));
 		const char *path = in;
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 		if (post && path && strcmp(path, "/dispatch/device") == 0)
-			return dispatch_start(wsi, c);
+			return wss_dispatch_start(wsi, c);
 		if (log_peer_allow(vhd->log, c->peer))
 			log_info(vhd->log, "https %s: %s %s: not found", c->peer, post ? "POST" : "GET",
 				 path ? path : "?");
@@ -497,7 +159,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (!c->is_dispatch)
 			return -1;
-		dispatch_done(wsi, c);
+		wss_dispatch_done(wsi, c);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
@@ -529,7 +191,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		if (vhd && !lws_get_opaque_user_data(wsi)) {
 			char peer[WSS_PEER_MAX];
 			int fd = (int)lws_get_socket_fd(wsi);
-			peer_take(vhd, fd, peer, sizeof(peer));
+			wss_peer_take(vhd, fd, peer, sizeof(peer));
 			/* lws calls this before its close(): the socket is still open. */
 			fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 			if (fd >= 0)
@@ -540,14 +202,14 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		mark_request(wsi);
-		return ws_filter(wsi, vhd);
+		return wss_upgrade_filter(wsi, vhd);
 
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof(*c));
 		c->wsi = wsi;
 		c->vhd = vhd;
 		c->is_ws = true;
-		peer_get(wsi, c->peer, sizeof(c->peer));
+		wss_peer_get(wsi, c->peer, sizeof(c->peer));
 		c->user = vhd->ops->on_open ? vhd->ops->on_open(vhd->arg, c, c->peer) : NULL;
 		if (!c->user) {
 			c->is_ws = false;
@@ -558,7 +220,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->is_ws)
 			return -1;
-		return ws_receive(wsi, c, in, len);
+		return wss_receive(wsi, c, in, len);
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		if (!c->is_ws)
@@ -591,7 +253,7 @@ wss_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			if (vhd->ops->on_close)
 				vhd->ops->on_close(vhd->arg, c->user);
 			c->user = NULL;
-			frames_free(c);
+			wss_frames_free(c);
 			free(c->rx);
 			c->rx = NULL;
 		}
@@ -672,7 +334,7 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 	vhd->log = o->log;
 	vhd->handshake_s = o->handshake_s ? o->handshake_s : WSS_HANDSHAKE_S;
 	/* lws' validity timer: it pings an established websocket after idle / 2
-	 * without a sign of life (a pong, or a frame: ws_receive) and closes it at
+	 * without a sign of life (a pong, or a frame: wss_receive) and closes it at
 	 * idle. Only those two fields matter on a server. */
 	unsigned idle = o->idle_s >= 2 && o->idle_s <= UINT16_MAX ? o->idle_s : WSS_IDLE_S;
 	vhd->idle.secs_since_valid_ping = (uint16_t)(idle / 2);

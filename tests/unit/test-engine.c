@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "engine.h"
+#include "fakeclock.h"
 #include "plugins.h"
 
 /* ---- a fake adapter: timers as deadlines on a fake clock, output recorded ------------ */
@@ -18,29 +19,14 @@
 #define LOG_MAX 64
 
 struct fake {
+	FAKECLOCK;                             /* first: the ops' arg is the clock's */
 	struct engine *e;
-	long long now_ms;
-	long long deadline[_ENGINE_TIMER_MAX]; /* -1: not armed */
 	char said[LOG_MAX][ENGINE_TEXT_MAX];
 	unsigned nsaid;
 	char narrated[LOG_MAX][96];
 	unsigned nnarrated;
 	unsigned bugs;
 };
-
-static void
-f_arm(void *arg, enum engine_timer t, unsigned ms)
-{
-	struct fake *f = arg;
-	f->deadline[t] = f->now_ms + ms;
-}
-
-static void
-f_cancel(void *arg, enum engine_timer t)
-{
-	struct fake *f = arg;
-	f->deadline[t] = -1;
-}
 
 static void
 f_narrate(void *arg, const char *from, const char *ev, const char *to)
@@ -76,34 +62,21 @@ f_reject(void *arg, const char *stage, const char *ev)
 	snprintf(last_reject, sizeof(last_reject), "%s in %s", ev, stage);
 }
 
-static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug, f_reject };
+static const struct engine_ops fake_ops = { fakeclock_arm, fakeclock_cancel, f_narrate,
+					   f_say, f_bug, f_reject };
 
 static void
 fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	for (int t = 0; t < _ENGINE_TIMER_MAX; t++)
-		f->deadline[t] = -1;
+	fakeclock_init(&f->clock);
 }
 
 /* Advance the fake clock by ms, firing due timers in deadline order. */
 static void
 fake_advance(struct fake *f, long long ms)
 {
-	long long end = f->now_ms + ms;
-	for (;;) {
-		int due = -1;
-		for (int t = 0; t < _ENGINE_TIMER_MAX; t++)
-			if (f->deadline[t] >= 0 && f->deadline[t] <= end &&
-			    (due < 0 || f->deadline[t] < f->deadline[due]))
-				due = t;
-		if (due < 0)
-			break;
-		f->now_ms = f->deadline[due];
-		f->deadline[due] = -1;
-		engine_timer_fired(f->e, (enum engine_timer)due);
-	}
-	f->now_ms = end;
+	fakeclock_advance(&f->clock, f->e, ms);
 }
 
 /* ---- route A: idle -> armed -> (entry action may fail) -> failed / done ------------- */

@@ -12,15 +12,16 @@
 #include "check.h"
 #include "diyflow.h"
 #include "engine.h"
+#include "fakeclock.h"
 #include "route-diy.h"
 
 #define SENT_MAX 16
 
 struct fake {
+	FAKECLOCK; /* first: the ops' arg is the clock's */
 	struct engine e;
 	struct route_diy rd;
 	struct diyflow_facts facts;
-	long long now_ms, deadline[_ENGINE_TIMER_MAX];
 	struct {
 		enum diyflow_step step;
 		bool with_id;
@@ -29,20 +30,6 @@ struct fake {
 	int finished; /* 0 not yet, 1 success, -1 failure, -2 interrupted */
 	unsigned bugs;
 };
-
-static void
-f_arm(void *arg, enum engine_timer t, unsigned ms)
-{
-	struct fake *f = arg;
-	f->deadline[t] = f->now_ms + ms;
-}
-
-static void
-f_cancel(void *arg, enum engine_timer t)
-{
-	struct fake *f = arg;
-	f->deadline[t] = -1;
-}
 
 static void
 f_narrate(void *arg, const char *from, const char *ev, const char *to)
@@ -64,7 +51,8 @@ f_bug(void *arg, const char *text)
 	fprintf(stderr, "bug: %s\n", text);
 }
 
-static const struct engine_ops ops = { f_arm, f_cancel, f_narrate, f_say, f_bug, NULL };
+static const struct engine_ops ops = { fakeclock_arm, fakeclock_cancel, f_narrate,
+				      f_say, f_bug, NULL };
 
 static void
 f_send(void *arg, enum diyflow_step step, bool with_id)
@@ -89,8 +77,7 @@ static void
 setup(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	for (int i = 0; i < _ENGINE_TIMER_MAX; i++)
-		f->deadline[i] = -1;
+	fakeclock_init(&f->clock);
 	f->rd.ops = &rops;
 	f->rd.arg = f;
 	f->rd.f.device_ip = "192.0.2.7";

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fakeclock.h"
 #include "route-cloud.h"
 
 /* ---- the fake adapter ------------------------------------------------------------- */
@@ -18,28 +19,14 @@
 #define SAID_MAX 64
 
 struct fake {
+	FAKECLOCK; /* first: the ops' arg is the clock's */
 	struct engine e;
 	struct route_cloud rc;
-	long long now_ms, deadline[_ENGINE_TIMER_MAX];
 	char said[SAID_MAX][ENGINE_TEXT_MAX];
 	unsigned nsaid;
 	unsigned prov_starts, prov_stops, finishes;
 	bool success, interrupted;
 };
-
-static void
-f_arm(void *arg, enum engine_timer t, unsigned ms)
-{
-	struct fake *f = arg;
-	f->deadline[t] = f->now_ms + ms;
-}
-
-static void
-f_cancel(void *arg, enum engine_timer t)
-{
-	struct fake *f = arg;
-	f->deadline[t] = -1;
-}
 
 static void
 f_narrate(void *arg, const char *from, const char *ev, const char *to)
@@ -62,7 +49,8 @@ f_bug(void *arg, const char *text)
 	CHECK_MSG(0, "engine bug: %s", text);
 }
 
-static const struct engine_ops fake_ops = { f_arm, f_cancel, f_narrate, f_say, f_bug, NULL };
+static const struct engine_ops fake_ops = { fakeclock_arm, fakeclock_cancel, f_narrate,
+					   f_say, f_bug, NULL };
 
 static void
 r_prov_start(void *arg)
@@ -91,8 +79,7 @@ static void
 fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	for (int t = 0; t < _ENGINE_TIMER_MAX; t++)
-		f->deadline[t] = -1;
+	fakeclock_init(&f->clock);
 	f->rc.ops = &fake_route_ops;
 	f->rc.arg = f;
 	f->rc.f.call_timeout_s = 300;
@@ -108,20 +95,7 @@ fake_init(struct fake *f)
 static void
 fake_advance(struct fake *f, long long ms)
 {
-	long long end = f->now_ms + ms;
-	for (;;) {
-		int due = -1;
-		for (int t = 0; t < _ENGINE_TIMER_MAX; t++)
-			if (f->deadline[t] >= 0 && f->deadline[t] <= end &&
-			    (due < 0 || f->deadline[t] < f->deadline[due]))
-				due = t;
-		if (due < 0)
-			break;
-		f->now_ms = f->deadline[due];
-		f->deadline[due] = -1;
-		engine_timer_fired(&f->e, (enum engine_timer)due);
-	}
-	f->now_ms = end;
+	fakeclock_advance(&f->clock, &f->e, ms);
 }
 
 /* ---- paths ------------------------------------------------------------------------ */

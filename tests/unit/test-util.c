@@ -1,5 +1,5 @@
 /* Unit tests for util: number and IPv4 parsers, strlcpy, JSON escaping (checked
- * against cJSON itself), first-line reading, clocks and timestamps. */
+ * against cJSON itself), first-line and bounded file reading, clocks and timestamps. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -337,6 +337,56 @@ test_free_secret(void)
 	CHECK(1); /* reaching here is the check; ASan sees misuse */
 }
 
+/* util_read_bounded: the one bounded reader of imageset.c and diyfile.c. Exactly max
+ * bytes pass; one more is -EFBIG before any allocation, with the head for a diagnosis;
+ * a link, a directory and a FIFO are refused without reading (the FIFO would hang). */
+static void
+test_read_bounded(void)
+{
+	char *path = write_tmp("\x1f\x8b" "abcdefghijklmnopqrstuvwxyz", 28, 0600);
+	char link[64], fifo[] = "/tmp/sonota-test-util-bfifo-XXXXXX", err[256];
+	struct util_oversize big = { 0 };
+	uint8_t *data = (uint8_t *)"untouched";
+	size_t size = 7;
+
+	CHECK_INT(util_read_bounded(path, 28, &data, &size, &big, err, sizeof(err)), 0);
+	CHECK_INT(size, 28);
+	CHECK(memcmp(data, "\x1f\x8b" "abc", 5) == 0);
+	free(data);
+	data = (uint8_t *)"untouched";
+	size = 7;
+	CHECK_INT(util_read_bounded(path, 27, &data, &size, &big, err, sizeof(err)), -EFBIG);
+	CHECK(strstr(err, "too-large: 28 bytes, at most 27") != NULL);
+	CHECK_INT(big.size, 28);
+	CHECK_INT(big.head_len, UTIL_HEAD_MAX);
+	CHECK(memcmp(big.head, "\x1f\x8b" "abcdefghijklmn", UTIL_HEAD_MAX) == 0);
+	CHECK_INT(util_read_bounded(path, 27, &data, &size, NULL, err, sizeof(err)), -EFBIG);
+	CHECK(data == (uint8_t *)"untouched" && size == 7);
+
+	snprintf(link, sizeof(link), "%s.link", path);
+	CHECK_INT(symlink(path, link), 0);
+	CHECK_INT(util_read_bounded(link, 64, &data, &size, NULL, err, sizeof(err)), -ELOOP);
+	CHECK(strstr(err, "symbolic link") != NULL);
+	CHECK_INT(util_read_bounded("/tmp", 64, &data, &size, NULL, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not a regular file") != NULL);
+	CHECK_INT(util_read_bounded("/nonexistent/sonota-test", 64, &data, &size, NULL, err,
+				    sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "missing") != NULL);
+	if (mkdtemp(fifo)) {
+		rmdir(fifo);
+		CHECK_INT(mkfifo(fifo, 0600), 0);
+		CHECK_INT(util_read_bounded(fifo, 64, &data, &size, NULL, err, sizeof(err)),
+			  -EINVAL);
+		unlink(fifo);
+	} else {
+		CHECK_MSG(0, "mkdtemp failed");
+	}
+	CHECK(data == (uint8_t *)"untouched" && size == 7);
+	unlink(link);
+	unlink(path);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -346,6 +396,7 @@ main(void)
 	test_strlcpy();
 	test_json_escape();
 	test_read_first_line();
+	test_read_bounded();
 	test_clocks();
 	test_free_secret();
 	return check_done();
