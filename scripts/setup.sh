@@ -40,6 +40,8 @@ pkgs=(
 	zlib1g-dev iproute2 procps psmisc nginx-light wrk
 	# issue 10 (NetworkManager hops): sd-bus, and the NM mock on a private bus
 	libsystemd-dev python3-dbusmock dbus-daemon
+	# hands (issue 10): dbus-send, the hands-free e2e's calls of the NM mock (hands-lib.sh)
+	dbus-bin
 )
 missing=()
 for p in "${pkgs[@]}"; do
