@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9"
+SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9 supplicant-retry no-lease"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -555,6 +555,39 @@ if c:
 	e2e_nm_expect_home
 	e2e_nm_expect_clean
 	expect_addr_moves "up e2e-home,down e2e-home,up e2e-home"
+}
+
+# The association times out once (NM reason 11, supplicant): the diagnosis says to move
+# closer, the driver retries by itself and the takeover completes.
+s_supplicant-retry()
+{
+	images
+	e2e_nm_start
+	e2e_nm_itead_extra "$ID1" '"fail_first": [11, 6]'
+	takeover_start 1 "$ID1" basic-user1
+	takeover_check 1 "$ID1" basic-user1 1 'could not join: the WiFi association timed out'
+	e2e_expect_log_count sonota-1 '^(warning: )?WiFi: NetworkManager could not join: the WiFi association timed out \(weak signal\?\): move closer to the device$' 1
+	e2e_expect_log_count sonota-1 '^WiFi: joining ITEAD-' 2
+}
+
+# The device's AP gives no DHCP lease (NM reason 17): the diagnosis, two retries, then the
+# hops are left to the user; Home is back, the run ends at --wait-timeout (exit 1).
+s_no-lease()
+{
+	images
+	e2e_nm_start
+	e2e_nm_itead_extra "$ID1" '"dhcp": null'
+	sonota_start sonota-1 --wait-timeout 16
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ap-timeout 40
+	expect_end sonota-1 25 1
+	e2e_stop devsim-1 0
+	e2e_expect_log_count sonota-1 '^(warning: )?WiFi: NetworkManager could not join: joined the network but got no DHCP lease from the access point$' 3
+	e2e_expect_log_count sonota-1 '^WiFi: joining ITEAD-' 3
+	e2e_expect_log_count sonota-1 "^(warning: )?WiFi: join the device's network by hand" 1
+	e2e_expect_log sonota-1 '^stage: wait-ap → timeout → failed$'
+	e2e_expect_log sonota-1 '^WiFi: Home is back'
+	e2e_nm_expect_home
+	e2e_nm_expect_clean
 }
 
 "s_$SCENARIO"
