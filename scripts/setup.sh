@@ -40,6 +40,10 @@ pkgs=(
 	zlib1g-dev iproute2 procps psmisc nginx-light wrk
 	# issue 10 (NetworkManager hops): sd-bus, and the NM mock on a private bus
 	libsystemd-dev python3-dbusmock dbus-daemon
+	# issue 11 (avahi): a real avahi-daemon for the discovery tests, run only inside
+	# network namespaces on a private bus (tests/avahi/lib.sh); Debian's policy-rc.d or
+	# systemd decides whether the machine's own service starts
+	avahi-daemon
 	# hands (issue 10): dbus-send, the hands-free e2e's calls of the NM mock (hands-lib.sh)
 	dbus-bin
 )

@@ -30,6 +30,10 @@ struct bus {
 	unsigned busy;            /* > 0 while sd-bus runs our callbacks */
 	bool closing;             /* bus_close was called while busy */
 	bool dead;                /* the connection is gone; lost was called */
+	struct {
+		bus_lost_cb cb;
+		void *arg;
+	} listeners[BUS_LISTENERS_MAX]; /* more users of a shared bus; cb NULL = free */
 };
 
 static bool run(struct bus *b);
@@ -105,6 +109,17 @@ die(struct bus *b, int err)
 	lws_sul_cancel(&b->sul);
 	if (b->lost)
 		b->lost(b->arg, err);
+	/* a listener may unlisten itself or another one: walk a copy, and skip one
+	 * that was removed meanwhile */
+	for (size_t i = 0; i < BUS_LISTENERS_MAX && !b->closing; i++) {
+		bus_lost_cb cb = b->listeners[i].cb;
+		void *arg = b->listeners[i].arg;
+
+		if (cb) {
+			b->listeners[i].cb = NULL;
+			cb(arg, err);
+		}
+	}
 }
 
 /* Process until sd-bus has nothing to do (or BUS_PROCESS_MAX rounds), then
@@ -247,6 +262,34 @@ bus_kick(struct bus *b)
 		return;
 	if (run(b))
 		free_bus(b, true);
+}
+
+int
+bus_listen_lost(struct bus *b, bus_lost_cb cb, void *arg)
+{
+	if (!b || !cb)
+		return -EINVAL;
+	if (b->dead)
+		return -ENOTCONN;
+	for (size_t i = 0; i < BUS_LISTENERS_MAX; i++)
+		if (!b->listeners[i].cb) {
+			b->listeners[i].cb = cb;
+			b->listeners[i].arg = arg;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void
+bus_unlisten_lost(struct bus *b, bus_lost_cb cb, void *arg)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < BUS_LISTENERS_MAX; i++)
+		if (b->listeners[i].cb == cb && b->listeners[i].arg == arg) {
+			b->listeners[i].cb = NULL;
+			b->listeners[i].arg = NULL;
+		}
 }
 
 bool

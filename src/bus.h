@@ -24,11 +24,22 @@ typedef void (*bus_lost_cb)(void *arg, int err);
 
 struct bus;
 
+#define BUS_LISTENERS_MAX 4 /* users of one shared connection besides its opener:
+			     * NetworkManager and Avahi today (issue 11 §1) */
+
 /* The lws protocol that services the adopted fd ("sonota-bus"). Add it to the
  * protocol list of the vhost given to bus_open; it needs no per-session data. */
 extern const struct lws_protocols bus_protocol;
 int bus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		     size_t len);
+
+/* A shared connection (opened once by the composition, borrowed by nm and avahi):
+ * cb(arg, err) is called once, after the opener's lost callback, when the
+ * connection is gone. 0, -ENOTCONN when it is gone already, -ENOSPC when
+ * BUS_LISTENERS_MAX are registered. bus_unlisten_lost removes it (NULL-safe, also
+ * from inside a lost callback); a listener must be removed before its arg is freed. */
+int bus_listen_lost(struct bus *b, bus_lost_cb cb, void *arg);
+void bus_unlisten_lost(struct bus *b, bus_lost_cb cb, void *arg);
 
 /* Connect to the system bus and adopt the connection into vh. Must run on the lws
  * service thread. Returns 0 and *ret (free with bus_close), or -errno (-ENOPROTOOPT:
@@ -52,5 +63,6 @@ bool bus_alive(const struct bus *b);
 /* Close the connection (pending calls are dropped without their callbacks),
  * the adopted wsi and the timer, and free b. Safe with NULL and from inside a
  * bus callback (then it completes when sd-bus has returned). Call it before
- * lws_context_destroy (nm_stop does). */
+ * lws_context_destroy (nm_stop does for a bus it opened itself; a shared bus is
+ * closed by its opener, last, after nm_stop and avahi_stop). */
 void bus_close(struct bus *b);

@@ -303,7 +303,7 @@ hop_start(const struct plugin_env *env, void **ret_state)
 		manual(h, "cannot create the loop's D-Bus vhost");
 		return 0;
 	}
-	struct nm_config nc = { .iface = cfg->wifi_iface };
+	struct nm_config nc = { .iface = cfg->wifi_iface, .bus = env->bus };
 	int r = nm_start(h->vh, &nc, nm_event, h, &h->nm);
 	if (r < 0) {
 		char why[128];

@@ -703,7 +703,14 @@ nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *arg,
 	nm->cb = cb;
 	nm->arg = arg;
 	nm_copy(nm->iface_want, sizeof(nm->iface_want), cfg ? cfg->iface : NULL);
-	r = bus_open(vh, on_bus_lost, nm, &nm->bus);
+	if (cfg && cfg->bus) {
+		/* the composition's connection, shared with avahi: borrowed */
+		nm->bus = cfg->bus;
+		nm->bus_shared = true;
+		r = bus_listen_lost(nm->bus, on_bus_lost, nm);
+	} else {
+		r = bus_open(vh, on_bus_lost, nm, &nm->bus);
+	}
 	if (r >= 0) {
 		nm->cx = bus_context(nm->bus);
 		r = add_matches(nm);
@@ -723,6 +730,8 @@ nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *arg,
 	nm->tolerant = false;
 	nm->next = d_has_owner;
 	*ret = nm;
+	if (nm->bus_shared)
+		bus_kick(nm->bus); /* a running connection: flush and re-arm now */
 	return 0;
 }
 
@@ -797,7 +806,10 @@ nm_free(struct nm *nm)
 	cancel_op(nm);
 	for (size_t i = 0; i < sizeof(nm->matches) / sizeof(nm->matches[0]); i++)
 		nm->matches[i] = sd_bus_slot_unref(nm->matches[i]);
-	bus_close(nm->bus);
+	if (nm->bus_shared)
+		bus_unlisten_lost(nm->bus, on_bus_lost, nm);
+	else
+		bus_close(nm->bus);
 	free(nm->profiles);
 	free(nm);
 }

@@ -122,14 +122,17 @@ typedef void (*nm_cb)(void *arg, const struct nm_event *ev);
 
 struct nm_config {
 	const char *iface; /* --wifi-iface, or NULL: NM must manage exactly one WiFi device */
+	struct bus *bus;   /* a shared connection (borrowed; nm_stop leaves it open), or
+			    * NULL: nm opens and owns its own on vh */
 };
 
 /* The lws protocol of the bus connection (bus_protocol): add it to vh's list. */
 extern const struct lws_protocols nm_protocol;
 
-/* Connect to the system bus and start the discovery; NM_EV_READY or
- * NM_EV_MANUAL follows. Returns 0 and *ret (free with nm_stop), or -errno when
- * there is no system bus at all (the caller goes manual itself). */
+/* Connect to the system bus (or use cfg->bus) and start the discovery; NM_EV_READY
+ * or NM_EV_MANUAL follows. Returns 0 and *ret (free with nm_stop), or -errno when
+ * there is no system bus at all, or -ENOTCONN when the shared one is lost already
+ * (the caller goes manual itself). */
 int nm_start(struct lws_vhost *vh, const struct nm_config *cfg, nm_cb cb, void *arg,
 	     struct nm **ret);
 
@@ -168,7 +171,8 @@ bool nm_busy(const struct nm *nm);
 void nm_abort(struct nm *nm);
 
 /* Drop everything: pending calls, timers, the bus connection (which makes NM
- * drop a client-bound activation still up). Safe with NULL and from nm_cb. Call
+ * drop a client-bound activation still up; a shared nm_config.bus stays open:
+ * its opener closes it last). Safe with NULL and from nm_cb. Call
  * it before lws_context_destroy (its timers live in the context). */
 void nm_stop(struct nm *nm);
 

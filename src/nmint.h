@@ -60,7 +60,8 @@ struct nm_early {
 };
 
 struct nm {
-	struct bus *bus;              /* the connection, owned */
+	struct bus *bus;              /* the connection, owned unless bus_shared */
+	bool bus_shared;              /* nm_config.bus: borrowed, never closed here */
 	struct lws_context *cx;       /* for the timers */
 	nm_cb cb;                     /* user callback */
 	void *arg;

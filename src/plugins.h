@@ -30,6 +30,8 @@
 		       * adapter's own) */
 
 /* What a plug-in gets. Everything is borrowed for the whole run. */
+struct bus;
+
 struct plugin_env {
 	struct engine *eng;        /* the running route's engine: engine_observe/post */
 	struct lws_context *lws;   /* the loop: timers (lws_sul), adopted descriptors */
@@ -37,6 +39,9 @@ struct plugin_env {
 	const struct cfg *cfg;
 	struct log *log;
 	struct ui *ui;
+	struct bus *bus;           /* issue 11 §1: the one system-bus connection, shared by NM
+				    * and Avahi (bus.h), borrowed; NULL: no system bus, or
+				    * built without libsystemd */
 };
 
 struct plugin {

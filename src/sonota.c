@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "ackwatch.h"
+#ifdef SONOTA_WITH_NM
+#include "bus.h"
+#endif
 #include "imgsrv.h"
 #include "netwatch.h"
 #include "provision.h"
@@ -50,6 +53,28 @@ evq_wake(void *arg)
 	struct sonota *s = arg;
 	if (s->lws)
 		lws_cancel_service(s->lws);
+}
+
+/* ---- the shared system bus (issue 11 §1) -------------------------------------- */
+
+/* One connection for NM (the hop driver in --wifi auto) and Avahi (the DIY route),
+ * opened only when something needs it. Without a bus, s->bus stays NULL: the hop
+ * driver then tries its own and says "manual" with the reason. */
+static void
+open_bus(struct sonota *s)
+{
+#ifdef SONOTA_WITH_NM
+	int r;
+
+	if (s->cfg->wifi == CFG_WIFI_MANUAL)
+		return;
+	if ((r = bus_open(s->vh_loop, NULL, NULL, &s->bus)) < 0) {
+		log_debug(s->log, "system D-Bus: %s", strerror(-r));
+		s->bus = NULL;
+	}
+#else
+	(void)s;
+#endif
 }
 
 /* ---- wiring: who reports to whom -------------------------------------------- */
@@ -178,6 +203,9 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 						       .callback = loop_callback };
 	s->loop_protocols[1] = netwatch_protocol;
 	s->loop_protocols[2] = prov_protocol;
+#ifdef SONOTA_WITH_NM
+	s->loop_protocols[3] = bus_protocol; /* issue 11: the shared system bus */
+#endif
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "loop";
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -251,8 +279,11 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 		return SONOTA_EXIT_FAILURE;
 	}
 
-	/* 6. Plug-ins (a WiFi hop driver...): observers of the route, plugins.c. */
-	struct plugin_env pe = { takeover_engine(&s->to), s->lws, s->vh_loop, cfg, log, &s->ui };
+	/* 6. Plug-ins (a WiFi hop driver...): observers of the route, plugins.c. They
+	 * share one system-bus connection (issue 11 §1), opened here when one needs it. */
+	open_bus(s);
+	struct plugin_env pe = { takeover_engine(&s->to), s->lws, s->vh_loop, cfg, log, &s->ui,
+				 s->bus };
 	const char *name = "?";
 	if ((r = plugins_start(&s->plugins, NULL, &pe, &name)) < 0) {
 		if (r == -EPERM) /* a pre-flight refusal, explained by the plug-in */
@@ -294,6 +325,9 @@ sonota_fini(struct sonota *s)
 	imgsrv_stop(s->http_legacy);
 	imgsrv_stop(s->http);
 	ackwatch_stop(s->ackwatch);
+#ifdef SONOTA_WITH_NM
+	bus_close(s->bus); /* last user gone (plugins_stop above): before the context */
+#endif
 	if (s->lws)
 		lws_context_destroy(s->lws);
 	if (s->sigfd >= 0)

@@ -49,7 +49,7 @@ struct sonota {
 	struct lws_context *lws;           /* the loop */
 	struct lws_vhost *vh_loop;         /* internal: signals, netwatch, provisioning client */
 	struct lws_vhost *vh_https;        /* HTTPS + WSS (8443, or 443 with --legacy) */
-	struct lws_protocols loop_protocols[4]; /* protocol list of vh_loop, lives with it */
+	struct lws_protocols loop_protocols[5]; /* protocol list of vh_loop, lives with it */
 	struct ackwatch *ackwatch;         /* confirms whole-image deliveries (ackwatch.h) */
 	struct imgsrv *http;               /* images on 8080 */
 	struct imgsrv *http_legacy;        /* --legacy: 8081 */
@@ -58,6 +58,8 @@ struct sonota {
 	struct peers peers;                /* address -> deviceid, fetch facts */
 	struct cloud cloud;                /* the emulated cloud and its sessions */
 	struct transfers tr;               /* the image server's reports */
+	struct bus *bus;                   /* the shared system-bus connection (NM, Avahi), or
+					    * NULL; opened when needed, closed last (issue 11) */
 	struct takeover to;                /* the route, its engine and its adapter */
 	struct plugins plugins;            /* observers of the route (plugins.c) */
 };

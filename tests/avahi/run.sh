@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# One case of the Avahi discovery test (issue 11 §1, docs/diy.md "Discovery"):
+#   run.sh CLIENT DIYSIM MODELS CASE
+# builds the namespaces, the private bus and a real avahi-daemon (lib.sh), puts the
+# simulated devices on the home LAN (tests/diysim for DIY mode, mdnsannounce.py for
+# the LAN-mode device and a clean goodbye), runs CLIENT (test-avahi-client) and checks
+# its event lines exactly. Everything is torn down on every exit (trap); every wait is
+# bounded. Exit 77 (skipped) without root or a package scripts/setup.sh installs.
+set -euo pipefail
+
+client=$1 diysim=$2 models=$3 case=$4
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+announce=$here/mdnsannounce.py
+client_timeout=20 # seconds for the client's condition (it answers in about 2 s)
+
+. "$here/lib.sh"
+why=$(avahi_env_check) || { echo "SKIP: $why"; exit 77; }
+
+tmp=$(mktemp -d /tmp/sonota-avahi.XXXXXX)
+pids=()
+cleanup() {
+	local rc=$?
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	avahi_env_down
+	wait 2>/dev/null || true
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		echo "--- avahi-daemon log"; tail -n 30 "$tmp/avahi.log" 2>/dev/null || true
+		for f in "$tmp"/dev-*.log; do
+			[ -f "$f" ] && { echo "--- $f"; tail -n 5 "$f"; }
+		done
+	fi
+	[ -n "${AVAHI_KEEP:-}" ] || rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# diy N MODEL ID: a diysim device at .(50+N), announcing over multicast
+diy() {
+	local ip
+	ip=$(avahi_dev_addr "$1")
+	ip netns exec "$AVAHI_NS_DEV" timeout 60 "$diysim" --model "$models/$2.model" --deviceid "$3" --bind "$ip" \
+		--mdns 224.0.0.251:5353 --timeout 50 >"$tmp/dev-$3.log" 2>&1 &
+	pids+=($!)
+}
+# announcer N ID TXT...: mdnsannounce.py at .(50+N); goodbye on SIGTERM
+announcer() {
+	local n=$1 id=$2 ip args=()
+	shift 2
+	ip=$(avahi_dev_addr "$n")
+	for t in "$@"; do args+=(--txt "$t"); done
+	ip netns exec "$AVAHI_NS_DEV" timeout 60 "$py" "$announce" --bind "$ip" --id "$id" --timeout 50 "${args[@]}" \
+		>"$tmp/dev-$id.log" 2>&1 &
+	pids+=($!)
+	announcer_pid=$!
+}
+diy_txt=(txtvers=1 id=1000bbbb01 type=diy_plug apivers=1 seq=1
+	'data1={"switch":"off","startup":"off","pulse":"off","pulseWidth":500,"rssi":-50}')
+
+# expect LINE: the client printed exactly this line
+expect() {
+	grep -qxF -- "$1" "$tmp/client.out" || { echo "FAIL: missing line: $1"; return 1; }
+}
+run_client() {
+	ip netns exec "$AVAHI_NS_HOST" "$client" "$@" >"$tmp/client.out" 2>&1 &
+	client_pid=$!
+	pids+=($client_pid)
+}
+wait_line() { # wait_line SECONDS PATTERN
+	_avahi_wait "$1" grep -q -- "$2" "$tmp/client.out"
+}
+
+rc=0
+case "$case" in
+found)
+	avahi_env_up "$tmp"
+	diy 1 r3-3.3 1000aaaa33
+	diy 2 r3-3.6 1000aaaa36
+	diy 3 r3-3.7 1000aaaa37
+	diy 4 minir3 1000aaaa4e
+	announcer 5 1000aaaa1a txtvers=1 id=1000aaaa1a type=plug apivers=1 seq=3 encrypt=true \
+		iv=MTIzNDU2Nzg5MGFiY2RlZg== data1=q83vEjRWeJA=
+	run_client found:1000aaaa33,1000aaaa36,1000aaaa37,1000aaaa4e,1000aaaa1a "$client_timeout"
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	s=$AVAHI_SUBNET
+	expect "EV found eWeLink_1000aaaa33 id=1000aaaa33 type=diy_plug addr=$s.51:8081 mode=diy route=diy" || rc=1
+	expect "EV found eWeLink_1000aaaa36 id=1000aaaa36 type=diy_plug addr=$s.52:8081 mode=diy route=diy" || rc=1
+	expect "EV found eWeLink_1000aaaa37 id=1000aaaa37 type=diy_plug addr=$s.53:8081 mode=diy route=diy" || rc=1
+	expect "EV found eWeLink_1000aaaa4e id=1000aaaa4e type=diy_plug addr=$s.54:8081 mode=diy route=diy" || rc=1
+	expect "EV found eWeLink_1000aaaa1a id=1000aaaa1a type=plug addr=$s.55:8081 mode=lan route=none" || rc=1
+	;;
+removed)
+	avahi_env_up "$tmp"
+	announcer 1 1000bbbb01 "${diy_txt[@]}"
+	run_client removed:1000bbbb01 "$client_timeout"
+	wait_line 10 "^EV found eWeLink_1000bbbb01 " || { echo "FAIL: never found"; exit 1; }
+	kill -TERM "$announcer_pid" # the goodbye (TTL 0)
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "EV removed eWeLink_1000bbbb01 id=1000bbbb01" || rc=1
+	;;
+gone)
+	avahi_env_up "$tmp"
+	run_client gone "$client_timeout"
+	wait_line 10 "^EV all-for-now" || { echo "FAIL: no AllForNow"; cat "$tmp/client.out"; exit 1; }
+	avahi_daemon_stop
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "EV gone avahi-daemon left the system D-Bus (stopped or restarted)" || rc=1
+	;;
+absent)
+	avahi_env_up "$tmp" nodaemon
+	run_client gone "$client_timeout"
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "EV gone avahi-daemon is not running (nobody owns org.freedesktop.Avahi on the system D-Bus)" || rc=1
+	;;
+shared)
+	avahi_env_up "$tmp"
+	announcer 1 1000bbbb01 "${diy_txt[@]}"
+	run_client shared:1000bbbb01 "$client_timeout"
+	wait "$client_pid" || rc=$?
+	cat "$tmp/client.out"
+	expect "NM manual NetworkManager is not running" || rc=1
+	[ "$(grep -c '^EV found eWeLink_1000bbbb01 ' "$tmp/client.out")" -ge 2 ] ||
+		{ echo "FAIL: the second browse on the shared bus found nothing"; rc=1; }
+	;;
+*)
+	echo "unknown case $case"
+	exit 2
+	;;
+esac
+exit "$rc"
