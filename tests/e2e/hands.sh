@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9 supplicant-retry no-lease"
+SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9 supplicant-retry no-lease decoy"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -588,6 +588,23 @@ s_no-lease()
 	e2e_expect_log sonota-1 '^WiFi: Home is back'
 	e2e_nm_expect_home
 	e2e_nm_expect_clean
+}
+
+# Another device's FinalStage (a stronger signal, another BSSID) is in range the whole run:
+# sonota-c joins only the FinalStage whose BSSID is that of the ITEAD-<id> it provisioned.
+s_decoy()
+{
+	images
+	e2e_nm_start
+	e2e_nm_call AddAP string: "string:{\"ssid\": \"FinalStage\", \"sec\": \"open\", \"dhcp\": \"$E2E_FS_SRV\", \"bssid\": \"D8:F1:5B:DE:C0:01\", \"strength\": 95}" >/dev/null ||
+		e2e_fail "could not add the other device's FinalStage"
+	takeover 1 "$ID1" basic-user1 1
+	e2e_expect_log sonota-1 '^WiFi: a FinalStage of another device is in range \(BSSID D8:F1:5B:DE:C0:01\)'
+	e2e_nm_py "
+a = [x for x in dump()['activated'] if x['bssid'] == 'D8:F1:5B:DE:C0:01']
+if a:
+    fail('joined the other device\'s FinalStage: %s' % a)" || e2e_fail "sonota-c joined the wrong FinalStage"
+	expect_addr_moves "$(moves 1 "$ID1")"
 }
 
 "s_$SCENARIO"
