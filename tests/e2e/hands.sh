@@ -52,8 +52,8 @@ e2e_netns_setup
 images()
 {
 	IMG="$E2E_WORK/img"
-	"$MKIMAGE_BIN" set "$IMG" "$@" >"$E2E_LOGS/mkimage.txt" 2>&1 ||
-		e2e_fail "mkimage set $* failed: $(tail -n 3 "$E2E_LOGS/mkimage.txt")"
+	"$MKIMAGE_BIN" set "$IMG" >"$E2E_LOGS/mkimage.txt" 2>&1 ||
+		e2e_fail "mkimage set failed: $(tail -n 3 "$E2E_LOGS/mkimage.txt")"
 }
 
 model()
@@ -154,7 +154,7 @@ takeover()
 
 takeover_start()
 {
-	local n="$1" id="$2" m="$3" s="sonota-$1" d="devsim-$1"
+	local id="$2" m="$3" s="sonota-$1" d="devsim-$1"
 	sonota_start "$s"
 	# the pre-flight's NM lines come after the listeners
 	wait_log "$s" '^WiFi hops' 15
@@ -169,7 +169,7 @@ takeover_start()
 # provokes (else none may appear).
 takeover_check()
 {
-	local n="$1" id="$2" nfinal="$4" allowed="${5:-}" s="sonota-$1" d="devsim-$1"
+	local id="$2" nfinal="$4" allowed="${5:-}" s="sonota-$1" d="devsim-$1"
 	e2e_wait "$d"
 	local drc=$E2E_RC
 	e2e_stop "$s" 15

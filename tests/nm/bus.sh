@@ -8,7 +8,8 @@
 #                     within $step_timeout s.
 #   nmbus_wait_owned  until NetworkManager's name has an owner on it (the mock is up), at
 #                     most $step_timeout s; 1 if not.
-# The caller kills $bus_pid on exit (its trap).
+# The caller sets step_timeout and kills $bus_pid on exit (its trap).
+# shellcheck disable=SC2034,SC2154 # bus_pid is the caller's, step_timeout too
 
 nmbus_start()
 {
