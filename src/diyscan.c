@@ -40,6 +40,7 @@ diyscan_add(struct diyscan *s, const struct dnssd_device *d, const char *addr)
 	util_strlcpy(e->type, d->type, sizeof(e->type));
 	e->mode = d->mode;
 	e->route = d->route;
+	e->multi_channel |= d->multi_channel;
 	if (d->has_ota_unlock && !e->has_ota_unlock) {
 		e->has_ota_unlock =
 		    true; /* an info reply, when there is one, stays authoritative */
@@ -57,6 +58,7 @@ diyscan_add_info(struct diyscan *s, const char *id, const struct diy_info *info)
 		return -ENOENT;
 	util_strlcpy(e->fw_version, info->fw_version, sizeof(e->fw_version));
 	e->fw = info->fw;
+	e->multi_channel |= info->multi_channel;
 	if (info->has_ota_unlock) {
 		e->has_ota_unlock = true;
 		e->ota_unlock = info->ota_unlock;

@@ -28,6 +28,8 @@ struct diyscan_entry {
 	bool has_ota_unlock, ota_unlock;
 	enum dnssd_mode mode;
 	enum diy_route route;
+	bool multi_channel;                     /* "switches" in TXT or info (MINIR3): a request
+						 * must not carry the deviceid key (§3.2) */
 };
 
 struct diyscan {

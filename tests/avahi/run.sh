@@ -165,6 +165,9 @@ scan|scan-json)
 	diy 4 minir3 1000aaaa4e
 	announcer 5 1000aaaa1a txtvers=1 id=1000aaaa1a type=plug apivers=1 seq=3 encrypt=true \
 		iv=MTIzNDU2Nzg5MGFiY2RlZg== data1=q83vEjRWeJA=
+	# announced in DIY mode, but nothing answers on 8081: listed without fw/otaUnlock
+	announcer 6 1000aaaa6f txtvers=1 id=1000aaaa6f type=diy_plug apivers=1 seq=1 \
+		'data1={"switch":"off","startup":"off","pulse":"off","pulseWidth":500,"rssi":-50}'
 	sleep 1 # the devices' first announcements
 	json=
 	[ "$case" = scan-json ] && json=--json
@@ -176,19 +179,23 @@ scan|scan-json)
 	s=$AVAHI_SUBNET
 	if [ "$case" = scan ]; then
 		want="1000aaaa1a  $s.55  plug  fw ?  otaUnlock ?  lan  needs DIY mode first: hold the button 5 s, then 5 s more (docs/diy.md)
-1000aaaa33  $s.51  diy_plug  fw ?  otaUnlock ?  diy  route diy
-1000aaaa36  $s.52  diy_plug  fw ?  otaUnlock ?  diy  route diy
-1000aaaa37  $s.53  diy_plug  fw ?  otaUnlock ?  diy  route diy
-1000aaaa4e  $s.54  diy_plug  fw ?  otaUnlock ?  diy  route diy"
+1000aaaa33  $s.51  diy_plug  fw 3.3-3.4  otaUnlock false  diy  route diy
+1000aaaa36  $s.52  diy_plug  fw 3.6.0  otaUnlock false  diy  route diy
+1000aaaa37  $s.53  diy_plug  fw 3.7.6  otaUnlock false  diy  route diy
+1000aaaa4e  $s.54  diy_plug  fw 1.4.0  otaUnlock false  diy  route diy
+1000aaaa6f  $s.56  diy_plug  fw ?  otaUnlock ?  diy  route diy"
 	else
 		want="{\"id\":\"1000aaaa1a\",\"address\":\"$s.55\",\"type\":\"plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"lan\",\"route\":\"none\",\"next\":\"needs DIY mode first: hold the button 5 s, then 5 s more (docs/diy.md)\"}
-{\"id\":\"1000aaaa33\",\"address\":\"$s.51\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
-{\"id\":\"1000aaaa36\",\"address\":\"$s.52\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
-{\"id\":\"1000aaaa37\",\"address\":\"$s.53\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}
-{\"id\":\"1000aaaa4e\",\"address\":\"$s.54\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}"
+{\"id\":\"1000aaaa33\",\"address\":\"$s.51\",\"type\":\"diy_plug\",\"fwVersion\":\"3.3-3.4\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa36\",\"address\":\"$s.52\",\"type\":\"diy_plug\",\"fwVersion\":\"3.6.0\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa37\",\"address\":\"$s.53\",\"type\":\"diy_plug\",\"fwVersion\":\"3.7.6\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa4e\",\"address\":\"$s.54\",\"type\":\"diy_plug\",\"fwVersion\":\"1.4.0\",\"otaUnlock\":false,\"mode\":\"diy\",\"route\":\"diy\"}
+{\"id\":\"1000aaaa6f\",\"address\":\"$s.56\",\"type\":\"diy_plug\",\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"diy\",\"route\":\"diy\"}"
 	fi
 	[ "$rc" = 0 ] || { echo "FAIL: exit $rc, want 0"; rc=1; }
 	[ "$(cat "$tmp/client.out")" = "$want" ] || { echo "FAIL: the listing differs from:"; echo "$want"; rc=1; }
+	grep -q "^sonota-c: 1000aaaa6f at $s.56: no /zeroconf/info: " "$tmp/scan.err" ||
+		{ echo "FAIL: the silent device is not explained"; rc=1; }
 	;;
 scan-none)
 	avahi_env_up "$tmp"

@@ -98,6 +98,22 @@ test_limits(void)
 	snprintf(d.id, sizeof(d.id), "1000000003");
 	CHECK_INT(diyscan_add(s, &d, "10.0.0.3"), 0); /* an update still fits */
 	CHECK_INT(s->n, DIYSCAN_MAX);
+	/* multi-channel (MINIR3: requests without the deviceid key) from TXT or from info,
+	 * and a later announcement without it does not forget it */
+	CHECK(!s->e[3].multi_channel);
+	d.multi_channel = true;
+	CHECK_INT(diyscan_add(s, &d, NULL), 0);
+	CHECK(s->e[3].multi_channel);
+	d.multi_channel = false;
+	CHECK_INT(diyscan_add(s, &d, NULL), 0);
+	CHECK(s->e[3].multi_channel);
+	{
+		struct diy_info in = { .multi_channel = true };
+
+		CHECK(!s->e[4].multi_channel);
+		CHECK_INT(diyscan_add_info(s, "1000000004", &in), 0);
+		CHECK(s->e[4].multi_channel);
+	}
 	free(s);
 }
 
