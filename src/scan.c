@@ -101,11 +101,11 @@ on_info(void *arg, const struct diyclient_done *d)
 
 	if (d->has_info) {
 		p->answered = true;
-		if (!p->id[0]) { /* --device-ip: the id comes from the reply (3.5+) */
+		if (!p->id[0]) { /* --device-ip: the id comes from the reply (3.5+), or "?" */
 			struct dnssd_device dev = { .mode = DNSSD_MODE_DIY, .route = DIY_ROUTE_DIY };
 
 			snprintf(dev.id, sizeof(dev.id), "%s",
-				 d->info.deviceid[0] ? d->info.deviceid : "unknown");
+				 d->info.deviceid[0] ? d->info.deviceid : "?");
 			snprintf(p->id, sizeof(p->id), "%s", dev.id);
 			(void)diyscan_add(&s->list, &dev, p->addr);
 		}
@@ -124,9 +124,10 @@ probe_send(struct scan_probe *p, const struct diyflow_result *last)
 	int r;
 
 	if (n.act != DIYFLOW_ACT_INFO) {
-		fprintf(p->s->err, "sonota-c: %s at %s: no /zeroconf/info: %s\n",
-			p->id[0] ? p->id : "the device", p->addr,
-			n.diagnosis ? n.diagnosis : "no valid reply");
+		/* --device-ip: the hidden-device diagnosis says it (report) */
+		if (p->id[0])
+			fprintf(p->s->err, "sonota-c: %s at %s: no /zeroconf/info: %s\n", p->id,
+				p->addr, n.diagnosis ? n.diagnosis : "no valid reply");
 		probe_end(p);
 		return;
 	}
@@ -322,6 +323,12 @@ scan_with(struct scan *s, const struct cfg *cfg, const char *ip, FILE *out)
 	struct lws_context_creation_info info = { 0 };
 	struct lws_protocols prot[3] = { diyclient_protocol };
 	int code = 0;
+	struct in_addr a;
+
+	if (ip && inet_pton(AF_INET, ip, &a) != 1) {
+		fprintf(s->err, "sonota-c: --device-ip: not an IPv4 address\n");
+		return SONOTA_EXIT_USAGE;
+	}
 
 #ifdef SONOTA_WITH_NM
 	prot[1] = bus_protocol;
@@ -355,6 +362,12 @@ scan_with(struct scan *s, const struct cfg *cfg, const char *ip, FILE *out)
 int
 scan_run(const struct cfg *cfg, FILE *out, FILE *err)
 {
+	return scan_run_at(cfg, NULL, out, err);
+}
+
+int
+scan_run_at(const struct cfg *cfg, const char *device_ip, FILE *out, FILE *err)
+{
 	struct scan *s = calloc(1, sizeof(*s));
 	struct log log = { 0 };
 	int code;
@@ -364,7 +377,7 @@ scan_run(const struct cfg *cfg, FILE *out, FILE *err)
 	s->err = err;
 	(void)log_open(&log, NULL, cfg->console_level); /* console only, no debug file */
 	s->log = &log;
-	code = scan_with(s, cfg, NULL, out);
+	code = scan_with(s, cfg, device_ip, out);
 	for (size_t i = 0; i < s->n_probes; i++)
 		diyclient_free(s->probes[i].c);
 #ifdef SONOTA_WITH_NM

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One case of the Avahi discovery test (issue 11 §1, docs/diy.md "Discovery"):
-#   run.sh CLIENT DIYSIM MODELS CASE SONOTA
+#   run.sh CLIENT DIYSIM MODELS CASE SONOTA SCAN_IP
 # builds the namespaces, the private bus and a real avahi-daemon (lib.sh), puts the
 # simulated devices on the home LAN (tests/diysim for DIY mode, mdnsannounce.py for
 # the LAN-mode device and a clean goodbye), runs CLIENT (test-avahi-client) and checks
-# its event lines exactly; the scan-* cases run `SONOTA --scan` there instead. Everything is torn down on every exit (trap); every wait is
+# its event lines exactly; the scan-* cases run `SONOTA --scan` there instead, and the
+# scan-ip* cases SCAN_IP (test-scan-ip: scan_run_at, `--scan --device-ip IP`) without Avahi. Everything is torn down on every exit (trap); every wait is
 # bounded. Exit 77 (skipped) without root or a package scripts/setup.sh installs.
 set -euo pipefail
 
-client=$1 diysim=$2 models=$3 case=$4 sonota=$5
+client=$1 diysim=$2 models=$3 case=$4 sonota=$5 scan_ip=${6:-}
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 announce=$here/mdnsannounce.py
@@ -224,6 +225,41 @@ scan-nobus)
 	[ "$got" = 1 ] || { echo "FAIL: exit $got, want 1"; rc=1; }
 	grep -q "^sonota-c: no system D-Bus (.*): cannot ask Avahi for the devices on this LAN; name the device with --device-ip IP$" "$tmp/scan.err" ||
 		{ echo "FAIL: no clear message"; rc=1; }
+	;;
+scan-ip|scan-ip-33)
+	# one device by address: no Avahi at all, its info read directly
+	avahi_env_up "$tmp" nodaemon
+	if [ "$case" = scan-ip ]; then
+		id=1000aaaa36
+		diy 2 r3-3.6 $id
+		want="1000aaaa36  $AVAHI_SUBNET.52  -  fw 3.6.0  otaUnlock false  diy  route diy"
+	else
+		id=1000aaaa33
+		diy 2 r3-3.3 $id # 3.3's info carries no deviceid
+		want="?  $AVAHI_SUBNET.52  -  fw 3.3-3.4  otaUnlock false  diy  route diy"
+	fi
+	_avahi_wait 10 grep -q "listening on" "$tmp/dev-$id.log" || { echo "FAIL: diysim not up"; exit 1; }
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$scan_ip" "$AVAHI_SUBNET.52" >"$tmp/client.out" \
+		2>"$tmp/scan.err" || got=$?
+	cat "$tmp/client.out" "$tmp/scan.err"
+	[ "$got" = 0 ] || { echo "FAIL: exit $got, want 0"; rc=1; }
+	[ "$(cat "$tmp/client.out")" = "$want" ] || { echo "FAIL: want: $want"; rc=1; }
+	;;
+scan-ip-silent|scan-ip-subnet)
+	avahi_env_up "$tmp" nodaemon
+	if [ "$case" = scan-ip-silent ]; then
+		ip=$(avahi_dev_addr 9) # on the LAN, nothing listens on 8081
+		want="sonota-c: no Sonoff found at that address: nothing answers on port 8081 at that address: the device is not in DIY mode, or is off the network"
+	else
+		ip=10.99.0.9 # no route: another subnet
+		want="sonota-c: no Sonoff found at that address: the device's address is on another subnet: mDNS does not cross routers; run from the device's network, or give this computer a route to it"
+	fi
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$scan_ip" "$ip" >"$tmp/client.out" \
+		2>"$tmp/scan.err" || got=$?
+	cat "$tmp/client.out" "$tmp/scan.err"
+	[ "$got" = 1 ] || { echo "FAIL: exit $got, want 1"; rc=1; }
+	[ ! -s "$tmp/client.out" ] || { echo "FAIL: a listing without a device"; rc=1; }
+	grep -qxF "$want" "$tmp/scan.err" || { echo "FAIL: want: $want"; rc=1; }
 	;;
 *)
 	echo "unknown case $case"
