@@ -44,6 +44,8 @@ pkgs=(
 	# network namespaces on a private bus (tests/avahi/lib.sh); Debian's policy-rc.d or
 	# systemd decides whether the machine's own service starts
 	avahi-daemon
+	# hands (issue 10): dbus-send, the hands-free e2e's calls of the NM mock (hands-lib.sh)
+	dbus-bin
 )
 missing=()
 for p in "${pkgs[@]}"; do

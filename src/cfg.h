@@ -147,6 +147,8 @@ struct cfg {
 	enum cfg_wifi wifi;            /* --wifi auto|manual */
 	char *wifi_iface;              /* --wifi-iface: the WiFi device to hop, NULL: NM's only one */
 	bool allow_ssh_drop;           /* --allow-ssh-drop: hop the radio the SSH session rides on */
+	/* issue 11 (avahi): discovery */
+	bool scan;                     /* --scan: list the Sonoffs on the LAN and exit (src/scan.h) */
 	/* issue 11 (diyrun): the DIY route */
 	bool diy;                      /* --diy: take over a device in DIY mode (firmware 3.x) */
 	char *device_ip;               /* --device-ip: its IPv4 literal as given; NULL: discover */
@@ -191,6 +193,7 @@ enum cfg_opt {
 	CFG_OPT_WIFI, /* issue 10: WiFi hops */
 	CFG_OPT_WIFI_IFACE,
 	CFG_OPT_ALLOW_SSH_DROP,
+	CFG_OPT_SCAN, /* issue 11 (avahi): list the DIY-mode devices on the LAN */
 	CFG_OPT_DIY, /* issue 11 (diyrun): the DIY route */
 	CFG_OPT_DEVICE_IP,
 	_CFG_OPT_MAX,

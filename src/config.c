@@ -262,6 +262,13 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		.help = "hop even when this SSH session rides on\n"
 			"that WiFi device (it drops until home)",
 	},
+	/* issue 11 (avahi): discovery through the host's Avahi daemon */
+	[CFG_OPT_SCAN] = {
+		"scan", 0, K_FLAG, false, F(scan), 0,
+		.help = "list the Sonoffs on this LAN (mDNS, through\n"
+			"avahi-daemon): id, address, type, firmware,\n"
+			"otaUnlock, which route applies; then exit",
+	},
 	/* issue 11 (diyrun): the DIY route (docs/diy.md) */
 	[CFG_OPT_DIY] = {
 		"diy", 0, K_FLAG, false, F(diy), 0,
@@ -1050,6 +1057,9 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	/* A report on the images needs none of the WiFi settings. */
 	if (c->check_images)
 		return 0;
+	/* issue 11 (avahi): neither does a scan of the LAN */
+	if (c->scan)
+		return 0;
 
 	/* issue 11: the DIY route needs its image; its options only make sense with it, and
 	 * the cloud route's WiFi settings do not apply to it (docs/diy.md). */
@@ -1307,7 +1317,8 @@ cfg_usage(FILE *f)
 		"  sonota-c --no-prov --serving-host 192.168.1.5\n"
 		"  sonota-c --serving-host 192.168.1.5 --wifi-ssid Home --wifi-password-file pw\n"
 		"  sonota-c --check-images=/path/to/images\n"
-		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n",
+		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n"
+		"  sonota-c --scan\n",
 		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
 		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT, SONOTA_EXIT_UNPROVEN,
 		SONOTA_EXIT_INTERRUPTED);

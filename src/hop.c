@@ -23,6 +23,7 @@ struct hop {
 	enum hop_action doing; /* the operation running for it */
 	bool exit_pending;    /* the exit waits for the restore */
 	bool rescan_said;     /* "not in range yet" said for this want */
+	bool other_said;      /* "a FinalStage of another device" said for this want */
 	unsigned fails;       /* failed joins for this want */
 	int stage;            /* the route's stage after the last transition seen */
 	uint8_t itead_bssid[6]; /* the ITEAD-<id> joined: FinalStage has the same MAC */
@@ -135,6 +136,23 @@ on_scanned(struct hop *h)
 	int i = hop_pick(roles, (const uint8_t(*)[6])bssids, n, want,
 			 want == NMCORE_AP_FINALSTAGE ? h->itead_bssid : NULL);
 	const char *what = want == NMCORE_AP_ITEAD ? "ITEAD-<id>" : "FinalStage";
+	static const uint8_t zero[6];
+	if (i >= 0 && want == NMCORE_AP_FINALSTAGE && memcmp(h->itead_bssid, zero, 6) &&
+	    memcmp(aps[i].bssid, h->itead_bssid, 6)) {
+		/* The FinalStage of the device we provisioned has the soft-AP MAC of its
+		 * ITEAD-<id>; any other is another device's (or a neighbour's): joining it
+		 * would serve the wrong device, or none. Wait for ours. */
+		if (!h->other_said) {
+			const uint8_t *o = aps[i].bssid, *m = h->itead_bssid;
+			log_notice(h->env.log, "WiFi: a FinalStage of another device is in range "
+					       "(BSSID %02X:%02X:%02X:%02X:%02X:%02X); waiting for "
+					       "this device's (%02X:%02X:%02X:%02X:%02X:%02X)",
+				   o[0], o[1], o[2], o[3], o[4], o[5], m[0], m[1], m[2], m[3], m[4],
+				   m[5]);
+			h->other_said = true;
+		}
+		i = -1;
+	}
 	if (i < 0) {
 		if (!h->rescan_said)
 			log_notice(h->env.log, "WiFi: no %s network in range yet; scanning again "
@@ -262,6 +280,7 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 	h->want = a;
 	h->fails = 0;
 	h->rescan_said = false;
+	h->other_said = false;
 	if (a == HOP_RESTORE_EXIT) {
 		h->exit_pending = true;
 		lws_sul_schedule(h->env.lws, 0, &h->sul_exit, exit_cb,

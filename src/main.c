@@ -15,6 +15,7 @@
 #include "diyrun.h"
 #include "imageset.h"
 #include "log.h"
+#include "scan.h"
 #include "sonota.h"
 
 int
@@ -47,6 +48,13 @@ main(int argc, char **argv)
 		/* The DIY route's image, by that route's rules (docs/diy.md). */
 		if (cfg.diy_image && diyfile_report(stdout, cfg.diy_image) < 0)
 			code = SONOTA_EXIT_IMAGES;
+		cfg_free(&cfg);
+		return code;
+	}
+
+	/* issue 11 (avahi): list the devices on the LAN and exit (no log file) */
+	if (cfg.scan) {
+		code = scan_run(&cfg, stdout, stderr);
 		cfg_free(&cfg);
 		return code;
 	}

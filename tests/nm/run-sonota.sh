@@ -71,26 +71,9 @@ ip -n "$netns" link add wlan0 type veth peer name wlan0-peer
 ip -n "$netns" link set wlan0 up && ip -n "$netns" link set wlan0-peer up
 export NM_HOOK_NS=$netns NM_HOOK_DEV=wlan0
 
-cat > "$tmp/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$tmp/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_type="*"/>
-    <allow send_type="*"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$tmp/bus.conf" --nofork >"$tmp/bus.log" 2>&1 &
-bus_pid=$!
-wait_for "$step_timeout" test -S "$tmp/bus" || fail "the private bus did not start"
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
+# shellcheck source=bus.sh
+. "$here/bus.sh"
+nmbus_start "$tmp" || fail "the private bus did not start"
 
 # nm PY: run PY with `bus`, `nm` (the manager) and `dump()` (the mock's state).
 nm() {
@@ -121,11 +104,7 @@ if [ "$scenario" != absent ]; then
 	"$py" -m dbusmock --system -t "$here/nmmock.py" -l "$tmp/mock.log" -p "$params" \
 		>>"$tmp/mock.out" 2>&1 &
 	mock_pid=$!
-	nm "
-deadline = time.monotonic() + $step_timeout
-while not bus.name_has_owner('org.freedesktop.NetworkManager'):
-    if time.monotonic() > deadline: sys.exit(1)
-    time.sleep(0.05)" || fail "the NM mock did not start"
+	nmbus_wait_owned || fail "the NM mock did not start"
 	# the mock's start activated Home: the hook gave wlan0 the home address
 	wait_for "$step_timeout" sh -c "ip -n $netns -4 -o addr show dev wlan0 | grep -q 198.51.100.5" ||
 		fail "the home address did not appear"

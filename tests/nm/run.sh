@@ -53,42 +53,9 @@ wait_for() {
 	done
 }
 
-cat > "$tmp/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$tmp/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_type="*"/>
-    <allow send_type="*"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$tmp/bus.conf" --nofork >"$tmp/bus.log" 2>&1 &
-bus_pid=$!
-wait_for "$step_timeout" test -S "$tmp/bus" || { echo "the private bus did not start"; exit 1; }
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
-
-# nm_wait_owned: until the mock owns NetworkManager's bus name, at most
-# $step_timeout s (python3-dbus is there with dbusmock; busctl may not be).
-nm_wait_owned() {
-	"$py" - "$step_timeout" <<'PY'
-import sys, time
-import dbus
-deadline = time.monotonic() + float(sys.argv[1])
-bus = dbus.SystemBus()
-while time.monotonic() < deadline:
-    if bus.name_has_owner('org.freedesktop.NetworkManager'):
-        sys.exit(0)
-    time.sleep(0.05)
-sys.exit(1)
-PY
-}
+# shellcheck source=bus.sh
+. "$here/bus.sh"
+nmbus_start "$tmp" || { echo "the private bus did not start"; exit 1; }
 
 # The scenarios' networks: home WiFi, a Sonoff in pairing mode (shows up when
 # scanned for), the E2A image's FinalStage (same soft-AP MAC as the ITEAD AP).
@@ -166,7 +133,7 @@ run_mock() {
 	"$py" -m dbusmock --system -t "$mock_py" -l "$tmp/mock.log" -p "$params" \
 		>>"$tmp/mock.out" 2>&1 &
 	mock_pid=$!
-	nm_wait_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
+	nmbus_wait_owned || { echo "the NM mock did not start"; cat "$tmp/mock.out"; exit 1; }
 }
 $start_mock && run_mock
 # no system bus at all: nm_start itself fails
