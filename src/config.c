@@ -280,7 +280,8 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		"device-ip", 0, K_IPV4, false, F(device_ip), F(device_addr),
 		.metavar = "IP", .validate = validate_device_ip,
 		.help = "with --diy: the IPv4 address of the device\n"
-			"in DIY mode (when mDNS cannot find it)",
+			"in DIY mode (when mDNS cannot find it);\n"
+			"with --scan: read that address only",
 	},
 };
 
@@ -1069,8 +1070,8 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 		            "is never run through the cloud route");
 		return -EINVAL;
 	}
-	if (c->device_ip && !c->diy) {
-		util_seterr(err, errlen, "--device-ip: needs --diy");
+	if (c->device_ip && !c->diy && !c->scan) {
+		util_seterr(err, errlen, "--device-ip: needs --diy or --scan");
 		return -EINVAL;
 	}
 	if (c->diy) {

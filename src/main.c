@@ -54,7 +54,8 @@ main(int argc, char **argv)
 
 	/* issue 11 (avahi): list the devices on the LAN and exit (no log file) */
 	if (cfg.scan) {
-		code = scan_run(&cfg, stdout, stderr);
+		code = cfg.device_ip ? scan_run_at(&cfg, cfg.device_ip, stdout, stderr)
+				     : scan_run(&cfg, stdout, stderr);
 		cfg_free(&cfg);
 		return code;
 	}

@@ -50,7 +50,7 @@ run 2 'needs --diy' --no-prov --serving-host 192.0.2.1 --no-log-file \
 	--diy-image "$dir/tasmota-lite.bin"
 run 2 'needs --diy-image' --diy --no-log-file
 run 2 'do not apply' --diy --no-prov --no-log-file --diy-image "$dir/tasmota-lite.bin"
-run 2 'device-ip: needs --diy' --device-ip 192.0.2.7 --no-log-file
+run 2 'device-ip: needs --diy or --scan' --device-ip 192.0.2.7 --no-log-file
 run 2 'loopback' --diy --device-ip 127.0.0.1 --no-log-file --diy-image "$dir/tasmota-lite.bin"
 # --diy with a QIO image: refused by the DIY rules before any port opens (exit 3)
 run 3 'DIY image: .*mode' --diy --device-ip 192.0.2.7 --no-log-file --diy-image "$dir/qio.bin"

@@ -239,7 +239,13 @@ scan-ip|scan-ip-33)
 		want="?  $AVAHI_SUBNET.52  -  fw 3.3-3.4  otaUnlock false  diy  route diy"
 	fi
 	_avahi_wait 10 grep -q "listening on" "$tmp/dev-$id.log" || { echo "FAIL: diysim not up"; exit 1; }
-	ip netns exec "$AVAHI_NS_HOST" timeout 30 "$scan_ip" "$AVAHI_SUBNET.52" >"$tmp/client.out" \
+	# scan-ip runs the real binary (`--scan --device-ip`), scan-ip-33 the function it calls
+	if [ "$case" = scan-ip ]; then
+		cmd=("$sonota" --scan --device-ip "$AVAHI_SUBNET.52")
+	else
+		cmd=("$scan_ip" "$AVAHI_SUBNET.52")
+	fi
+	ip netns exec "$AVAHI_NS_HOST" timeout 30 "${cmd[@]}" >"$tmp/client.out" \
 		2>"$tmp/scan.err" || got=$?
 	cat "$tmp/client.out" "$tmp/scan.err"
 	[ "$got" = 0 ] || { echo "FAIL: exit $got, want 0"; rc=1; }
