@@ -33,6 +33,15 @@ struct hop {
 
 static int start_want(struct hop *h);
 
+/* Tell the cloud route whether we hop, so that its texts say who joins what
+ * (route_cloud_facts.hops_auto); other routes have no such fact. */
+static void
+say_hops(struct hop *h, bool on)
+{
+	if (h->env.eng && h->env.eng->route == &route_cloud)
+		((struct route_cloud *)h->env.eng->ctx)->f.hops_auto = on;
+}
+
 static void
 manual(struct hop *h, const char *why)
 {
@@ -248,6 +257,7 @@ nm_event(void *arg, const struct nm_event *ev)
 		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
 			 ev->message ? ev->message : "NetworkManager left");
 		h->ready = false;
+		say_hops(h, false);
 		h->doing = HOP_NONE;
 		if (!h->discovered)
 			h->discovered = true;
@@ -366,6 +376,7 @@ hop_start(const struct plugin_env *env, void **ret_state)
 		h->ready = false;
 		return 0;
 	}
+	say_hops(h, true);
 	log_notice(env->log, "WiFi hops: auto, through NetworkManager on %s", f->iface);
 	return 0;
 }

@@ -140,10 +140,11 @@ route_cloud_no_call_text(const struct route_cloud_facts *f, bool expired, char *
 static bool
 t_wait_ap(const void *c, char *buf, size_t len)
 {
-	(void)c;
 	snprintf(buf, len, "NOW: hold the device's button for about 7 seconds until its LED "
-			   "blinks fast (some firmware needs a second long press), then join this "
-			   "computer to the WiFi \"ITEAD-<id>\", password 12345678.");
+			   "blinks fast (some firmware needs a second long press)%s",
+		 F(c)->hops_auto ? "; sonota-c joins its WiFi \"ITEAD-<id>\" itself."
+				 : ", then join this computer to the WiFi \"ITEAD-<id>\", "
+				   "password 12345678.");
 	return true;
 }
 
@@ -152,17 +153,19 @@ x_wait_ap(const void *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "This computer did not join the device's WiFi \"ITEAD-<id>\" within "
 			   "%u s (--wait-timeout). Put the device in pairing mode (hold its button "
-			   "~7 s), then rerun sonota-c and join ITEAD-<id> when told.",
-		 F(c)->wait_timeout_s);
+			   "~7 s), then rerun sonota-c%s.",
+		 F(c)->wait_timeout_s, F(c)->hops_auto ? " (no ITEAD-<id> WiFi was in range, or "
+			   "NetworkManager could not join it: the lines above say which)"
+			   : " and join ITEAD-<id> when told");
 	return true;
 }
 
 static bool
 t_prov(const void *c, char *buf, size_t len)
 {
-	(void)c;
-	snprintf(buf, len, "Talking to the device at 10.10.7.1: keep this computer on its "
-			   "ITEAD-<id> WiFi.");
+	snprintf(buf, len, "Talking to the device at 10.10.7.1%s",
+		 F(c)->hops_auto ? " over its ITEAD-<id> WiFi." : ": keep this computer on its "
+								  "ITEAD-<id> WiFi.");
 	return true;
 }
 
@@ -218,9 +221,8 @@ x_prov_fail(const void *c, char *buf, size_t len)
 static bool
 t_pause(const void *c, char *buf, size_t len)
 {
-	(void)c;
-	snprintf(buf, len, "Provisioning again in %d s; keep this computer on ITEAD-<id>.",
-		 ROUTE_PROV_RETRY_S);
+	snprintf(buf, len, "Provisioning again in %d s%s.", ROUTE_PROV_RETRY_S,
+		 F(c)->hops_auto ? "" : "; keep this computer on ITEAD-<id>");
 	return true;
 }
 
@@ -245,9 +247,14 @@ n_posted_gone(const void *c, char *buf, size_t len)
 static bool
 t_wait_home(const void *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "NOW: reconnect this computer to \"%s\" so that it has %s again. The "
-			   "device joins it by itself.", ssid(F(c)),
-		 F(c)->serving_host ? F(c)->serving_host : "its address");
+	if (F(c)->hops_auto)
+		snprintf(buf, len, "sonota-c takes this computer back to \"%s\" itself (to get %s "
+				   "again); the device joins it by itself too.", ssid(F(c)),
+			 F(c)->serving_host ? F(c)->serving_host : "its address");
+	else
+		snprintf(buf, len, "NOW: reconnect this computer to \"%s\" so that it has %s "
+				   "again. The device joins it by itself.", ssid(F(c)),
+			 F(c)->serving_host ? F(c)->serving_host : "its address");
 	return true;
 }
 
@@ -315,6 +322,11 @@ t_final(const void *c, char *buf, size_t len)
 		snprintf(buf, len, "On FinalStage as 192.168.4.2: waiting for the device to "
 				   "download %s.",
 			 F(c)->user2_delivered ? "image_arduino.bin" : "its images (1 or 2 files)");
+	else if (F(c)->hops_auto)
+		snprintf(buf, len, "Waiting for the device's open WiFi \"FinalStage\" (10-20 s "
+				   "after it reboots): sonota-c joins it itself. Make sure nothing "
+				   "else (a phone...) joins it first: this computer must get "
+				   "192.168.4.2.");
 	else
 		snprintf(buf, len, "NOW: join this computer to the open WiFi \"FinalStage\" once it "
 				   "appears (10-20 s after the device reboots). Make sure nothing else "

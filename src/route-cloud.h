@@ -80,6 +80,9 @@ struct route_cloud_facts {
 	const char *serving_host;  /* our address in stage 2 (borrowed) */
 	uint16_t https_port;       /* the port the device calls */
 	uint16_t http_port;        /* the image port */
+	bool hops_auto;            /* the hop driver (src/hop.c) joins and leaves the
+				    * device's networks itself: the texts say so; set
+				    * by it once NetworkManager is ready, cleared if lost */
 	/* the host's addresses */
 	bool have_ap;              /* 10.10.7.x */
 	bool have_home;            /* the serving address */

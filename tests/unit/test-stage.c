@@ -416,6 +416,53 @@ test_invariants(void)
 	}
 }
 
+/* The instructions say who hops: in --wifi auto (hops_auto, set by the hop driver)
+ * the user only presses the button and sonota-c joins the networks; in manual mode
+ * the user joins them, as before. Every stage that tells the user to join or
+ * reconnect by hand says so only in manual mode. */
+static void
+test_auto_texts(void)
+{
+	static const int hand[] = { ROUTE_WAIT_AP, ROUTE_PROVISIONING, ROUTE_PROV_PAUSE,
+				    ROUTE_WAIT_HOME, ROUTE_FINALSTAGE };
+	struct fake f;
+	char buf[ENGINE_TEXT_MAX];
+
+	fake_init(&f);
+	for (int a = 0; a < 2; a++) {
+		f.rc.f.hops_auto = a;
+		for (size_t i = 0; i < sizeof(hand) / sizeof(hand[0]); i++) {
+			const struct engine_stage *st = &route_cloud.stages[hand[i]];
+			CHECK(st->instruction(&f.rc, buf, sizeof(buf)));
+			bool by_hand = strstr(buf, "join this computer") ||
+				       strstr(buf, "keep this computer on") ||
+				       strstr(buf, "reconnect this computer") ||
+				       strstr(buf, "password 12345678");
+			CHECK_MSG(by_hand == !a, "%s (%s): %s", st->name, a ? "auto" : "manual",
+				  buf);
+			if (a && (hand[i] == ROUTE_WAIT_AP || hand[i] == ROUTE_WAIT_HOME ||
+				  hand[i] == ROUTE_FINALSTAGE))
+				CHECK_MSG(strstr(buf, "sonota-c") != NULL, "%s: %s", st->name, buf);
+		}
+		CHECK(route_cloud.stages[ROUTE_WAIT_AP].expiry(&f.rc, buf, sizeof(buf)));
+		CHECK_MSG((strstr(buf, "join ITEAD-<id> when told") != NULL) == !a, "%s", buf);
+	}
+	/* Through the engine: the wait-ap instruction said on entry. */
+	fake_init(&f);
+	f.rc.f.hops_auto = true;
+	engine_post(&f.e, ROUTE_EV_START);
+	CHECK_INT(f.e.cur, ROUTE_WAIT_AP);
+	fake_advance(&f, ENGINE_SETTLE_MS);
+	CHECK(said(&f, "hold the device's button"));
+	CHECK(said(&f, "sonota-c joins its WiFi \"ITEAD-<id>\" itself"));
+	CHECK(!said(&f, "password 12345678"));
+	fake_init(&f);
+	engine_post(&f.e, ROUTE_EV_START);
+	fake_advance(&f, ENGINE_SETTLE_MS);
+	CHECK(said(&f, "then join this computer to the WiFi \"ITEAD-<id>\", password 12345678"));
+	CHECK(!said(&f, "itself"));
+}
+
 int
 main(void)
 {
@@ -424,5 +471,6 @@ main(void)
 	test_post_unanswered();
 	test_limits();
 	test_invariants();
+	test_auto_texts();
 	return check_done();
 }
