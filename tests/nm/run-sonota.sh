@@ -171,6 +171,9 @@ print('ok: mock: %s active on wlan0, volatile and client-bound' % d['devices']['
 " || fail "no sonota-* volatile profile active in the mock"
 	stop_sonota
 	said 'WiFi: restoring Home' || fail "no restore line"
+	# auto mode: the instruction asks for the button only (route_cloud_facts.hops_auto)
+	said 'sonota-c joins its WiFi "ITEAD-<id>" itself' || fail "no auto-mode instruction"
+	said 'password 12345678' && fail "a manual-hop instruction in auto mode"
 	said 'WiFi: Home is back' || fail "the restore did not finish before exit"
 	nm "
 d = dump()
@@ -187,6 +190,8 @@ print('ok: mock: Home active, no sonota-* profile left:', d['profiles'])
 manual)
 	expect 'WiFi hops: manual (--wifi manual)'
 	expect 'stage: .*wait-ap'
+	# manual mode: the instruction asks the user to join (hops_auto unset)
+	expect 'then join this computer to the WiFi "ITEAD-<id>", password 12345678'
 	stop_sonota
 	[ "$(grep -c 'WiFi hops' "$tmp/sonota.out")" = 1 ] || fail "not exactly one WiFi hops line"
 	said 'WiFi: joining' && fail "joined in manual mode"
