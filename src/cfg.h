@@ -145,6 +145,8 @@ struct cfg {
 	enum cfg_wifi wifi;            /* --wifi auto|manual */
 	char *wifi_iface;              /* --wifi-iface: the WiFi device to hop, NULL: NM's only one */
 	bool allow_ssh_drop;           /* --allow-ssh-drop: hop the radio the SSH session rides on */
+	/* drawer: every ITEAD-* AP in range, one after another (docs/wifi.md "Drawer mode") */
+	bool all;                      /* --all */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -185,6 +187,7 @@ enum cfg_opt {
 	CFG_OPT_WIFI, /* issue 10: WiFi hops */
 	CFG_OPT_WIFI_IFACE,
 	CFG_OPT_ALLOW_SSH_DROP,
+	CFG_OPT_ALL, /* drawer: --all */
 	_CFG_OPT_MAX,
 };
 

@@ -261,6 +261,13 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		.help = "hop even when this SSH session rides on\n"
 			"that WiFi device (it drops until home)",
 	},
+	/* drawer: take over every ITEAD-* AP in range (issue 10 item 4) */
+	[CFG_OPT_ALL] = {
+		"all", 0, K_FLAG, false, F(all), 0,
+		.help = "take over every ITEAD-<id> WiFi in range,\n"
+			"one after another (needs the automatic\n"
+			"WiFi hops); a summary line per device",
+	},
 };
 
 #undef F
@@ -1030,6 +1037,20 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 		util_seterr(err, errlen,
 		            "--diy-image: only with --check-images for now; flashing a DIY-mode "
 		            "device is not implemented yet (docs/diy.md)");
+		return -EINVAL;
+	}
+
+	/* drawer: --all hops from device to device by itself; both need stage 1. */
+	if (c->all && c->no_prov) {
+		util_seterr(err, errlen,
+		            "--all: cannot be used with --no-prov (each device of the drawer "
+		            "is provisioned from its ITEAD-<id> WiFi)");
+		return -EINVAL;
+	}
+	if (c->all && c->wifi == CFG_WIFI_MANUAL) {
+		util_seterr(err, errlen,
+		            "--all: needs the automatic WiFi hops, not --wifi manual (sonota-c "
+		            "joins each device's ITEAD-<id> WiFi itself)");
 		return -EINVAL;
 	}
 
