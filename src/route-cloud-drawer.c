@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "route-cloud-int.h"
 
@@ -103,6 +104,7 @@ reset_device(struct route_cloud_facts *f)
 	f->final_inflight = 0;
 	f->dev_started = false;
 	f->devices_before = f->devices;
+	memset(f->itead_bssid, 0, sizeof(f->itead_bssid));
 }
 
 void

@@ -101,6 +101,9 @@ struct route_cloud_facts {
 	bool drawer_all_done;      /* every device recorded so far is done (adapter) */
 	bool dev_started;          /* the current device was provisioned or tried */
 	unsigned devices_before;   /* .devices when the current device began */
+	uint8_t itead_bssid[6];    /* the ITEAD-<id> the hop driver joined for the current
+				    * device (all zero: unknown); written by src/hop.c */
+	bool hops_auto;            /* the hop driver joins the networks (texts) */
 };
 
 /* The effects, supplied by the adapter. */
