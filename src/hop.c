@@ -191,8 +191,11 @@ on_scanned(struct hop *h)
 		snprintf(id, sizeof(id), "sonota-ITEAD-%s", ap->deviceid);
 		memcpy(h->itead_bssid, ap->bssid, 6);
 		struct route_cloud_facts *rf = route_facts(h);
-		if (rf)
+		if (rf) {
 			memcpy(rf->itead_bssid, ap->bssid, 6);
+			snprintf(rf->itead_deviceid, sizeof(rf->itead_deviceid), "%s",
+				 ap->deviceid);
+		}
 		log_notice(h->env.log, "WiFi: joining ITEAD-%s (signal %u%%) through NetworkManager",
 			   ap->deviceid, ap->strength);
 	} else {

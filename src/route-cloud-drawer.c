@@ -105,6 +105,7 @@ reset_device(struct route_cloud_facts *f)
 	f->dev_started = false;
 	f->devices_before = f->devices;
 	memset(f->itead_bssid, 0, sizeof(f->itead_bssid));
+	f->itead_deviceid[0] = '\0';
 }
 
 void

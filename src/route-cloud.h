@@ -28,6 +28,8 @@
 #define ROUTE_PROV_RETRY_S 5      /* pause before provisioning again while the AP stays */
 #define ROUTE_NOTICE_MAX_S 120    /* the "device has not called" notice comes at most this
 				   * long after the wait began (half the limit if shorter) */
+#define ROUTE_DEVICEID_MAX 31     /* the <id> of ITEAD-<id> kept in the facts (SSIDs are at
+				   * most 32 bytes, "ITEAD-" included) */
 #define ROUTE_DRAWER_NEXT_S 120   /* --all: how long next-device looks for another ITEAD-*
 				   * AP (the user presses the next device's button; the AP
 				   * stays ~3 min); --wait-timeout if shorter */
@@ -103,6 +105,8 @@ struct route_cloud_facts {
 	unsigned devices_before;   /* .devices when the current device began */
 	uint8_t itead_bssid[6];    /* the ITEAD-<id> the hop driver joined for the current
 				    * device (all zero: unknown); written by src/hop.c */
+	char itead_deviceid[ROUTE_DEVICEID_MAX + 1]; /* the <id> of that ITEAD-<id> ("":
+				    * unknown); written by src/hop.c */
 	bool hops_auto;            /* the hop driver joins the networks (texts) */
 };
 

@@ -185,7 +185,12 @@ rop_device_end(void *arg, int outcome, const char *why)
 {
 	struct takeover *t = arg;
 	static const uint8_t zero[6];
-	const char *id = t->prov_deviceid[0] ? t->prov_deviceid : t->cloud->final_deviceid;
+	/* GET /device's answer, else the <id> of the ITEAD-<id> joined; the device last
+	 * done with stock only for a done one (a failed one may never have called) */
+	const char *id = t->prov_deviceid[0]		  ? t->prov_deviceid
+			 : t->rc.f.itead_deviceid[0]	  ? t->rc.f.itead_deviceid
+			 : outcome == DRAWER_DONE	  ? t->cloud->final_deviceid
+							  : NULL;
 	const uint8_t *mac = memcmp(t->rc.f.itead_bssid, zero, 6) ? t->rc.f.itead_bssid : NULL;
 	char line[DRAWER_WHY_MAX + 128];
 
@@ -243,7 +248,7 @@ print_summary(struct takeover *t)
 	if (!ndev && !t->rc.f.drawer)
 		ui_say(t->ui, "  device: none reached the emulated cloud in this run%s",
 		       t->tr->requests ? " (resumed at FinalStage)" : "");
-	if (!ndev && t->tr->delivered)
+	if (!ndev && t->tr->delivered && !t->rc.f.drawer)
 		ui_say(t->ui, "  the device on FinalStage: DONE: final firmware delivered");
 	ui_say(t->ui, "  final image: %s",
 	       t->tr->delivered ? "delivered in full" : "NOT delivered");

@@ -475,6 +475,7 @@ static void
 drawer_init_fake(struct fake *f)
 {
 	fake_init(f);
+	snprintf(f->rc.f.itead_deviceid, sizeof(f->rc.f.itead_deviceid), "1000abcdef");
 	f->rc.f.drawer = true;
 	engine_post(&f->e, ROUTE_EV_START);
 	CHECK_INT(f->e.cur, ROUTE_WAIT_AP);
@@ -493,6 +494,7 @@ test_drawer(void)
 	CHECK_INT(f.nend, 1);
 	CHECK_INT(f.end_outcome[0], 0);
 	CHECK(!f.rc.f.provisioned && !f.rc.f.user2_delivered && f.rc.f.devices_before == 1);
+	CHECK(!f.rc.f.itead_deviceid[0]);
 	CHECK_INT(f.finishes, 0);
 	drawer_one_device(&f);
 	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
