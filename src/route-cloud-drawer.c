@@ -93,6 +93,34 @@ why_text(void *c, int from, int ev, char *buf, size_t len)
 			 engine_event_name(&route_cloud, ev));
 }
 
+bool
+rc_t_wait_ap_auto(const void *c, char *buf, size_t len)
+{
+	(void)c;
+	snprintf(buf, len, "NOW: hold the device's button for about 7 seconds until its LED "
+			   "blinks fast (some firmware needs a second long press); sonota-c joins "
+			   "its WiFi \"ITEAD-<id>\" itself.");
+	return true;
+}
+
+bool
+rc_t_wait_home_auto(const void *c, char *buf, size_t len)
+{
+	const struct route_cloud_facts *f = RC_F(c);
+	snprintf(buf, len, "sonota-c takes this computer back to \"%s\" (NetworkManager); the "
+			   "device joins it by itself.", f->ssid ? f->ssid : "your home WiFi");
+	return true;
+}
+
+bool
+rc_t_final_auto(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "sonota-c joins the open WiFi \"FinalStage\" itself once it appears "
+			   "(10-20 s after the device reboots). Make sure nothing else (a phone...) "
+			   "joins it first, and no firewall blocks port %u.", RC_F(c)->http_port);
+	return true;
+}
+
 static void
 reset_device(struct route_cloud_facts *f)
 {

@@ -19,6 +19,11 @@ bool rc_t_next(const void *c, char *buf, size_t len);
 bool rc_n_next_done(const void *c, char *buf, size_t len);
 bool rc_n_next_failed(const void *c, char *buf, size_t len);
 bool rc_n_stopped_done(const void *c, char *buf, size_t len);
+/* The instructions when the hop driver joins the networks (fact hops_auto): the
+ * user only presses buttons; the driver's WiFi: lines tell the rest. */
+bool rc_t_wait_ap_auto(const void *c, char *buf, size_t len);
+bool rc_t_wait_home_auto(const void *c, char *buf, size_t len);
+bool rc_t_final_auto(const void *c, char *buf, size_t len);
 /* next-device's entry action: records the device that ended, resets its facts */
 void rc_a_next(void *c, int from, int ev, int to);
 /* A terminal stage entered: in drawer mode, record the device in progress (done if

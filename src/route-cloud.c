@@ -122,31 +122,11 @@ ssid(const struct route_cloud_facts *f)
 	return f->ssid ? f->ssid : "your home WiFi";
 }
 
-bool
-route_cloud_no_call_text(const struct route_cloud_facts *f, bool expired, char *buf, size_t len)
-{
-	char when[64];
-	if (expired)
-		snprintf(when, sizeof(when), "within %u s (--call-timeout)", f->call_timeout_s);
-	else
-		snprintf(when, sizeof(when), "yet");
-	snprintf(buf, len,
-		 "The device took the WiFi settings and left its WiFi, but has not called %s:%u %s. "
-		 "Likely causes, most likely first: 1) a wrong WiFi password; 2) a wrong SSID "
-		 "(\"%s\", case matters); 3) a 5 GHz-only network (the device needs 2.4 GHz); "
-		 "4) client isolation on the router (WiFi clients cannot reach each other); "
-		 "5) a firewall on this computer blocking TCP port %u (HTTPS). What to do: fix "
-		 "the cause, put the device in pairing mode again (hold its button ~7 s), then "
-		 "rerun sonota-c.",
-		 f->serving_host ? f->serving_host : "this computer", f->https_port, when, ssid(f),
-		 f->https_port);
-	return true;
-}
-
 static bool
 t_wait_ap(const void *c, char *buf, size_t len)
 {
-	(void)c;
+	if (F(c)->hops_auto)
+		return rc_t_wait_ap_auto(c, buf, len);
 	snprintf(buf, len, "NOW: hold the device's button for about 7 seconds until its LED "
 			   "blinks fast (some firmware needs a second long press), then join this "
 			   "computer to the WiFi \"ITEAD-<id>\", password 12345678.");
@@ -251,6 +231,8 @@ n_posted_gone(const void *c, char *buf, size_t len)
 static bool
 t_wait_home(const void *c, char *buf, size_t len)
 {
+	if (F(c)->hops_auto)
+		return rc_t_wait_home_auto(c, buf, len);
 	snprintf(buf, len, "NOW: reconnect this computer to \"%s\" so that it has %s again. The "
 			   "device joins it by itself.", ssid(F(c)),
 		 F(c)->serving_host ? F(c)->serving_host : "its address");
@@ -321,6 +303,8 @@ t_final(const void *c, char *buf, size_t len)
 		snprintf(buf, len, "On FinalStage as 192.168.4.2: waiting for the device to "
 				   "download %s.",
 			 F(c)->user2_delivered ? "image_arduino.bin" : "its images (1 or 2 files)");
+	else if (F(c)->hops_auto)
+		return rc_t_final_auto(c, buf, len);
 	else
 		snprintf(buf, len, "NOW: join this computer to the open WiFi \"FinalStage\" once it "
 				   "appears (10-20 s after the device reboots). Make sure nothing else "

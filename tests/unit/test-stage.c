@@ -594,6 +594,21 @@ test_drawer(void)
 	CHECK_INT(f.e.cur, ROUTE_DONE);
 	CHECK_INT(f.nend, 0);
 
+	/* With the hop driver on, the instructions say that sonota-c joins by itself. */
+	char buf[ENGINE_TEXT_MAX];
+	CHECK(route_cloud.stages[ROUTE_WAIT_AP].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "join this computer to the WiFi \"ITEAD-<id>\"") != NULL);
+	f.rc.f.hops_auto = true;
+	CHECK(route_cloud.stages[ROUTE_WAIT_AP].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c joins its WiFi \"ITEAD-<id>\" itself") != NULL);
+	CHECK(strstr(buf, "join this computer") == NULL);
+	f.rc.f.have_final = false;
+	CHECK(route_cloud.stages[ROUTE_FINALSTAGE].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c joins the open WiFi \"FinalStage\" itself") != NULL);
+	CHECK(route_cloud.stages[ROUTE_WAIT_HOME].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c takes this computer back to \"home\"") != NULL);
+	f.rc.f.hops_auto = false;
+
 	/* The limit: --wait-timeout if shorter. */
 	f.rc.f.wait_timeout_s = 30;
 	CHECK_INT(route_cloud.stages[ROUTE_NEXT_DEVICE].limit_s(&f.rc), 30);
