@@ -21,7 +21,6 @@
 #include "log.h"
 
 #define AV_BUS "org.freedesktop.Avahi"
-#define AV_SERVER "org.freedesktop.Avahi.Server"
 #define AV_SERVER2 "org.freedesktop.Avahi.Server2" /* Avahi 0.8: the *Prepare calls */
 #define AV_BROWSER "org.freedesktop.Avahi.ServiceBrowser"
 #define AV_RESOLVER "org.freedesktop.Avahi.ServiceResolver"
@@ -49,7 +48,6 @@ struct avahi {
 	struct avahi_slot slots[AVAHI_DEV_MAX];
 	char owner[AV_OWNER_MAX];        /* avahi-daemon's unique name */
 	char browser[AVAHI_PATH_MAX];    /* our ServiceBrowser object */
-	bool legacy;                     /* no Server2 (Avahi < 0.8): *New + ResolveService */
 	bool full_logged;                /* "more than AVAHI_DEV_MAX" said once */
 	bool gone;                       /* GONE emitted */
 	bool listening;                  /* bus_listen_lost registered */
@@ -200,8 +198,6 @@ on_resolve_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 		if (a->log)
 			log_info(a->log, "mDNS: cannot resolve %s: %s", it->name,
 				 e->message ? e->message : e->name);
-	} else if (a->legacy) {
-		resolved(a, s->i, m); /* ResolveService answered */
 	} else if (!it->resolver[0]) {
 		const char *path;
 
@@ -242,15 +238,9 @@ item_new(struct avahi *a, int32_t ifindex, int32_t proto, const char *name, cons
 	s = &a->slots[i];
 	s->a = a;
 	s->i = i;
-	if (a->legacy)
-		r = sd_bus_call_method_async(bus_sd(a->bus), &s->call, AV_BUS, "/", AV_SERVER,
-					     "ResolveService", on_resolve_reply, s, "iisssiu",
-					     ifindex, proto, name, type, domain, AV_PROTO_INET, 0u);
-	else
-		r = sd_bus_call_method_async(bus_sd(a->bus), &s->call, AV_BUS, "/", AV_SERVER2,
-					     "ServiceResolverPrepare", on_resolve_reply, s,
-					     "iisssiu", ifindex, proto, name, type, domain,
-					     AV_PROTO_INET, 0u);
+	r = sd_bus_call_method_async(bus_sd(a->bus), &s->call, AV_BUS, "/", AV_SERVER2,
+				     "ServiceResolverPrepare", on_resolve_reply, s, "iisssiu",
+				     ifindex, proto, name, type, domain, AV_PROTO_INET, 0u);
 	if (r < 0 && a->log)
 		log_info(a->log, "mDNS: cannot resolve %s: %s", name, strerror(-r));
 }
@@ -313,9 +303,8 @@ on_browser_signal(sd_bus_message *m, void *ud, sd_bus_error *unused)
 	int32_t ifindex, proto;
 	uint32_t flags;
 
-	/* Avahi sends these to our connection only; the path check guards against an
-	 * older daemon that broadcasts them (legacy: its path is known after the reply) */
-	if (a->gone || !from_avahi(a, m) || !path || (a->browser[0] && strcmp(path, a->browser)))
+	/* our browser only (its path is known before Start: no signal comes earlier) */
+	if (a->gone || !from_avahi(a, m) || !path || strcmp(path, a->browser))
 		return 0;
 	enter(a);
 	if (sd_bus_message_is_signal(m, AV_BROWSER, "ItemNew")) {
@@ -341,14 +330,14 @@ on_browser_signal(sd_bus_message *m, void *ud, sd_bus_error *unused)
 static int on_browser_reply(sd_bus_message *m, void *ud, sd_bus_error *unused);
 
 static int
-call_browser(struct avahi *a, const char *iface, const char *member)
+call_browser(struct avahi *a)
 {
-	return sd_bus_call_method_async(bus_sd(a->bus), &a->call, AV_BUS, "/", iface, member,
-					on_browser_reply, a, "iissu", AV_IF_UNSPEC, AV_PROTO_INET,
-					DNSSD_SERVICE, "", 0u);
+	return sd_bus_call_method_async(bus_sd(a->bus), &a->call, AV_BUS, "/", AV_SERVER2,
+					"ServiceBrowserPrepare", on_browser_reply, a, "iissu",
+					AV_IF_UNSPEC, AV_PROTO_INET, DNSSD_SERVICE, "", 0u);
 }
 
-/* The reply to ServiceBrowserPrepare (then Start), ServiceBrowserNew, or Start. */
+/* The reply to ServiceBrowserPrepare (then Start), or to Start. */
 static int
 on_browser_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 {
@@ -359,11 +348,11 @@ on_browser_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 
 	a->call = sd_bus_slot_unref(a->call);
 	enter(a);
-	if (e && !a->legacy && !a->browser[0] &&
-	    sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD)) {
-		/* Avahi < 0.8: no Server2; the signals' match is in place already */
-		a->legacy = true;
-		r = call_browser(a, AV_SERVER, "ServiceBrowserNew");
+	if (e && !a->browser[0] && sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+		/* Avahi < 0.8 has no Server2 (and its ServiceBrowserNew may lose the
+		 * first ItemNew): not supported */
+		gone(a, AVAHICORE_GONE_REFUSED, "avahi-daemon older than 0.8 (no Server2 "
+						"interface)");
 	} else if (e) {
 		gone(a, AVAHICORE_GONE_REFUSED, e->message ? e->message : e->name);
 	} else if (!a->browser[0]) {
@@ -372,10 +361,8 @@ on_browser_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 			gone(a, AVAHICORE_GONE_REFUSED, "unreadable browser object path");
 		} else {
 			snprintf(a->browser, sizeof(a->browser), "%s", path);
-			if (!a->legacy)
-				r = sd_bus_call_method_async(bus_sd(a->bus), &a->call, AV_BUS,
-							     a->browser, AV_BROWSER, "Start",
-							     on_browser_reply, a, "");
+			r = sd_bus_call_method_async(bus_sd(a->bus), &a->call, AV_BUS, a->browser,
+						     AV_BROWSER, "Start", on_browser_reply, a, "");
 		}
 	}
 	if (r < 0)
@@ -399,7 +386,7 @@ on_owner_reply(sd_bus_message *m, void *ud, sd_bus_error *unused)
 		gone(a, AVAHICORE_GONE_NO_OWNER, NULL);
 	} else {
 		snprintf(a->owner, sizeof(a->owner), "%s", owner);
-		r = call_browser(a, AV_SERVER2, "ServiceBrowserPrepare");
+		r = call_browser(a);
 		if (r < 0)
 			gone(a, AVAHICORE_GONE_REFUSED, strerror(-r));
 	}

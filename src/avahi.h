@@ -4,7 +4,7 @@
  * No libavahi-client, no subprocess, no polling: avahi_start asks the bus who owns
  * org.freedesktop.Avahi (GetNameOwner), then Server2.ServiceBrowserPrepare +
  * ServiceBrowser.Start (the signal matches are in place before Start, so the first
- * ItemNew cannot be lost; ServiceBrowserNew on an Avahi older than 0.8), and for each
+ * ItemNew cannot be lost; an Avahi older than 0.8, without Server2, is GONE), and for each
  * item a ServiceResolver (ServiceResolverPrepare + Start, IPv4 addresses) whose Found
  * signals carry the TXT record (aay) into dnssd_txt_add()/dnssd_classify(). Every
  * call is sd_bus_call_method_async; the pure decisions are in avahicore.h.

@@ -33,6 +33,8 @@ enum sonota_exit {
 	SONOTA_EXIT_IMAGES = 3,       /* images invalid or missing */
 	SONOTA_EXIT_BIND = 4,         /* cannot bind a port, or no permission to */
 	SONOTA_EXIT_PREFLIGHT = 5,    /* pre-flight failed (the host's address checks) */
+	SONOTA_EXIT_UNPROVEN = 6,     /* --diy: the device reported success, but a proof of it
+				       * (leaving mDNS) could not be observed: not called done */
 	SONOTA_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM, as a shell reports 128 + SIGINT */
 };
 
@@ -145,6 +147,12 @@ struct cfg {
 	enum cfg_wifi wifi;            /* --wifi auto|manual */
 	char *wifi_iface;              /* --wifi-iface: the WiFi device to hop, NULL: NM's only one */
 	bool allow_ssh_drop;           /* --allow-ssh-drop: hop the radio the SSH session rides on */
+	/* issue 11 (avahi): discovery */
+	bool scan;                     /* --scan: list the Sonoffs on the LAN and exit (src/scan.h) */
+	/* issue 11 (diyrun): the DIY route */
+	bool diy;                      /* --diy: take over a device in DIY mode (firmware 3.x) */
+	char *device_ip;               /* --device-ip: its IPv4 literal as given; NULL: discover */
+	uint32_t device_addr;          /* device_ip parsed, host byte order; 0 when NULL */
 	/* drawer: every ITEAD-* AP in range, one after another (docs/wifi.md "Drawer mode") */
 	bool all;                      /* --all */
 
@@ -187,6 +195,9 @@ enum cfg_opt {
 	CFG_OPT_WIFI, /* issue 10: WiFi hops */
 	CFG_OPT_WIFI_IFACE,
 	CFG_OPT_ALLOW_SSH_DROP,
+	CFG_OPT_SCAN, /* issue 11 (avahi): list the DIY-mode devices on the LAN */
+	CFG_OPT_DIY, /* issue 11 (diyrun): the DIY route */
+	CFG_OPT_DEVICE_IP,
 	CFG_OPT_ALL, /* drawer: --all */
 	_CFG_OPT_MAX,
 };

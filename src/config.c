@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "cfg.h"
+#include "diy.h"
 #include "log.h"
 #include "util.h"
 
@@ -62,6 +63,7 @@ struct option_def {
 };
 
 static int validate_serving_host(const char *arg, char *msg, size_t msglen);
+static int validate_device_ip(const char *arg, char *msg, size_t msglen);
 static int validate_ssid(const char *arg, char *msg, size_t msglen);
 static int validate_password(const char *arg, char *msg, size_t msglen);
 static const char *images_default(char *buf, size_t len);
@@ -238,9 +240,8 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 	[CFG_OPT_DIY_IMAGE] = {
 		"diy-image", 0, K_PATH, false, F(diy_image), 0, .metavar = "FILE",
 		.help = "the image for a DIY-mode device (firmware\n"
-			"3.x); with --check-images, report it by the\n"
-			"DIY rules (the DIY route itself is not wired\n"
-			"yet)",
+			"3.x), flashed with --diy; with --check-images,\n"
+			"report it by the DIY rules",
 	},
 	/* issue 10: WiFi hops through NetworkManager */
 	[CFG_OPT_WIFI] = {
@@ -260,6 +261,27 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 		"allow-ssh-drop", 0, K_FLAG, false, F(allow_ssh_drop), 0,
 		.help = "hop even when this SSH session rides on\n"
 			"that WiFi device (it drops until home)",
+	},
+	/* issue 11 (avahi): discovery through the host's Avahi daemon */
+	[CFG_OPT_SCAN] = {
+		"scan", 0, K_FLAG, false, F(scan), 0,
+		.help = "list the Sonoffs on this LAN (mDNS, through\n"
+			"avahi-daemon): id, address, type, firmware,\n"
+			"otaUnlock, which route applies; then exit",
+	},
+	/* issue 11 (diyrun): the DIY route (docs/diy.md) */
+	[CFG_OPT_DIY] = {
+		"diy", 0, K_FLAG, false, F(diy), 0,
+		.help = "take over a device in DIY mode (eWeLink\n"
+			"firmware 3.x) with --diy-image: found over\n"
+			"mDNS (Avahi), or named by --device-ip",
+	},
+	[CFG_OPT_DEVICE_IP] = {
+		"device-ip", 0, K_IPV4, false, F(device_ip), F(device_addr),
+		.metavar = "IP", .validate = validate_device_ip,
+		.help = "with --diy: the IPv4 address of the device\n"
+			"in DIY mode (when mDNS cannot find it);\n"
+			"with --scan: read that address only",
 	},
 	/* drawer: take over every ITEAD-* AP in range (issue 10 item 4) */
 	[CFG_OPT_ALL] = {
@@ -400,6 +422,19 @@ key_default(char *buf, size_t len)
 /* --serving-host must be an address a device on the home WiFi can reach, and
  * none of the two networks the device itself creates (PROTOCOL.md §1.2: with
  * such a home LAN the stages cannot be told apart, SonOTA #28). */
+/* issue 11: a device address the DIY route can talk to (not loopback, multicast...) */
+static int
+validate_device_ip(const char *arg, char *msg, size_t msglen)
+{
+	const char *why = diy_ipv4_unusable(arg);
+
+	if (why) {
+		snprintf(msg, msglen, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 validate_serving_host(const char *arg, char *msg, size_t msglen)
 {
@@ -1030,14 +1065,41 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	/* A report on the images needs none of the WiFi settings. */
 	if (c->check_images)
 		return 0;
-
-	/* The DIY route is not wired into a run yet (docs/diy.md): say so rather than
-	 * ignore the image and run the cloud route on a device it cannot take over. */
-	if (c->diy_image) {
-		util_seterr(err, errlen,
-		            "--diy-image: only with --check-images for now; flashing a DIY-mode "
-		            "device is not implemented yet (docs/diy.md)");
+	/* drawer: --all is the cloud route's (stage 1 for each device) */
+	if (c->all && (c->scan || c->diy)) {
+		util_seterr(err, errlen, "--all: cannot be used with --%s (--all takes over the "
+			    "devices in pairing mode, from their ITEAD-<id> WiFi)",
+			    c->scan ? "scan" : "diy");
 		return -EINVAL;
+	}
+	/* issue 11 (avahi): neither does a scan of the LAN */
+	if (c->scan)
+		return 0;
+
+	/* issue 11: the DIY route needs its image; its options only make sense with it, and
+	 * the cloud route's WiFi settings do not apply to it (docs/diy.md). */
+	if (c->diy_image && !c->diy) {
+		util_seterr(err, errlen,
+		            "--diy-image: needs --diy (or --check-images), so that a 3.x device "
+		            "is never run through the cloud route");
+		return -EINVAL;
+	}
+	if (c->device_ip && !c->diy && !c->scan) {
+		util_seterr(err, errlen, "--device-ip: needs --diy or --scan");
+		return -EINVAL;
+	}
+	if (c->diy) {
+		if (!c->diy_image) {
+			util_seterr(err, errlen, "--diy: needs --diy-image FILE (e.g. "
+				    "tasmota-lite.bin: DOUT, at most 508000 bytes)");
+			return -EINVAL;
+		}
+		if (c->no_prov || c->wifi_ssid || c->wifi_password || c->wifi_password_file) {
+			util_seterr(err, errlen, "--diy: the device is on the WiFi already; "
+				    "--no-prov and the --wifi-* settings do not apply");
+			return -EINVAL;
+		}
+		return 0;
 	}
 
 	/* drawer: --all hops from device to device by itself; both need stage 1. */
@@ -1268,21 +1330,26 @@ cfg_usage(FILE *f)
 		"\n"
 		"Exit codes:\n"
 		"  %3d  success: the device on FinalStage got the final image\n"
-		"       (the summary lists any other device as NOT done)\n"
+		"       (the summary lists any other device as NOT done); --diy:\n"
+		"       every byte acknowledged, completion error 0, left mDNS\n"
 		"  %3d  failure during the run (a device failed, a timeout)\n"
 		"  %3d  usage error\n"
 		"  %3d  images invalid or missing\n"
 		"  %3d  cannot bind a port, or no permission to\n"
 		"  %3d  pre-flight failed (address checks)\n"
+		"  %3d  --diy: the device reported success but leaving mDNS\n"
+		"       could not be observed (no Avahi): NOT called done\n"
 		"  %3d  interrupted (SIGINT, SIGTERM, SIGHUP)\n"
 		"\n"
 		"Examples:\n"
 		"  sonota-c --serving-host 192.168.1.5\n"
 		"  sonota-c --no-prov --serving-host 192.168.1.5\n"
 		"  sonota-c --serving-host 192.168.1.5 --wifi-ssid Home --wifi-password-file pw\n"
-		"  sonota-c --check-images=/path/to/images\n",
+		"  sonota-c --check-images=/path/to/images\n"
+		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n"
+		"  sonota-c --scan\n",
 		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
-		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT,
+		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT, SONOTA_EXIT_UNPROVEN,
 		SONOTA_EXIT_INTERRUPTED);
 }
 

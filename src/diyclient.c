@@ -18,6 +18,9 @@
 #include "util.h"
 
 #define DIYCLIENT_PROTOCOL_NAME "sonota-diy"
+#define DIYCLIENT_GAP_MARGIN_MS 50 /* on top of DIY_REQ_GAP_MS: the device's clock starts when
+				    * it sends its answer, ours when we have read it (diysim
+				    * caught 199 ms without it) */
 
 enum dc_phase {
 	DC_IDLE,
@@ -363,8 +366,8 @@ diyclient_send(struct diyclient *c, const char *ipv4, uint16_t port, enum diyflo
 
 	/* the gap since the last exchange (§3.3), waited here, never by the caller */
 	now = util_mono_ms();
-	if (c->last_end_ms && now - c->last_end_ms < DIY_REQ_GAP_MS)
-		wait = DIY_REQ_GAP_MS - (now - c->last_end_ms);
+	if (c->last_end_ms && now - c->last_end_ms < DIY_REQ_GAP_MS + DIYCLIENT_GAP_MARGIN_MS)
+		wait = DIY_REQ_GAP_MS + DIYCLIENT_GAP_MARGIN_MS - (now - c->last_end_ms);
 	c->phase = DC_GAP;
 	schedule_ms(c, wait); /* from the loop: cb never runs inside diyclient_send */
 	return 0;

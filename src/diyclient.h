@@ -3,8 +3,8 @@
  *
  * HTTP/1.1, one connection per request, the request in one write (diyhttp_request), every
  * read, the close, a refused/failed connect and the deadline handed to diyhttp_classify
- * until it stops answering -EAGAIN. At least DIY_REQ_GAP_MS pass between the end of one
- * exchange and the connect of the next: the client delays a request itself. The callback
+ * until it stops answering -EAGAIN. At least DIY_REQ_GAP_MS (plus a margin) pass between
+ * the end of one exchange and the connect of the next: the client delays a request itself. The callback
  * runs once per accepted send, from an lws_sul on a clean stack (never inside
  * diyclient_send), where diyclient_send (the next request) and diyclient_free are allowed.
  *

@@ -40,6 +40,7 @@ diyscan_add(struct diyscan *s, const struct dnssd_device *d, const char *addr)
 	util_strlcpy(e->type, d->type, sizeof(e->type));
 	e->mode = d->mode;
 	e->route = d->route;
+	e->multi_channel |= d->multi_channel;
 	if (d->has_ota_unlock && !e->has_ota_unlock) {
 		e->has_ota_unlock =
 		    true; /* an info reply, when there is one, stays authoritative */
@@ -57,6 +58,7 @@ diyscan_add_info(struct diyscan *s, const char *id, const struct diy_info *info)
 		return -ENOENT;
 	util_strlcpy(e->fw_version, info->fw_version, sizeof(e->fw_version));
 	e->fw = info->fw;
+	e->multi_channel |= info->multi_channel;
 	if (info->has_ota_unlock) {
 		e->has_ota_unlock = true;
 		e->ota_unlock = info->ota_unlock;
@@ -85,13 +87,26 @@ fw_text(const struct diyscan_entry *e)
 	return e->fw == DIY_FW_UNKNOWN ? "?" : diy_fw_name(e->fw);
 }
 
+const char *
+diyscan_route_text(const struct diyscan_entry *e)
+{
+	switch (e->mode) {
+	case DNSSD_MODE_LAN:
+		return "needs DIY mode first: hold the button 5 s, then 5 s more (docs/diy.md)";
+	case DNSSD_MODE_DIY:
+		return "route diy";
+	default:
+		return e->route == DIY_ROUTE_NONE ? "route none" : "route unknown";
+	}
+}
+
 int
 diyscan_format(const struct diyscan_entry *e, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s  %s  %s  fw %s  otaUnlock %s  %s  route %s", e->id,
+	int n = snprintf(out, outlen, "%s  %s  %s  fw %s  otaUnlock %s  %s  %s", e->id,
 			 e->addr[0] ? e->addr : "-", e->type[0] ? e->type : "-", fw_text(e),
 			 e->has_ota_unlock ? (e->ota_unlock ? "true" : "false") : "?",
-			 dnssd_mode_name(e->mode), diy_route_name(e->route));
+			 dnssd_mode_name(e->mode), diyscan_route_text(e));
 
 	if (n < 0 || (size_t)n >= outlen) {
 		if (outlen)
@@ -118,9 +133,27 @@ diyscan_json(const struct diyscan_entry *e)
 	     (e->has_ota_unlock ? cJSON_AddBoolToObject(o, "otaUnlock", e->ota_unlock)
 				: cJSON_AddNullToObject(o, "otaUnlock")) &&
 	     cJSON_AddStringToObject(o, "mode", dnssd_mode_name(e->mode)) &&
-	     cJSON_AddStringToObject(o, "route", diy_route_name(e->route));
+	     cJSON_AddStringToObject(o, "route", diy_route_name(e->route)) &&
+	     (e->mode != DNSSD_MODE_LAN || cJSON_AddStringToObject(o, "next", diyscan_route_text(e)));
 	if (ok)
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
+}
+
+unsigned
+diyscan_wait_ms(uint64_t elapsed_ms, bool all_for_now, uint64_t since_all_for_now_ms)
+{
+	uint64_t left;
+
+	if (elapsed_ms >= DIYSCAN_BROWSE_MAX_MS)
+		return 0;
+	left = DIYSCAN_BROWSE_MAX_MS - elapsed_ms;
+	if (all_for_now) {
+		if (since_all_for_now_ms >= DIYSCAN_SETTLE_MS)
+			return 0;
+		if (DIYSCAN_SETTLE_MS - since_all_for_now_ms < left)
+			left = DIYSCAN_SETTLE_MS - since_all_for_now_ms;
+	}
+	return (unsigned)left;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diy.h"
 #include "dnssd.h"
@@ -14,6 +15,9 @@
 #define DIYSCAN_ADDR_MAX 46    /* INET6_ADDRSTRLEN - 1 */
 #define DIYSCAN_MAX 64         /* devices listed; more on one LAN is not a home setup */
 #define DIYSCAN_LINE_MAX 192   /* one text line */
+#define DIYSCAN_SETTLE_MS 3000 /* browse this long after Avahi's AllForNow: resolvers answer
+				* and a device announces twice, 1 s apart (§9.13) */
+#define DIYSCAN_BROWSE_MAX_MS 10000 /* the whole browse, AllForNow or not */
 
 struct diyscan_entry {
 	char id[DNSSD_ID_MAX + 1];
@@ -24,6 +28,8 @@ struct diyscan_entry {
 	bool has_ota_unlock, ota_unlock;
 	enum dnssd_mode mode;
 	enum diy_route route;
+	bool multi_channel;                     /* "switches" in TXT or info (MINIR3): a request
+						 * must not carry the deviceid key (§3.2) */
 };
 
 struct diyscan {
@@ -43,11 +49,20 @@ int diyscan_add_info(struct diyscan *s, const char *id, const struct diy_info *i
 /* Sort by id (call once before printing). */
 void diyscan_sort(struct diyscan *s);
 
+/* What applies to the device, the last column: "route diy" in DIY mode; in LAN mode
+ * "needs DIY mode first: ..." (the button sequence); otherwise "route <route>". */
+const char *diyscan_route_text(const struct diyscan_entry *e);
+
 /* One line, columns separated by two spaces:
- *   <id>  <addr|->  <type>  fw <version|?>  otaUnlock <true|false|?>  <mode>  route <route>
+ *   <id>  <addr|->  <type>  fw <version|?>  otaUnlock <true|false|?>  <mode>  <route text>
  * Returns the length, or -E2BIG when out is too small (out then holds "" ). */
 int diyscan_format(const struct diyscan_entry *e, char *out, size_t outlen);
 
 /* The same as one JSON object (keys id, address, type, fwVersion, otaUnlock, mode, route;
- * null for unknowns), malloc'd, freed by the caller; NULL on OOM. */
+ * null for unknowns; LAN mode adds "next": the route text), malloc'd, freed by the
+ * caller; NULL on OOM. */
 char *diyscan_json(const struct diyscan_entry *e);
+
+/* How much longer --scan browses, in ms (0: stop now): until DIYSCAN_SETTLE_MS after
+ * AllForNow, never past DIYSCAN_BROWSE_MAX_MS since the start. */
+unsigned diyscan_wait_ms(uint64_t elapsed_ms, bool all_for_now, uint64_t since_all_for_now_ms);

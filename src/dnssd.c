@@ -296,7 +296,7 @@ dnssd_hidden_diagnosis(const struct dnssd_hidden *h)
 		       "between it and us (router isolation, Docker, VM); use --device-ip";
 	if (h->ip_given && !h->ip_same_subnet)
 		return "the device's address is on another subnet: mDNS does not cross routers; "
-		       "run from the device's network or use --device-ip with a route to it";
+		       "run from the device's network, or give this computer a route to it";
 	if (h->ip_given)
 		return "nothing answers on port 8081 at that address: the device is not in DIY "
 		       "mode, or is off the network";

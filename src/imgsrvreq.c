@@ -415,7 +415,11 @@ imgsrv_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	 * (ackwatch.h). MHD closes its descriptor after this; the dup keeps the
 	 * socket for the watcher. */
 	const union MHD_ConnectionInfo *ci;
-	if (complete && r->status == MHD_HTTP_OK && srv->ackwatch &&
+	/* issue 11: on a DIY server, the range that ends the file too (the device's last
+	 * 4 KB chunk decides whether every byte arrived) */
+	bool last_range = srv->diy && r->status == MHD_HTTP_PARTIAL_CONTENT && r->file &&
+			  r->off + r->len == r->file->size;
+	if (complete && (r->status == MHD_HTTP_OK || last_range) && srv->ackwatch &&
 	    (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))) {
 		int fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
 		struct evq_event ev;

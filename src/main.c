@@ -12,8 +12,10 @@
 
 #include "cfg.h"
 #include "diyfile.h"
+#include "diyrun.h"
 #include "imageset.h"
 #include "log.h"
+#include "scan.h"
 #include "sonota.h"
 
 int
@@ -50,6 +52,14 @@ main(int argc, char **argv)
 		return code;
 	}
 
+	/* issue 11 (avahi): list the devices on the LAN and exit (no log file) */
+	if (cfg.scan) {
+		code = cfg.device_ip ? scan_run_at(&cfg, cfg.device_ip, stdout, stderr)
+				     : scan_run(&cfg, stdout, stderr);
+		cfg_free(&cfg);
+		return code;
+	}
+
 	const char *log_path = NULL;
 	if (!cfg.no_log_file) {
 		log_path = cfg.log_file;
@@ -70,10 +80,14 @@ main(int argc, char **argv)
 	log_notice(&log, "sonota-c %s%s%s", SONOTA_VERSION, log_path ? ", debug log " : "",
 		   log_path ? log_path : "");
 
-	code = sonota_init(&s, &cfg, &log);
-	if (code == 0)
-		code = sonota_run(&s);
-	sonota_fini(&s);
+	if (cfg.diy) { /* issue 11: the DIY route is a composition of its own (diyrun.h) */
+		code = diyrun_main(&cfg, &log);
+	} else {
+		code = sonota_init(&s, &cfg, &log);
+		if (code == 0)
+			code = sonota_run(&s);
+		sonota_fini(&s);
+	}
 	log_notice(&log, "exit %d", code);
 	log_close(&log);
 	cfg_free(&cfg);

@@ -33,11 +33,25 @@ g_act_serve(const void *c)
 	return F(c)->next.act == DIYFLOW_ACT_SERVE;
 }
 
-/* The proof this route can give today: every byte acked and completion error 0. */
+/* The device's own report: every byte acked and completion error 0. */
 static bool
 g_completed(const void *c)
 {
 	return F(c)->all_acked && F(c)->completion_seen && F(c)->completion_error == 0;
+}
+
+/* ... and the third proof: it left mDNS (§5.7) */
+static bool
+g_left(const void *c)
+{
+	return g_completed(c) && F(c)->left_mdns;
+}
+
+/* ... which nobody can observe: no mDNS watcher runs */
+static bool
+g_unobservable(const void *c)
+{
+	return g_completed(c) && !F(c)->mdns_watch;
 }
 
 static bool
@@ -76,6 +90,20 @@ l_flash(const void *c)
 }
 
 static unsigned
+l_discover(const void *c)
+{
+	(void)c;
+	return DIYFLOW_DISCOVER_MS / 1000;
+}
+
+static unsigned
+l_left_mdns(const void *c)
+{
+	(void)c;
+	return DIYFLOW_LEAVE_MDNS_MS / 1000 + 5; /* diyflow_verdict() says it first */
+}
+
+static unsigned
 l_completion(const void *c)
 {
 	(void)c;
@@ -88,6 +116,27 @@ static const char *
 ip(const void *c)
 {
 	return F(c)->device_ip ? F(c)->device_ip : "the device";
+}
+
+static bool
+x_discover(const void *c, char *buf, size_t len)
+{
+	if (F(c)->hidden)
+		snprintf(buf, len, "no Sonoff in DIY mode announced itself within %d s: %s (or name "
+			 "it with --device-ip)", DIYFLOW_DISCOVER_MS / 1000, F(c)->hidden);
+	else
+		snprintf(buf, len, "no Sonoff in DIY mode announced itself on this network within "
+			 "%d s: check that it is in DIY mode and on this subnet, that mDNS (UDP 5353) "
+			 "is not blocked, or name it with --device-ip", DIYFLOW_DISCOVER_MS / 1000);
+	return true;
+}
+
+static bool
+x_left_mdns(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s reported success but still announces DIY mode: not called done; "
+		 "power-cycle it and look for the new firmware's WiFi", ip(c));
+	return true;
 }
 
 static bool
@@ -140,8 +189,17 @@ n_verdict(const void *c, char *buf, size_t len)
 static bool
 n_done(const void *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s: every byte acknowledged and the completion POST said error 0 "
-		 "(not observed: the device leaving mDNS)", ip(c));
+	snprintf(buf, len, "%s: every byte acknowledged, the completion POST said error 0, and "
+		 "it left mDNS", ip(c));
+	return true;
+}
+
+static bool
+n_unproven(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s reported success (every byte acknowledged, completion POST error "
+		 "0), but its leaving mDNS could not be observed (no Avahi browser): not called "
+		 "done", ip(c));
 	return true;
 }
 
@@ -183,24 +241,29 @@ route_diy_observer(void *arg, const struct engine *e, int from, int ev, int to)
 						     : DIYFLOW_STEP_NONE;
 
 	(void)e, (void)from;
-	if (step == DIYFLOW_STEP_NONE || (ev != RDIY_EV_START && ev != RDIY_EV_NEXT))
+	if (step == DIYFLOW_STEP_NONE || (ev != RDIY_EV_FOUND && ev != RDIY_EV_NEXT))
 		return;
-	/* before the first diyflow_next() answer (START) the id is sent, as it says */
-	r->ops->send(r->arg, step, ev == RDIY_EV_START || r->f.next.send_deviceid);
+	/* before the first diyflow_next() answer (FOUND) the id is sent unless the device is
+	 * known to refuse it (MINIR3, multi-channel) */
+	r->ops->send(r->arg, step,
+		     ev == RDIY_EV_FOUND ? !r->f.omit_deviceid : r->f.next.send_deviceid);
 }
 
 /* ---- tables -------------------------------------------------------------------------- */
 
 static const struct engine_stage stages[_RDIY_STAGE_MAX] = {
 	[RDIY_PREFLIGHT] = { .name = "preflight" },
+	[RDIY_DISCOVER] = { .name = "discover", .limit_s = l_discover, .expiry = x_discover },
 	[RDIY_INFO] = { .name = "info", .limit_s = l_info, .expiry = x_info },
 	[RDIY_UNLOCK] = { .name = "unlock", .limit_s = l_unlock, .expiry = x_unlock },
 	[RDIY_FLASH] = { .name = "flash", .limit_s = l_flash, .expiry = x_flash },
 	[RDIY_SERVING] = { .name = "serving-image" }, /* diyflow_verdict() bounds it */
 	[RDIY_COMPLETION] = { .name = "completion-post", .limit_s = l_completion,
 			      .expiry = x_completion },
+	[RDIY_LEFT_MDNS] = { .name = "left-mdns", .limit_s = l_left_mdns, .expiry = x_left_mdns },
 	[RDIY_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
 	[RDIY_FAILED] = { .name = "failed", .on_entry = a_failed, .terminal = true },
+	[RDIY_UNPROVEN] = { .name = "unproven", .on_entry = a_failed, .terminal = true },
 };
 
 static const char *const ev_names[_RDIY_EV_MAX] = {
@@ -211,6 +274,7 @@ static const char *const ev_names[_RDIY_EV_MAX] = {
 	[RDIY_EV_FATAL] = "fatal",
 	[RDIY_EV_INTERRUPT] = "interrupt",
 	[RDIY_EV_ENTERED] = "entered",
+	[RDIY_EV_FOUND] = "found",
 };
 
 #define ROW(from, ev, guard, to, note) { RDIY_##from, RDIY_EV_##ev, guard, RDIY_##to, note }
@@ -226,24 +290,33 @@ static const char *const ev_names[_RDIY_EV_MAX] = {
 	ROW(from, TIMEOUT, NULL, FAILED, NULL)
 
 static const struct engine_row rows[] = {
-	ROW(PREFLIGHT, START, NULL, INFO, NULL),
+	ROW(PREFLIGHT, START, NULL, DISCOVER, NULL),
+	ROW(DISCOVER, FOUND, NULL, INFO, NULL),
+	ROW(DISCOVER, TIMEOUT, NULL, FAILED, NULL),
 	NEXT_ROWS(INFO),
 	NEXT_ROWS(UNLOCK),
 	NEXT_ROWS(FLASH),
 
-	/* the verdicts: done needs both proofs; a failure is the verdict's line */
-	ROW(SERVING, ENTERED, g_completed, DONE, n_done),
+	/* the verdicts: done needs all three proofs; a failure is the verdict's line */
+	ROW(SERVING, ENTERED, g_completed, LEFT_MDNS, NULL),
 	ROW(SERVING, ENTERED, g_failed, FAILED, n_verdict),
 	ROW(SERVING, ENTERED, g_all_acked, COMPLETION, NULL),
-	ROW(SERVING, PROGRESS, g_completed, DONE, n_done),
+	ROW(SERVING, PROGRESS, g_completed, LEFT_MDNS, NULL),
 	ROW(SERVING, PROGRESS, g_failed, FAILED, n_verdict),
 	ROW(SERVING, PROGRESS, g_all_acked, COMPLETION, NULL),
 	ROW(SERVING, PROGRESS, NULL, SERVING, NULL),
-	ROW(COMPLETION, ENTERED, g_completed, DONE, n_done),
-	ROW(COMPLETION, PROGRESS, g_completed, DONE, n_done),
+	ROW(COMPLETION, ENTERED, g_completed, LEFT_MDNS, NULL),
+	ROW(COMPLETION, PROGRESS, g_completed, LEFT_MDNS, NULL),
 	ROW(COMPLETION, PROGRESS, g_failed, FAILED, n_verdict),
 	ROW(COMPLETION, PROGRESS, NULL, COMPLETION, NULL),
 	ROW(COMPLETION, TIMEOUT, NULL, FAILED, NULL),
+	ROW(LEFT_MDNS, ENTERED, g_left, DONE, n_done),
+	ROW(LEFT_MDNS, ENTERED, g_unobservable, UNPROVEN, n_unproven),
+	ROW(LEFT_MDNS, PROGRESS, g_left, DONE, n_done),
+	ROW(LEFT_MDNS, PROGRESS, g_unobservable, UNPROVEN, n_unproven),
+	ROW(LEFT_MDNS, PROGRESS, g_failed, FAILED, n_verdict),
+	ROW(LEFT_MDNS, PROGRESS, NULL, LEFT_MDNS, NULL),
+	ROW(LEFT_MDNS, TIMEOUT, NULL, FAILED, NULL),
 
 	ANY(INTERRUPT, NULL, FAILED, n_interrupted),
 	ANY(FATAL, NULL, FAILED, NULL),

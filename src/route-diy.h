@@ -8,11 +8,13 @@
  * the answer in the facts, and posts RDIY_EV_NEXT or RDIY_EV_PROGRESS. Requests go out
  * through route_diy_observer() (an engine observer): on every row into info, unlock or
  * flash taken on START or NEXT, including a row to the same stage (the deviceid retry),
- * it calls ops->send once. NOT WIRED into sonota-c yet: there is no adapter (docs/diy.md).
+ * it calls ops->send once; the first request goes out on RDIY_EV_FOUND (discovered, or
+ * --device-ip). The adapter is src/diyrun.c.
  *
- * What "done" proves here: every byte of the image acknowledged and the completion
- * POST with error 0. The device leaving mDNS is not observed (no mDNS watcher yet);
- * the note of the row into done says so.
+ * What "done" proves: every byte of the image acknowledged, the completion POST with
+ * error 0, and the device gone from mDNS (facts.left_mdns, from the Avahi browser). When
+ * no mDNS watcher runs (facts.mdns_watch false), a device that proved the first two ends
+ * in the terminal stage "unproven" (not success: the adapter exits 6), never in done.
  */
 #pragma once
 
@@ -27,13 +29,16 @@
 
 enum route_diy_stage {
 	RDIY_PREFLIGHT = 0, /* image checked, server listening: not yet asked */
+	RDIY_DISCOVER,      /* "discover": waiting for a DIY-mode announcement (or --device-ip) */
 	RDIY_INFO,          /* "info": POST /zeroconf/info */
 	RDIY_UNLOCK,        /* "unlock": POST /zeroconf/ota_unlock */
 	RDIY_FLASH,         /* "flash": POST /zeroconf/ota_flash */
 	RDIY_SERVING,       /* "serving-image": ota_flash accepted, bytes going out */
 	RDIY_COMPLETION,    /* "completion-post": every byte acked, waiting for the POST */
-	RDIY_DONE,          /* "done": bytes acked + completion error 0 */
+	RDIY_LEFT_MDNS,     /* "left-mdns": completion 0, waiting for the mDNS goodbye */
+	RDIY_DONE,          /* "done": bytes acked + completion error 0 + left mDNS */
 	RDIY_FAILED,        /* "failed" */
+	RDIY_UNPROVEN,      /* "unproven": success reported, leaving mDNS not observable */
 	_RDIY_STAGE_MAX,
 };
 
@@ -45,6 +50,7 @@ enum route_diy_ev {
 	RDIY_EV_FATAL,     /* unrecoverable error, logged by whoever raised it */
 	RDIY_EV_INTERRUPT, /* SIGINT, SIGTERM or SIGHUP */
 	RDIY_EV_ENTERED,   /* pseudo-event queued on entry */
+	RDIY_EV_FOUND,     /* the device is known: facts.device_ip (and deviceid) set */
 	_RDIY_EV_MAX,
 };
 
@@ -57,6 +63,11 @@ struct route_diy_facts {
 	bool all_acked;                 /* every byte of the image acknowledged */
 	bool completion_seen;           /* POST /api/device/otaFlash decoded */
 	int completion_error;           /* its "error" */
+	bool omit_deviceid;             /* send the first request without "deviceid" (MINIR3) */
+	bool mdns_watch;                /* an mDNS watcher runs and will report the goodbye */
+	bool left_mdns;                 /* the device's _ewelink._tcp instance was withdrawn */
+	const char *hidden;             /* discover: dnssd_hidden_diagnosis() of what was seen
+					 * (static), NULL: the generic line */
 };
 
 /* The effects, supplied by the adapter. */

@@ -44,9 +44,16 @@ run 3 "^diy $dir/tasmota-minimal.bin: INVALID: minimal" --check-images="$dir/ima
 run 3 "^diy $dir/lite.bin.gz: INVALID: gzip" --check-images="$dir/images" \
 	--diy-image "$dir/lite.bin.gz"
 run 3 "^diy $dir/missing.bin: " --check-images="$dir/images" --diy-image "$dir/missing.bin"
-# Not a run yet: refused before anything starts.
-run 2 'not implemented yet' --no-prov --serving-host 192.0.2.1 --no-log-file \
+# Without --diy the DIY image is refused before anything starts (never run through the
+# cloud route); --diy without an image, and the cloud route's WiFi settings with --diy, too.
+run 2 'needs --diy' --no-prov --serving-host 192.0.2.1 --no-log-file \
 	--diy-image "$dir/tasmota-lite.bin"
+run 2 'needs --diy-image' --diy --no-log-file
+run 2 'do not apply' --diy --no-prov --no-log-file --diy-image "$dir/tasmota-lite.bin"
+run 2 'device-ip: needs --diy or --scan' --device-ip 192.0.2.7 --no-log-file
+run 2 'loopback' --diy --device-ip 127.0.0.1 --no-log-file --diy-image "$dir/tasmota-lite.bin"
+# --diy with a QIO image: refused by the DIY rules before any port opens (exit 3)
+run 3 'DIY image: .*mode' --diy --device-ip 192.0.2.7 --no-log-file --diy-image "$dir/qio.bin"
 
 [ "$fail" = 0 ] && echo "diy-check-images: ok"
 exit "$fail"

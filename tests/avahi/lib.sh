@@ -24,7 +24,7 @@
 #    services), --no-drop-root --no-chroot --no-rlimits.
 # avahi_daemon_stop / avahi_daemon_start stop and restart only that daemon (the GONE
 # tests). Every function is bounded (AVAHI_STEP_TIMEOUT seconds).
-# Needs root, ip(8), unshare(1), dbus-daemon, avahi-daemon, busctl; avahi_env_check
+# Needs root, ip(8), unshare(1), dbus-daemon, dbus-send, avahi-daemon; avahi_env_check
 # says which one is missing (exit 77 material for the caller).
 
 AVAHI_STEP_TIMEOUT=${AVAHI_STEP_TIMEOUT:-10} # seconds for the bus or the daemon to come up
@@ -40,7 +40,7 @@ AVAHI_DAEMON_PID=
 avahi_env_check() {
 	[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; return 1; }
 	local c
-	for c in ip unshare dbus-daemon avahi-daemon busctl; do
+	for c in ip unshare dbus-daemon dbus-send avahi-daemon; do
 		command -v "$c" >/dev/null || { echo "no $c (scripts/setup.sh installs it)"; return 1; }
 	done
 	return 0
@@ -67,8 +67,8 @@ avahi_dev_addr() {
 }
 
 _avahi_owned() {
-	busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-		NameHasOwner s org.freedesktop.Avahi | grep -q true
+	dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Avahi | grep -q "boolean true"
 }
 
 # avahi_daemon_start: start avahi-daemon (log: $AVAHI_DIR/avahi.log) and wait until it

@@ -5,10 +5,12 @@ tests of tests/avahi (issue 11 §1): the LAN-mode device (TXT encrypt=true, iv=.
 tests/diysim does not model, and a clean goodbye without a whole flash.
 
   mdnsannounce.py --bind IP --id ID [--txt KEY=VALUE]... [--port N] [--timeout S]
+                  [--then-txt KEY=VALUE]...
 
 Two unsolicited announcements one second apart (§8.3): PTR _ewelink._tcp.local ->
 eWeLink_<id>._ewelink._tcp.local, SRV -> eWeLink_<id>.local:port, TXT, A. Prints
-"announced" after the first. Standard library only."""
+"announced" after the first. With --then-txt, 3 s after the start the record is announced
+again with that TXT instead (a state change, seq+1), and "changed" is printed. Standard library only."""
 import argparse
 import signal
 import socket
@@ -33,10 +35,11 @@ def rr(n, rtype, rdata, ttl, flush=True):
     return name(n) + struct.pack("!HHIH", rtype, cls, ttl, len(rdata)) + rdata
 
 
-def packet(a, ttl):
+def packet(a, ttl, txt_list=None):
     inst = "eWeLink_%s._ewelink._tcp.local" % a.id
     host = "eWeLink_%s.local" % a.id
-    txt = b"".join(bytes([len(s)]) + s for s in (t.encode() for t in a.txt))
+    txt_list = a.txt if txt_list is None else txt_list
+    txt = b"".join(bytes([len(s)]) + s for s in (t.encode() for t in txt_list))
     rrs = [
         rr("_ewelink._tcp.local", 12, name(inst), ttl, flush=False),
         rr(inst, 33, struct.pack("!HHH", 0, 0, a.port) + name(host), ttl),
@@ -53,6 +56,7 @@ def main():
     p.add_argument("--port", type=int, default=8081)
     p.add_argument("--txt", action="append", default=[])
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--then-txt", action="append", default=[])
     a = p.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -66,12 +70,19 @@ def main():
     print("announced", flush=True)
     deadline = time.monotonic() + a.timeout
     second = time.monotonic() + 1
+    change = time.monotonic() + 3 if a.then_txt else None
+    current = None
     while not stop and time.monotonic() < deadline:
         time.sleep(0.05)
         if second and time.monotonic() >= second:
             s.sendto(packet(a, TTL), MDNS)
             second = None
-    s.sendto(packet(a, 0), MDNS)
+        if change and time.monotonic() >= change:
+            current = a.then_txt
+            s.sendto(packet(a, TTL, current), MDNS)
+            print("changed", flush=True)
+            change = None
+    s.sendto(packet(a, 0, current), MDNS)
     print("goodbye", flush=True)
     return 0
 

@@ -11,6 +11,7 @@
  *   EV gone <why>
  * run.sh checks the lines. It exits 0 once UNTIL is met, 1 after SECONDS (default 20):
  *   found:ID[,ID...]  each ID was FOUND
+ *   changed:ID        ID was FOUND twice (its TXT changed)
  *   removed:ID        ID was REMOVED (after being FOUND)
  *   gone              a GONE event
  *   shared:ID         NetworkManager's client (nm_start with nm_config.bus) and the
@@ -43,6 +44,7 @@ struct t {
 	const char *mode;               /* found, removed, gone, shared */
 	const char *ids[IDS_MAX];
 	bool seen[IDS_MAX];
+	unsigned found[IDS_MAX];        /* FOUND events per id */
 	size_t n_ids;
 	struct lws_context *cx;
 	struct bus *bus;
@@ -147,8 +149,12 @@ on_event(void *arg, const struct avahi_ev *ev)
 		       d->dev.id, d->dev.type, d->addr, d->port, dnssd_mode_name(d->dev.mode),
 		       diy_route_name(d->dev.route));
 		i = want_index(t, d->dev.id);
-		if (i >= 0)
+		if (i >= 0) {
 			t->seen[i] = true;
+			t->found[i]++;
+		}
+		if (!strcmp(t->mode, "changed") && i >= 0 && t->found[i] >= 2)
+			t->done = true;
 		if (!strcmp(t->mode, "found") && all_seen(t))
 			t->done = true;
 		if (!strcmp(t->mode, "shared") && all_seen(t))
@@ -213,7 +219,7 @@ main(int argc, char **argv)
 	int r, secs = argc > 2 ? atoi(argv[2]) : DEFAULT_DEADLINE_S;
 
 	if (argc < 2 || secs <= 0) {
-		fprintf(stderr, "usage: %s found:ID,...|removed:ID|gone|shared:ID [SECONDS]\n",
+		fprintf(stderr, "usage: %s found:ID,...|changed:ID|removed:ID|gone|shared:ID [SECONDS]\n",
 			argv[0]);
 		return 2;
 	}

@@ -213,6 +213,8 @@ download_run(struct sim *s)
 	}
 	if (d.fd >= 0)
 		close(d.fd);
+	if (s->m.corrupt && d.total)
+		s->image[d.total / 2] ^= 0x01; /* model "corrupt": a bit flipped on the way */
 	sim_sha256_hex(s->image, d.total, sha);
 	if (strcmp(sha, s->flash_sha) != 0) {
 		snprintf(s->reason, sizeof(s->reason),

@@ -88,6 +88,8 @@ set(struct sim_model *m, const char *k, const char *v)
 		return yesno(v, &m->completion);
 	if (!strcmp(k, "ota_unlocked"))
 		return yesno(v, &m->ota_unlocked);
+	if (!strcmp(k, "corrupt"))
+		return yesno(v, &m->corrupt);
 	if (!strcmp(k, "min_gap_ms")) {
 		r = num(v, 0, 10000, &l);
 		m->min_gap_ms = (int)l;

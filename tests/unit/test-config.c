@@ -150,6 +150,8 @@ static const struct row bad_rows[] = {
 	{ { "--all", "--wifi", "manual" }, 2, -EINVAL,
 	  "--all: needs the automatic WiFi hops, not --wifi manual", NULL },
 	{ { "--all=1" }, 1, -EINVAL, "--all: takes no argument", NULL },
+	{ { "--all", "--scan" }, 2, -EINVAL, "--all: cannot be used with --scan", NULL },
+	{ { "--all", "--diy" }, 2, -EINVAL, "--all: cannot be used with --diy", NULL },
 	{ { "--cert", "c.pem" }, 2, -EINVAL, "--cert: needs --key", NULL },
 	{ { "--key", "k.pem" }, 2, -EINVAL, "--key: needs --cert", NULL },
 	{ { "--log-file", "x.log", "--no-log-file" }, 2, -EINVAL, "--log-file: cannot be used with --no-log-file", NULL },

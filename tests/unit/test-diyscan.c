@@ -61,7 +61,9 @@ test_lines(void)
 	CHECK_STR(line, "1000806ace  192.168.1.23  diy_plug  fw 3.6.0  otaUnlock false  diy  "
 			"route diy");
 	CHECK(diyscan_format(&s->e[1], line, sizeof(line)) > 0);
-	CHECK_STR(line, "10000b0001  192.168.1.30  plug  fw ?  otaUnlock ?  lan  route none");
+	CHECK_STR(line, "10000b0001  192.168.1.30  plug  fw ?  otaUnlock ?  lan  needs DIY mode "
+			"first: hold the button 5 s, then 5 s more (docs/diy.md)");
+	CHECK(strlen(line) < DIYSCAN_LINE_MAX);
 	CHECK_INT(diyscan_format(&s->e[1], line, 10), -E2BIG);
 	CHECK_STR(line, "");
 
@@ -72,7 +74,9 @@ test_lines(void)
 	free(j);
 	j = diyscan_json(&s->e[1]);
 	CHECK_STR(j, "{\"id\":\"10000b0001\",\"address\":\"192.168.1.30\",\"type\":\"plug\","
-		     "\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"lan\",\"route\":\"none\"}");
+		     "\"fwVersion\":null,\"otaUnlock\":null,\"mode\":\"lan\",\"route\":\"none\","
+		     "\"next\":\"needs DIY mode first: hold the button 5 s, then 5 s more "
+		     "(docs/diy.md)\"}");
 	free(j);
 	free(s);
 }
@@ -94,12 +98,44 @@ test_limits(void)
 	snprintf(d.id, sizeof(d.id), "1000000003");
 	CHECK_INT(diyscan_add(s, &d, "10.0.0.3"), 0); /* an update still fits */
 	CHECK_INT(s->n, DIYSCAN_MAX);
+	/* multi-channel (MINIR3: requests without the deviceid key) from TXT or from info,
+	 * and a later announcement without it does not forget it */
+	CHECK(!s->e[3].multi_channel);
+	d.multi_channel = true;
+	CHECK_INT(diyscan_add(s, &d, NULL), 0);
+	CHECK(s->e[3].multi_channel);
+	d.multi_channel = false;
+	CHECK_INT(diyscan_add(s, &d, NULL), 0);
+	CHECK(s->e[3].multi_channel);
+	{
+		struct diy_info in = { .multi_channel = true };
+
+		CHECK(!s->e[4].multi_channel);
+		CHECK_INT(diyscan_add_info(s, "1000000004", &in), 0);
+		CHECK(s->e[4].multi_channel);
+	}
 	free(s);
+}
+
+/* --scan's bound: AllForNow + DIYSCAN_SETTLE_MS, never past DIYSCAN_BROWSE_MAX_MS */
+static void
+test_wait(void)
+{
+	CHECK_INT(diyscan_wait_ms(0, false, 0), DIYSCAN_BROWSE_MAX_MS);
+	CHECK_INT(diyscan_wait_ms(4000, false, 0), DIYSCAN_BROWSE_MAX_MS - 4000);
+	CHECK_INT(diyscan_wait_ms(DIYSCAN_BROWSE_MAX_MS, false, 0), 0);
+	CHECK_INT(diyscan_wait_ms(DIYSCAN_BROWSE_MAX_MS + 5, true, 0), 0);
+	CHECK_INT(diyscan_wait_ms(500, true, 0), DIYSCAN_SETTLE_MS);
+	CHECK_INT(diyscan_wait_ms(1500, true, 1000), DIYSCAN_SETTLE_MS - 1000);
+	CHECK_INT(diyscan_wait_ms(3500, true, DIYSCAN_SETTLE_MS), 0);
+	/* AllForNow late: the overall bound wins */
+	CHECK_INT(diyscan_wait_ms(DIYSCAN_BROWSE_MAX_MS - 100, true, 0), 100);
 }
 
 int
 main(void)
 {
+	test_wait();
 	test_lines();
 	test_limits();
 	return check_done();

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ackwatch.h"
 #include "evq.h"
 #include "imgsrv.h"
 #include "log.h"
@@ -779,6 +780,58 @@ test_diy_completion(struct imgsrv_file *files)
 	imgsrv_stop(s);
 }
 
+/* issue 11 (diyrun): on a DIY server the 206 range that ends the file goes through ackwatch:
+ * with the connection kept open (as the device keeps it) its DONE comes only after
+ * ACKWATCH_GRACE_MS of "acknowledged, no reset", not as soon as MHD handed the bytes to the
+ * kernel; a range that does not end the file is reported at once, as before. */
+static void
+test_diy_last_range(struct imgsrv_file *files)
+{
+	struct imgsrv_opts o = {
+		.bind_addr = "127.0.0.1", .files = files, .nfiles = 3, .evq = &q,
+		.diy_completion = true,
+	};
+	struct ackwatch *aw = NULL;
+	struct imgsrv *s = NULL;
+	char err[256], req[512];
+	struct resp r;
+	double t0, t1;
+	uint16_t port;
+	int fd;
+
+	CHECK_INT(ackwatch_start(&q, 2000, &aw), 0);
+	o.ackwatch = aw;
+	CHECK_INT(imgsrv_start(&o, &s, err, sizeof(err)), 0);
+	if (!s || !aw)
+		return;
+	port = imgsrv_bound_port(s);
+	for (int last = 0; last <= 1; last++) {
+		unsigned off = last ? (BIG_SIZE / 4096) * 4096 : 4096;
+		unsigned end = last ? BIG_SIZE - 1 : 8191;
+
+		snprintf(req, sizeof(req), "GET /ota/" BIG_NAME " HTTP/1.1\r\nHost: dl.itead.cn\r\n"
+			 "Range: bytes=%u-%u\r\n\r\n", off, end);
+		forget();
+		fd = tcp_connect(port, 0);
+		CHECK(fd >= 0);
+		if (fd < 0)
+			break;
+		CHECK_INT(send_all(fd, req), 0);
+		CHECK_INT(read_resp(fd, &r, false, false), 0);
+		CHECK_INT(r.status, 206);
+		free(r.body);
+		t0 = now_s();
+		CHECK_INT(wait_count(1, EVQ_HTTP_DONE, BIG_NAME, 206, 1), 1);
+		t1 = now_s();
+		if (last)
+			CHECK_MSG(t1 - t0 >= ACKWATCH_GRACE_MS / 1000.0 * 0.8,
+				  "last range done after %.3f s: not through ackwatch", t1 - t0);
+		close(fd);
+	}
+	imgsrv_stop(s);
+	ackwatch_stop(aw);
+}
+
 static void
 test_dispatch(struct imgsrv_file *files)
 {
@@ -1296,6 +1349,7 @@ main(void)
 	suite(files, 1);
 	TIMED(test_dispatch(files));
 	TIMED(test_diy_completion(files));
+	TIMED(test_diy_last_range(files)); /* issue 11 (diyrun) */
 	TIMED(test_mhd_log(files));
 	TIMED(test_many_clients(files));
 	TIMED(test_request_limits(files));

@@ -1,8 +1,9 @@
 /* Unit tests of the DIY route's tables (src/route-diy.c) on the real engine with a fake
  * adapter, every decision made by the real cores (diyflow_next, diyflow_verdict): the
  * requests go out in diyflow's order (the deviceid retry resends from the same stage),
- * done only with every byte acked AND completion error 0, a non-zero completion or a
- * missing one fails with the cores' / the table's diagnosis, and an interrupt is never
+ * done only with every byte acked AND completion error 0 AND the device gone from mDNS
+ * ("unproven", not done, when no mDNS watcher runs), a non-zero completion or a missing one
+ * fails with the cores' / the table's diagnosis, and an interrupt is never
  * done. The stage names are diyflow_stage_name()'s. */
 #include "config.h"
 
@@ -81,9 +82,14 @@ setup(struct fake *f)
 	f->rd.ops = &rops;
 	f->rd.arg = f;
 	f->rd.f.device_ip = "192.0.2.7";
+	f->rd.f.mdns_watch = true;
 	engine_init(&f->e, &route_diy, &f->rd, &ops, f);
 	CHECK_INT(engine_observe(&f->e, route_diy_observer, &f->rd), 0);
 	CHECK_INT(engine_post(&f->e, RDIY_EV_START), 0);
+	CHECK_STR(engine_stage_name(&route_diy, f->e.cur), "discover");
+	CHECK_INT(f->nsent, 0); /* nothing before the device is known */
+	CHECK(f->deadline[ENGINE_TIMER_LIMIT] == DIYFLOW_DISCOVER_MS);
+	CHECK_INT(engine_post(&f->e, RDIY_EV_FOUND), 0);
 }
 
 /* The adapter's part after a request: the cores decide, then NEXT. */
@@ -131,7 +137,8 @@ test_names(void)
 		{ RDIY_INFO, DIYFLOW_STAGE_INFO },       { RDIY_UNLOCK, DIYFLOW_STAGE_UNLOCK },
 		{ RDIY_FLASH, DIYFLOW_STAGE_FLASH },     { RDIY_SERVING, DIYFLOW_STAGE_SERVING },
 		{ RDIY_COMPLETION, DIYFLOW_STAGE_COMPLETION }, { RDIY_DONE, DIYFLOW_STAGE_DONE },
-		{ RDIY_FAILED, DIYFLOW_STAGE_FAILED },
+		{ RDIY_FAILED, DIYFLOW_STAGE_FAILED }, { RDIY_DISCOVER, DIYFLOW_STAGE_DISCOVER },
+		{ RDIY_LEFT_MDNS, DIYFLOW_STAGE_LEFT_MDNS },
 	};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		CHECK_STR(engine_stage_name(&route_diy, m[i].rs), diyflow_stage_name(m[i].ds));
@@ -164,12 +171,79 @@ test_ok_with_unlock(void)
 	CHECK_STR(stage(&f), "completion-post");
 	CHECK_INT(f.finished, 0);
 	progress(&f, 1000, true, 0, 9000, 0);
+	CHECK_STR(stage(&f), "left-mdns"); /* two proofs of three: not done yet */
+	CHECK_INT(f.finished, 0);
+	f.rd.f.left_mdns = true;
+	engine_post(&f.e, RDIY_EV_PROGRESS);
 	CHECK_STR(stage(&f), "done");
 	CHECK_INT(f.finished, 1);
 	CHECK(strstr(f.e.diagnosis, "completion POST said error 0") != NULL);
-	CHECK(strstr(f.e.diagnosis, "not observed") != NULL);
+	CHECK(strstr(f.e.diagnosis, "left mDNS") != NULL);
 	CHECK_INT(f.nsent, 4);
 	CHECK_INT(f.bugs, 0);
+}
+
+/* Without an mDNS watcher the third proof cannot come: "unproven", never done; with one
+ * that never sees the goodbye, the stage's limit fails it. MINIR3: no id from the start. */
+static void
+test_unproven(void)
+{
+	struct fake f;
+
+	setup(&f);
+	f.rd.f.mdns_watch = false;
+	reply(&f, DIYFLOW_OUT_REPLY, 0, true);
+	reply(&f, DIYFLOW_OUT_REPLY, 0, false);
+	progress(&f, 1000, true, 0, 9000, 0);
+	CHECK_STR(stage(&f), "unproven");
+	CHECK_INT(f.finished, -1);
+	CHECK(strstr(f.e.diagnosis, "could not be observed") != NULL);
+
+	setup(&f);
+	reply(&f, DIYFLOW_OUT_REPLY, 0, true);
+	reply(&f, DIYFLOW_OUT_REPLY, 0, false);
+	progress(&f, 1000, true, 0, 9000, 0);
+	CHECK_STR(stage(&f), "left-mdns");
+	engine_timer_fired(&f.e, ENGINE_TIMER_LIMIT);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "still announces DIY mode") != NULL);
+
+	memset(&f, 0, sizeof(f));
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	f.rd.f.omit_deviceid = true;
+	engine_init(&f.e, &route_diy, &f.rd, &ops, &f);
+	engine_observe(&f.e, route_diy_observer, &f.rd);
+	engine_post(&f.e, RDIY_EV_START);
+	engine_post(&f.e, RDIY_EV_FOUND);
+	CHECK_INT(f.nsent, 1);
+	CHECK(f.sent[0].step == DIYFLOW_STEP_INFO && !f.sent[0].with_id);
+
+	/* nobody announced: discover's limit names mDNS and --device-ip */
+	memset(&f, 0, sizeof(f));
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	engine_init(&f.e, &route_diy, &f.rd, &ops, &f);
+	engine_observe(&f.e, route_diy_observer, &f.rd);
+	engine_post(&f.e, RDIY_EV_START);
+	engine_timer_fired(&f.e, ENGINE_TIMER_LIMIT);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "--device-ip") != NULL);
+	CHECK_INT(f.nsent, 0);
+
+	/* what was seen instead: dnssd's diagnosis, and still --device-ip */
+	memset(&f, 0, sizeof(f));
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	f.rd.f.hidden = "the device announces eWeLink LAN mode, not DIY mode";
+	engine_init(&f.e, &route_diy, &f.rd, &ops, &f);
+	engine_post(&f.e, RDIY_EV_START);
+	engine_timer_fired(&f.e, ENGINE_TIMER_LIMIT);
+	CHECK(strstr(f.e.diagnosis, "LAN mode, not DIY mode") != NULL);
+	CHECK(strstr(f.e.diagnosis, "--device-ip") != NULL);
 }
 
 /* 3.7.x / MINIR3: the request with the id is dropped; the same request goes again
@@ -253,5 +327,6 @@ main(void)
 	test_ok_with_unlock();
 	test_deviceid_retry();
 	test_failures();
+	test_unproven();
 	return check_done();
 }

@@ -1,0 +1,457 @@
+/* diyrun: see diyrun.h; the route's rules are in route-diy.c (docs/diy.md). Runs on the lws
+ * loop thread only. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifdef SONOTA_WITH_NM
+#include "avahi.h"
+#endif
+#include "diyrun.h"
+#include "util.h"
+
+/* ---- the engine's timers and output ------------------------------------------------ */
+
+#define SUL_OWNER(sul, i) \
+	((struct diyrun *)((char *)(sul) - offsetof(struct diyrun, sul) - \
+			   (i) * sizeof(lws_sorted_usec_list_t)))
+
+static void
+sul_limit(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_LIMIT)->eng, ENGINE_TIMER_LIMIT);
+}
+
+static void
+sul_notice(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_NOTICE)->eng, ENGINE_TIMER_NOTICE);
+}
+
+static void
+sul_remind(lws_sorted_usec_list_t *sul)
+{
+	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_REMIND)->eng, ENGINE_TIMER_REMIND);
+}
+
+static void
+op_arm(void *arg, enum engine_timer tm, unsigned ms)
+{
+	static const sul_cb_t cbs[_ENGINE_TIMER_MAX] = { sul_limit, sul_notice, sul_remind };
+	struct diyrun *d = arg;
+
+	lws_sul_schedule(d->lws, 0, &d->sul[tm], cbs[tm], (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static void
+op_cancel(void *arg, enum engine_timer tm)
+{
+	struct diyrun *d = arg;
+
+	lws_sul_cancel(&d->sul[tm]);
+}
+
+static void
+op_narrate(void *arg, const char *from, const char *ev, const char *to)
+{
+	struct diyrun *d = arg;
+
+	ui_transition(d->ui, from, ev, to);
+}
+
+static void
+op_say(void *arg, const char *text)
+{
+	struct diyrun *d = arg;
+
+	ui_say(d->ui, "%s", text);
+}
+
+static void
+op_bug(void *arg, const char *text)
+{
+	struct diyrun *d = arg;
+
+	log_err(d->log, "%s", text);
+}
+
+static void
+op_reject(void *arg, const char *stage, const char *ev)
+{
+	struct diyrun *d = arg;
+
+	log_debug(d->log, "stage: event %s ignored in %s", ev, stage);
+}
+
+static const struct engine_ops engine_ops = {
+	.arm = op_arm, .cancel = op_cancel, .narrate = op_narrate, .say = op_say, .bug = op_bug,
+	.reject = op_reject,
+};
+
+/* ---- the verdict: progress facts and the 1 s tick ----------------------------------- */
+
+static void
+judge(struct diyrun *d)
+{
+	struct diyflow_progress p;
+	uint64_t now = util_mono_ms();
+
+	if (!d->serving || engine_is_terminal(&d->eng))
+		return;
+	diyacct_progress(&d->acct, now, d->flash_ms, d->rd.f.left_mdns, &p);
+	d->rd.f.verdict = diyflow_verdict(&p, d->rd.f.diag, sizeof(d->rd.f.diag));
+	d->rd.f.all_acked = d->acct.acked >= d->acct.size;
+	d->rd.f.completion_seen = p.completion_seen;
+	d->rd.f.completion_error = p.completion_error;
+	engine_post(&d->eng, RDIY_EV_PROGRESS);
+}
+
+static void
+on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct diyrun *d = lws_container_of(sul, struct diyrun, tick);
+
+	if (engine_is_terminal(&d->eng))
+		return;
+	judge(d);
+	if (!engine_is_terminal(&d->eng))
+		lws_sul_schedule(d->lws, 0, &d->tick, on_tick, DIYRUN_TICK_MS * LWS_US_PER_MS);
+}
+
+void
+diyrun_evq(struct diyrun *d, const struct evq_event *ev)
+{
+	if (!d->serving || !diyacct_event(&d->acct, ev, util_mono_ms()))
+		return;
+	if (ev->type == EVQ_HTTP_PROGRESS || ev->type == EVQ_HTTP_DONE ||
+	    ev->type == EVQ_HTTP_REQUEST)
+		ui_progress(d->ui, d->deviceid[0] ? d->deviceid : d->device_ip, DIYRUN_FILE,
+			    d->acct.sent < d->acct.size ? d->acct.sent : d->acct.acked,
+			    d->acct.size);
+	if (ev->type == EVQ_HTTP_DIY_COMPLETION)
+		log_notice(d->log, "%s: completion POST {\"error\":%d}", d->device_ip,
+			   ev->diy_error);
+	judge(d);
+}
+
+/* ---- requests: the route's sends through diyclient ---------------------------------- */
+
+static void
+request_done(void *arg, const struct diyclient_done *dn)
+{
+	struct diyrun *d = arg;
+
+	if (engine_is_terminal(&d->eng))
+		return;
+	if (dn->has_info) {
+		d->ff.fw = dn->info.fw;
+		if (dn->info.fw_version[0])
+			util_strlcpy(d->fw, dn->info.fw_version, sizeof(d->fw));
+		else if (!d->fw[0])
+			util_strlcpy(d->fw, dn->info.data_is_string ? "3.3-3.4" : "?",
+				     sizeof(d->fw));
+		if (!d->deviceid[0] && dn->info.deviceid[0])
+			util_strlcpy(d->deviceid, dn->info.deviceid, sizeof(d->deviceid));
+		ui_json(d->ui, "device", "deviceid", d->deviceid, "address", d->device_ip,
+			"firmware", d->fw, "otaUnlock", dn->info.ota_unlock ? "true" : "false",
+			"route", "diy", NULL);
+	}
+	d->rd.f.next = diyflow_next(&d->ff, &dn->res);
+	if (d->rd.f.next.act == DIYFLOW_ACT_SERVE) {
+		if (d->rd.f.next.diagnosis)
+			ui_say(d->ui, "%s", d->rd.f.next.diagnosis);
+		d->flash_ms = util_mono_ms();
+		d->serving = true;
+		lws_sul_schedule(d->lws, 0, &d->tick, on_tick, DIYRUN_TICK_MS * LWS_US_PER_MS);
+	}
+	engine_post(&d->eng, RDIY_EV_NEXT);
+}
+
+static void
+rop_send(void *arg, enum diyflow_step step, bool with_id)
+{
+	struct diyrun *d = arg;
+	const char *id = with_id && d->deviceid[0] ? d->deviceid : NULL;
+	unsigned ms = step == DIYFLOW_STEP_UNLOCK  ? DIYFLOW_UNLOCK_MS
+		      : step == DIYFLOW_STEP_FLASH ? DIYFLOW_FLASH_MS
+						   : DIYFLOW_INFO_MS;
+	char *body = NULL;
+	int r;
+
+	if (step == DIYFLOW_STEP_FLASH) {
+		body = diy_build_ota_flash(id, d->serving_ip, d->http_port, DIYRUN_PATH,
+					   d->img->info.sha256_hex);
+		if (!body) {
+			log_err(d->log, "cannot build ota_flash for %s:%u (our bug)", d->serving_ip,
+				d->http_port);
+			d->exit_code = SONOTA_EXIT_FAILURE;
+			engine_post(&d->eng, RDIY_EV_FATAL);
+			return;
+		}
+		ui_say(d->ui, "Asking %s to download http://%s:%u%s (sha256 %.16s...)",
+		       d->device_ip, d->serving_ip, d->http_port, DIYRUN_PATH,
+		       d->img->info.sha256_hex);
+	}
+	r = diyclient_send(d->client, d->device_ip, DIY_PORT, step, id, body, ms, request_done, d);
+	free(body);
+	if (r < 0) {
+		log_err(d->log, "cannot send to %s: %s (our bug)", d->device_ip, strerror(-r));
+		d->exit_code = SONOTA_EXIT_FAILURE;
+		engine_post(&d->eng, RDIY_EV_FATAL);
+	}
+}
+
+/* ---- the end ------------------------------------------------------------------------ */
+
+static void
+rop_finish(void *arg, bool success, bool interrupted)
+{
+	struct diyrun *d = arg;
+	const char *st = engine_stage_name(&route_diy, d->eng.cur);
+
+	lws_cancel_service(d->lws);
+	lws_sul_cancel(&d->tick);
+	if (success)
+		d->exit_code = SONOTA_EXIT_OK;
+	else if (interrupted)
+		d->exit_code = SONOTA_EXIT_INTERRUPTED;
+	else if (d->eng.cur == RDIY_UNPROVEN)
+		d->exit_code = SONOTA_EXIT_UNPROVEN;
+	else if (!d->exit_code)
+		d->exit_code = SONOTA_EXIT_FAILURE;
+	ui_say(d->ui, "Summary:");
+	ui_say(d->ui, "  device %s at %s: type %s, firmware %s: %s",
+	       d->deviceid[0] ? d->deviceid : "?", d->device_ip[0] ? d->device_ip : "?",
+	       d->type[0] ? d->type : "?", d->fw[0] ? d->fw : "?",
+	       success ? "DONE" : d->eng.cur == RDIY_UNPROVEN ? "success reported, NOT proven"
+							      : "NOT done");
+	ui_say(d->ui, "  image %s: %zu bytes, sha256 %s; %llu bytes acknowledged%s",
+	       d->img->path, d->img->size, d->img->info.sha256_hex,
+	       (unsigned long long)d->acct.acked,
+	       d->acct.completion ? "" : ", no completion POST");
+	if (d->eng.diagnosis[0])
+		ui_say(d->ui, "  why the run ended: %s", d->eng.diagnosis);
+	ui_json(d->ui, "summary-device", "deviceid", d->deviceid, "address", d->device_ip,
+		"romVersion", d->fw, "state", st, "done", success ? "yes" : "no", NULL);
+	ui_json(d->ui, "result", "stage", st, "done", success ? "yes" : "no", "diagnosis",
+		d->eng.diagnosis, NULL);
+	if (success)
+		ui_say(d->ui, "Done: the device rebooted into the new firmware. (Tasmota opens a "
+			      "WiFi \"tasmota-XXXXXX\" for its own set-up.)");
+}
+
+static const struct route_diy_ops route_ops = { .send = rop_send, .finish = rop_finish };
+
+static void
+observe(void *arg, const struct engine *e, int from, int ev, int to)
+{
+	struct diyrun *d = arg;
+
+	(void)e, (void)ev;
+	if (from != to)
+		ui_json(d->ui, "stage", "stage", engine_stage_name(&route_diy, to), NULL);
+}
+
+/* ---- discovery --------------------------------------------------------------------- */
+
+/* Our IPv4 address on the route to ip (a UDP connect sends nothing), for downloadUrl. */
+static int
+local_addr_for(const char *ip, char out[16])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(DIY_PORT) };
+	socklen_t alen = sizeof(a);
+	int fd, r = 0;
+
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && !inet_ntop(AF_INET, &a.sin_addr, out, 16))
+		r = -EINVAL;
+	return r;
+}
+
+static void
+found(struct diyrun *d, const char *ip, const char *id, bool multi)
+{
+	const char *why;
+
+	if (d->found)
+		return;
+	d->found = true;
+	util_strlcpy(d->device_ip, ip, sizeof(d->device_ip));
+	util_strlcpy(d->acct.peer, d->device_ip, sizeof(d->acct.peer)); /* its requests only */
+	if (id && id[0])
+		util_strlcpy(d->deviceid, id, sizeof(d->deviceid));
+	/* MINIR3 and other multi-channel devices refuse the key (§3.2, IT#123); an unknown id is
+	 * never guessed: the key is left out ("" is never sent) */
+	d->rd.f.omit_deviceid = d->ff.omit_deviceid = multi || !d->deviceid[0];
+	d->rd.f.device_ip = d->device_ip;
+	/* the address the device downloads from: --serving-host, else our side of the route */
+	if (d->cfg->serving_host)
+		util_strlcpy(d->serving_ip, d->cfg->serving_host, sizeof(d->serving_ip));
+	else if (local_addr_for(d->device_ip, d->serving_ip) < 0)
+		d->serving_ip[0] = '\0';
+	why = d->serving_ip[0] ? diy_ipv4_unusable(d->serving_ip) : "no route to the device";
+	if (why) {
+		ui_say(d->ui, "The device at %s cannot download from this computer (%s %s); give "
+			      "--serving-host with this computer's address on the device's network.",
+		       d->device_ip, d->serving_ip, why);
+		d->exit_code = SONOTA_EXIT_PREFLIGHT;
+		engine_post(&d->eng, RDIY_EV_FATAL);
+		return;
+	}
+	log_notice(d->log, "serving the image at http://%s:%u%s", d->serving_ip, d->http_port,
+		   DIYRUN_PATH);
+	ui_say(d->ui, "DIY-mode device %s at %s%s", d->deviceid[0] ? d->deviceid : "(id unknown)",
+	       d->device_ip, multi ? " (multi-channel: requests without deviceid)" : "");
+	engine_post(&d->eng, RDIY_EV_FOUND);
+}
+
+#ifdef SONOTA_WITH_NM
+void
+diyrun_avahi(void *arg, const struct avahi_ev *ev)
+{
+	struct diyrun *d = arg;
+	const struct avahi_dev *a = ev->dev;
+
+	if (engine_is_terminal(&d->eng))
+		return;
+	switch (ev->type) {
+	case AVAHI_EV_FOUND:
+		log_info(d->log, "mDNS: %s at %s: %s", a->instance, a->addr,
+			 dnssd_mode_name(a->dev.mode));
+		if (!d->found) { /* what the discover limit will say if ours never shows */
+			struct dnssd_hidden h = {
+				.avahi_running = true, .others_seen = true,
+				.seen_lan_mode = d->lan_mode_seen || a->dev.mode == DNSSD_MODE_LAN,
+			};
+			d->rd.f.hidden = dnssd_hidden_diagnosis(&h);
+		}
+		if (d->found && strcmp(a->addr, d->device_ip) != 0 &&
+		    !(d->deviceid[0] && strcmp(a->dev.id, d->deviceid) == 0))
+			return; /* another device */
+		if (a->dev.mode == DNSSD_MODE_LAN) {
+			if (!d->lan_mode_seen)
+				ui_say(d->ui, "%s at %s is in eWeLink LAN mode, not DIY mode: %s",
+				       a->dev.id, a->addr, a->dev.why ? a->dev.why : "");
+			d->lan_mode_seen = true;
+			return;
+		}
+		if (a->dev.mode != DNSSD_MODE_DIY) {
+			log_notice(d->log, "mDNS: %s: %s", a->instance, a->dev.why ? a->dev.why : "");
+			return;
+		}
+		if (!d->type[0])
+			util_strlcpy(d->type, a->dev.type, sizeof(d->type));
+		if (d->found && !d->deviceid[0]) /* --device-ip: the id from its announcement */
+			util_strlcpy(d->deviceid, a->dev.id, sizeof(d->deviceid));
+		d->seen_in_mdns = true;
+		d->rd.f.mdns_watch = d->avahi_alive;
+		if (d->rd.f.left_mdns) {
+			log_notice(d->log, "mDNS: %s announces itself again", a->instance);
+			d->rd.f.left_mdns = false;
+		}
+		found(d, a->addr, a->dev.id, a->dev.multi_channel);
+		return;
+	case AVAHI_EV_REMOVED:
+		if (!d->found || !d->deviceid[0] || strcmp(a->dev.id, d->deviceid) != 0)
+			return;
+		log_notice(d->log, "mDNS: %s withdrawn", a->instance);
+		if (d->serving) {
+			d->rd.f.left_mdns = true;
+			judge(d);
+		}
+		return;
+	case AVAHI_EV_ALL_FOR_NOW:
+		/* Avahi has read its cache and asked the LAN: a device it has not seen by now
+		 * (--device-ip, mDNS blocked) cannot be watched leaving */
+		d->mdns_settled = true;
+		d->rd.f.mdns_watch = d->avahi_alive && d->seen_in_mdns;
+		if (!d->seen_in_mdns && d->found)
+			log_notice(d->log, "mDNS: %s is not announced: its leaving mDNS cannot be "
+					   "observed", d->device_ip);
+		judge(d);
+		return;
+	case AVAHI_EV_GONE:
+		d->avahi_alive = false;
+		d->rd.f.mdns_watch = false;
+		log_warn(d->log, "mDNS: %s", ev->why ? ev->why : "Avahi went away");
+		if (!d->found) {
+			ui_say(d->ui, "No Avahi (%s): name the device with --device-ip IP.",
+			       ev->why ? ev->why : "gone");
+			d->exit_code = SONOTA_EXIT_PREFLIGHT;
+			engine_post(&d->eng, RDIY_EV_FATAL);
+			return;
+		}
+		judge(d);
+		return;
+	}
+}
+#endif
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+int
+diyrun_init(struct diyrun *d, struct lws_context *cx, struct lws_vhost *vh)
+{
+	d->lws = cx;
+	d->rd.ops = &route_ops;
+	d->rd.arg = d;
+	engine_init(&d->eng, &route_diy, &d->rd, &engine_ops, d);
+	engine_observe(&d->eng, route_diy_observer, &d->rd);
+	engine_observe(&d->eng, observe, d);
+	diyacct_init(&d->acct, DIYRUN_FILE, d->img->size, NULL);
+	return diyclient_new(cx, vh, d->log, &d->client);
+}
+
+void
+diyrun_start(struct diyrun *d, bool mdns)
+{
+	d->avahi_alive = mdns;
+	d->rd.f.mdns_watch = mdns; /* until Avahi says the device cannot be watched */
+	engine_post(&d->eng, RDIY_EV_START);
+	if (d->cfg->device_ip) {
+		found(d, d->cfg->device_ip, NULL, false);
+	} else {
+		ui_say(d->ui, "Looking for a Sonoff in DIY mode on this network (mDNS "
+			      "_ewelink._tcp)...");
+	}
+}
+
+bool
+diyrun_ended(const struct diyrun *d)
+{
+	return engine_is_terminal(&d->eng);
+}
+
+void
+diyrun_interrupt(struct diyrun *d)
+{
+	engine_post(&d->eng, RDIY_EV_INTERRUPT);
+}
+
+void
+diyrun_fini(struct diyrun *d)
+{
+	if (d->lws) {
+		for (int i = 0; i < _ENGINE_TIMER_MAX; i++)
+			lws_sul_cancel(&d->sul[i]);
+		lws_sul_cancel(&d->tick);
+	}
+	diyclient_free(d->client);
+	d->client = NULL;
+}

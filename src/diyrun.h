@@ -1,0 +1,88 @@
+/* diyrun: the adapter that runs the DIY route (route-diy.h, issue 11) on the lws loop, as
+ * takeover.c does for the cloud route, and the composition of a --diy run (diymain.c).
+ *
+ * The adapter owns the engine and the route's facts and turns the world into events:
+ *  - Avahi (avahi.h) FOUND of a DIY-mode device -> the device (address, deviceid from TXT
+ *    id / the instance, omit_deviceid for multi-channel MINIR3-style devices) and
+ *    RDIY_EV_FOUND; a LAN-mode device -> its one-line diagnosis; REMOVED of our device after
+ *    ota_flash -> facts.left_mdns; GONE -> no mDNS proof possible (facts.mdns_watch false).
+ *    With --device-ip the device is known at start (FOUND at once).
+ *  - the route's sends -> diyclient requests (bodies from diy_build_*()); their ends ->
+ *    diyflow_next() -> RDIY_EV_NEXT;
+ *  - the image server's evq events (range requests, ackwatch's verdict on the last range,
+ *    progress, the completion POST) -> diyacct -> diyflow_verdict() -> RDIY_EV_PROGRESS,
+ *    and a 1 s lws_sul tick while serving (time limits; the device is never polled).
+ * Terminal stages: done (exit 0), unproven (exit SONOTA_EXIT_UNPROVEN = 6: success reported
+ * but leaving mDNS not observable), failed (exit 1, or 130 when interrupted).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "cfg.h"
+#include "diyacct.h"
+#include "diyclient.h"
+#include "diyfile.h"
+#include "engine.h"
+#include "evq.h"
+#include "log.h"
+#include "route-diy.h"
+#include "ui.h"
+
+#define DIYRUN_PATH "/ota/diy.bin" /* where the image is served (imgsrv's /ota/<name>) */
+#define DIYRUN_FILE "diy.bin"
+#define DIYRUN_TICK_MS 1000        /* the verdict's clock while serving */
+
+struct avahi;
+struct avahi_ev;
+
+struct diyrun {
+	struct engine eng;
+	struct route_diy rd;               /* the route's facts and effects */
+	struct diyflow_facts ff;           /* diyflow_next()'s memory */
+	const struct cfg *cfg;             /* borrowed */
+	struct log *log;                   /* borrowed */
+	struct ui *ui;                     /* borrowed */
+	struct lws_context *lws;           /* borrowed: timers */
+	struct diyclient *client;          /* owned */
+	const struct diyfile *img;         /* borrowed: the checked image */
+	char serving_ip[16];               /* our IPv4 as the device reaches it */
+	uint16_t http_port;                /* the image server's port */
+	char device_ip[16];                /* the device's IPv4 */
+	char deviceid[DIY_DEVICEID_MAX + 1]; /* "" until known */
+	char fw[DIY_VERSION_MAX + 1];      /* from info, "" until known */
+	char type[24];                     /* TXT type, "" until known */
+	bool found;                        /* RDIY_EV_FOUND was posted */
+	bool avahi_alive;                  /* the browser runs (no GONE yet) */
+	bool seen_in_mdns;                 /* our device was FOUND by Avahi */
+	bool mdns_settled;                 /* Avahi said ALL_FOR_NOW */
+	bool lan_mode_seen;                /* a LAN-mode announcement was seen */
+	struct diyacct acct;               /* the download's proofs */
+	uint64_t flash_ms;                 /* ota_flash answered (0: not yet) */
+	bool serving;                      /* in serving-image or later */
+	lws_sorted_usec_list_t sul[_ENGINE_TIMER_MAX]; /* the engine's timers */
+	lws_sorted_usec_list_t tick;       /* the 1 s verdict tick */
+	int exit_code;                     /* set when the route ends */
+};
+
+/* Prepare (no event yet). Set cfg, log, ui, lws, img, serving_ip, http_port first. */
+int diyrun_init(struct diyrun *d, struct lws_context *cx, struct lws_vhost *vh);
+
+/* Start: with --device-ip the device is known now; else wait for Avahi (mdns: the browser
+ * runs). */
+void diyrun_start(struct diyrun *d, bool mdns);
+
+bool diyrun_ended(const struct diyrun *d);
+
+void diyrun_evq(struct diyrun *d, const struct evq_event *ev); /* an image-server event */
+void diyrun_avahi(void *arg, const struct avahi_ev *ev);       /* avahi_cb */
+void diyrun_interrupt(struct diyrun *d);                       /* SIGINT/SIGTERM/SIGHUP */
+
+/* Stop timers and the client. Before lws_context_destroy. */
+void diyrun_fini(struct diyrun *d);
+
+/* The whole --diy run (diymain.c): image, server, discovery, route, summary. The exit code. */
+int diyrun_main(const struct cfg *cfg, struct log *log);

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# One DIY-route takeover (issue 11) with the real sonota-c binary:
+#   diy.sh SONOTA DIYSIM MODELS MKIMAGE CASE
+# tests/avahi/lib.sh builds two network namespaces on a home subnet (the laptop with a
+# real avahi-daemon on a private system bus, and the device side) with multicast mDNS
+# between them; diysim (tests/diysim) plays the device in DIY mode; sonota-c --diy runs in
+# the laptop namespace. Each case asserts sonota-c's exit code, its --json events and
+# diagnosis, and what the simulated device did (its exit code: 0 rebooted into the image,
+# 11 flash failed, 12 idle = nothing was ever sent to it). Cleanup on every exit (trap);
+# every wait is bounded (timeout). Exit 77 without root or a package setup.sh installs.
+set -euo pipefail
+
+sonota=$1 diysim=$2 models=$3 mkimage=$4 case=$5
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../avahi/lib.sh"
+why=$(avahi_env_check) || { echo "SKIP: $why"; exit 77; }
+
+tmp=$(mktemp -d /tmp/sonota-diy.XXXXXX)
+pids=()
+cleanup() {
+	local rc=$?
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	avahi_env_down
+	wait 2>/dev/null || true
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		echo "--- sonota-c (stderr)"; tail -n 40 "$tmp/sonota.err" 2>/dev/null || true
+		echo "--- sonota-c (json)"; tail -n 20 "$tmp/sonota.json" 2>/dev/null || true
+		echo "--- diysim"; tail -n 25 "$tmp/dev.log" 2>/dev/null || true
+	fi
+	[ -n "${DIY_KEEP:-}" ] || rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# image MODE SIZE: a synthetic plain ESP8266 Arduino image (tests/tools/mkimage)
+image() { "$mkimage" arduino --mode "$1" --size "$2" -o "$tmp/img.bin" >/dev/null; }
+
+# device MODEL [diysim options...]: the simulated device at .51, announcing over multicast
+device() {
+	local model=$1
+	shift
+	dev_ip=$(avahi_dev_addr 1)
+	ip netns exec "$AVAHI_NS_DEV" timeout 170 "$diysim" --model "$models/$model.model" \
+		--deviceid 1000abcd51 --bind "$dev_ip" --mdns 224.0.0.251:5353 --timeout 160 "$@" \
+		>"$tmp/dev.log" 2>&1 &
+	dev_pid=$!
+	pids+=("$dev_pid")
+	_avahi_wait 5 grep -q "listening on" "$tmp/dev.log" || fail "diysim did not start"
+}
+
+# run [sonota-c options...]: sonota-c --diy in the laptop namespace; sets $rc
+run() {
+	set +e
+	ip netns exec "$AVAHI_NS_HOST" timeout 170 "$sonota" --diy --diy-image "$tmp/img.bin" \
+		--no-log-file --json --http-port 8080 "$@" >"$tmp/sonota.json" 2>"$tmp/sonota.err"
+	rc=$?
+	set -e
+}
+
+# device_exit: diysim's exit code in $dev_rc (it ends by itself after a flash; else
+# stopped here). Not in a subshell: only this shell can wait for it.
+device_exit() {
+	local i
+	for i in $(seq 1 100); do
+		kill -0 "$dev_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -TERM "$dev_pid" 2>/dev/null || true
+	set +e
+	wait "$dev_pid"
+	dev_rc=$?
+	set -e
+}
+
+want_rc() { [ "$rc" = "$1" ] || fail "sonota-c exit $rc, want $1"; }
+want_json() { grep -q -- "$1" "$tmp/sonota.json" || fail "no JSON event matching $1"; }
+want_err() { grep -qi -- "$1" "$tmp/sonota.err" || fail "stderr does not say: $1"; }
+want_dev() {
+	device_exit
+	[ "$dev_rc" = "$1" ] || fail "diysim exit $dev_rc, want $1"
+}
+no_request() { ! grep -q "POST /zeroconf" "$tmp/dev.log" || fail "a request reached the device"; }
+
+# assert_done: the device rebooted into the image and sonota-c proved all three facts
+assert_done() {
+	want_rc 0 && want_json '"stage":"left-mdns"' && want_json '"stage":"done"' &&
+		want_json '"event":"progress"' && want_dev 0 &&
+		grep -q "mDNS goodbye\|goodbye" "$tmp/dev.log"
+}
+
+avahi_env_up "$tmp" || fail "namespaces / avahi-daemon"
+image dout 482432
+nobus="unix:path=$tmp/no-bus" # no Avahi: a bus address where nothing listens
+
+case "$case" in
+ok-3.3 | ok-3.6 | ok-3.7 | ok-minir3)
+	model=${case#ok-}
+	[ "$model" = minir3 ] || model=r3-$model
+	device "$model"
+	run
+	assert_done
+	want_json '"event":"device"'
+	case $model in
+	r3-3.3) grep -q '"firmware":"3.3-3.4"' "$tmp/sonota.json" || fail "3.3: data string not told" ;;
+	r3-3.6) grep -q "Host: dl.itead.cn" "$tmp/dev.log" || fail "3.6: no Host quirk seen" ;;
+	r3-3.7) ! grep -q '"deviceid":""' "$tmp/dev.log" || fail "3.7: an empty deviceid was sent" ;;
+	minir3) ! grep -q 'POST /zeroconf/[a-z_]* {"deviceid"' "$tmp/dev.log" ||
+		fail "minir3: a deviceid was sent" ;;
+	esac
+	;;
+deviceid)
+	# the key refused with 422: the same request once more without it, then never again
+	device r3-3.7-noid
+	run
+	assert_done
+	[ "$(grep -c 'POST /zeroconf/info {"deviceid"' "$tmp/dev.log")" = 1 ] ||
+		fail "info with deviceid not sent exactly once"
+	grep -q 'POST /zeroconf/ota_flash {"data"' "$tmp/dev.log" || fail "ota_flash kept the key"
+	;;
+ip-unproven)
+	# no Avahi, --device-ip: the flash runs, the device reboots, but leaving mDNS cannot be
+	# observed: exit 6, not done
+	device r3-3.6
+	DBUS_SYSTEM_BUS_ADDRESS=$nobus run --device-ip "$dev_ip"
+	want_rc 6
+	want_json '"stage":"unproven"'
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "called done without the proof"
+	want_err "could not be observed"
+	want_dev 0
+	;;
+ip-avahi)
+	# --device-ip with Avahi running: the id and the goodbye come from its announcement
+	device r3-3.3
+	run --device-ip "$dev_ip"
+	assert_done
+	grep -q '"deviceid":"1000abcd51"' "$tmp/sonota.json" || fail "id not taken from mDNS"
+	;;
+lan-mode)
+	# only a LAN-mode (encrypted) device on the LAN: a one-line diagnosis, then the
+	# discover limit names --device-ip; nothing is flashed
+	ip=$(avahi_dev_addr 2)
+	ip netns exec "$AVAHI_NS_DEV" timeout 100 /usr/bin/python3 "$here/../avahi/mdnsannounce.py" \
+		--bind "$ip" --id 1000aaaa1a --timeout 90 --txt txtvers=1 --txt id=1000aaaa1a \
+		--txt type=plug --txt apivers=1 --txt seq=3 --txt encrypt=true \
+		--txt iv=MTIzNDU2Nzg5MGFiY2RlZg== --txt data1=q83vEjRWeJA= >"$tmp/dev.log" 2>&1 &
+	pids+=($!)
+	run
+	want_rc 1
+	want_err "eWeLink LAN mode, not DIY mode"
+	want_err "within 60 s: the device announces eWeLink LAN mode.*device-ip"
+	want_json '"stage":"failed"'
+	;;
+sigint)
+	# SIGINT while ota_unlock hangs: exit 130, the summary says NOT done, nothing flashed
+	device r3-3.6 --unlock offline --unlock-hang-ms 30000
+	set +e
+	ip netns exec "$AVAHI_NS_HOST" timeout 60 "$sonota" --diy --diy-image "$tmp/img.bin" \
+		--no-log-file --json --http-port 8080 >"$tmp/sonota.json" 2>"$tmp/sonota.err" &
+	spid=$!
+	pids+=("$spid")
+	_avahi_wait 20 grep -q "ota_unlock" "$tmp/dev.log" || fail "unlock never sent"
+	kill -INT "$spid"
+	wait "$spid"
+	rc=$?
+	set -e
+	want_rc 130
+	want_err "NOT done"
+	want_json '"stage":"failed"'
+	;;
+no-avahi-no-ip)
+	device r3-3.6
+	DBUS_SYSTEM_BUS_ADDRESS=$nobus run
+	want_rc 5
+	want_err "--device-ip"
+	no_request
+	want_dev 12
+	;;
+oversize | qio)
+	if [ "$case" = qio ]; then image qio 482432; rule=mode; else image dout 515008; rule=too-large; fi
+	device r3-3.6
+	run
+	want_rc 3
+	want_err "$rule"
+	no_request
+	want_dev 12
+	;;
+control)
+	# negative control: assert_done must reject a run that refused its image
+	image qio 482432
+	device r3-3.6
+	run
+	if (assert_done) >/dev/null 2>&1; then fail "assert_done accepted a refused run"; fi
+	echo "control: assert_done rejected it, as it must"
+	;;
+unlock-offline)
+	device r3-3.6 --unlock offline --unlock-hang-ms 40000
+	run
+	want_rc 1
+	want_err "Internet"
+	want_json '"stage":"failed"'
+	! grep -q "ota_flash" "$tmp/dev.log" || fail "ota_flash sent while locked"
+	;;
+digest)
+	# the device's digest check fails (a corrupted transfer): completion 409, not done
+	device r3-3.6-corrupt
+	run
+	want_rc 1
+	want_err "error 409"
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "409 called done"
+	want_dev 11
+	;;
+drop)
+	# WiFi drop at 50 %: the download stalls; a diagnosis, not done
+	device r3-3.6-drop50
+	run
+	want_rc 1
+	want_err "stalled\|dropped"
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "a dropped download called done"
+	;;
+no-completion)
+	device r3-3.6-nocompletion
+	run
+	want_rc 1
+	want_err "no completion POST"
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "no completion called done"
+	;;
+*)
+	fail "unknown case $case"
+	;;
+esac
+echo "PASS: $case"
