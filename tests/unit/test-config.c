@@ -339,13 +339,15 @@ test_good_rows(void)
 
 	RUN_OK("--no-prov", "--serving-host", "192.168.1.5");
 	CHECK(c.no_prov && c.no_check_ip); /* --no-prov implies --no-check-ip */
+	CHECK_INT(c.wifi_password_source, CFG_PASSWORD_NONE);
 	/* drawer: --all is off by default, on when given (with --wifi auto too) */
 	CHECK(!c.all);
+	cfg_free(&c);
 	RUN_OK("--all");
 	CHECK(c.all);
+	cfg_free(&c);
 	RUN_OK("--all", "--wifi", "auto");
 	CHECK(c.all && c.wifi == CFG_WIFI_AUTO);
-	CHECK_INT(c.wifi_password_source, CFG_PASSWORD_NONE);
 	cfg_free(&c);
 
 	RUN_OK("--legacy", "--https-port", "443");
