@@ -153,6 +153,8 @@ struct cfg {
 	bool diy;                      /* --diy: take over a device in DIY mode (firmware 3.x) */
 	char *device_ip;               /* --device-ip: its IPv4 literal as given; NULL: discover */
 	uint32_t device_addr;          /* device_ip parsed, host byte order; 0 when NULL */
+	/* drawer: every ITEAD-* AP in range, one after another (docs/wifi.md "Drawer mode") */
+	bool all;                      /* --all */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -196,6 +198,7 @@ enum cfg_opt {
 	CFG_OPT_SCAN, /* issue 11 (avahi): list the DIY-mode devices on the LAN */
 	CFG_OPT_DIY, /* issue 11 (diyrun): the DIY route */
 	CFG_OPT_DEVICE_IP,
+	CFG_OPT_ALL, /* drawer: --all */
 	_CFG_OPT_MAX,
 };
 

@@ -283,6 +283,13 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 			"in DIY mode (when mDNS cannot find it);\n"
 			"with --scan: read that address only",
 	},
+	/* drawer: take over every ITEAD-* AP in range (issue 10 item 4) */
+	[CFG_OPT_ALL] = {
+		"all", 0, K_FLAG, false, F(all), 0,
+		.help = "take over every ITEAD-<id> WiFi in range,\n"
+			"one after another (needs the automatic\n"
+			"WiFi hops); a summary line per device",
+	},
 };
 
 #undef F
@@ -1058,6 +1065,13 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 	/* A report on the images needs none of the WiFi settings. */
 	if (c->check_images)
 		return 0;
+	/* drawer: --all is the cloud route's (stage 1 for each device) */
+	if (c->all && (c->scan || c->diy)) {
+		util_seterr(err, errlen, "--all: cannot be used with --%s (--all takes over the "
+			    "devices in pairing mode, from their ITEAD-<id> WiFi)",
+			    c->scan ? "scan" : "diy");
+		return -EINVAL;
+	}
 	/* issue 11 (avahi): neither does a scan of the LAN */
 	if (c->scan)
 		return 0;
@@ -1086,6 +1100,20 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		return 0;
+	}
+
+	/* drawer: --all hops from device to device by itself; both need stage 1. */
+	if (c->all && c->no_prov) {
+		util_seterr(err, errlen,
+		            "--all: cannot be used with --no-prov (each device of the drawer "
+		            "is provisioned from its ITEAD-<id> WiFi)");
+		return -EINVAL;
+	}
+	if (c->all && c->wifi == CFG_WIFI_MANUAL) {
+		util_seterr(err, errlen,
+		            "--all: needs the automatic WiFi hops, not --wifi manual (sonota-c "
+		            "joins each device's ITEAD-<id> WiFi itself)");
+		return -EINVAL;
 	}
 
 	if (c->no_prov) {

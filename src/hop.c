@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drawer.h"
 #include "hop.h"
 #include "hopcore.h"
 #include "nm.h"
@@ -27,19 +28,33 @@ struct hop {
 	unsigned fails;       /* failed joins for this want */
 	int stage;            /* the route's stage after the last transition seen */
 	uint8_t itead_bssid[6]; /* the ITEAD-<id> joined: FinalStage has the same MAC */
+	/* --all: the ITEAD-<id> of every device taken over in this run, done or not */
+	uint8_t taken[DRAWER_DEVICES_MAX][6];
+	unsigned ntaken;
+	bool skip_said;       /* "skipping N taken over already" said for this want */
 	lws_sorted_usec_list_t sul_rescan;
 	lws_sorted_usec_list_t sul_exit;
 };
 
 static int start_want(struct hop *h);
 
+/* The cloud route's facts, for the BSSID of the device joined (the drawer summary
+ * and FinalStage matching), or NULL when the engine runs another route. */
+static struct route_cloud_facts *
+route_facts(struct hop *h)
+{
+	struct engine *e = h->env.eng;
+	return e && e->route == &route_cloud ? &((struct route_cloud *)e->ctx)->f : NULL;
+}
+
 /* Tell the cloud route whether we hop, so that its texts say who joins what
  * (route_cloud_facts.hops_auto); other routes have no such fact. */
 static void
 say_hops(struct hop *h, bool on)
 {
-	if (h->env.eng && h->env.eng->route == &route_cloud)
-		((struct route_cloud *)h->env.eng->ctx)->f.hops_auto = on;
+	struct route_cloud_facts *rf = route_facts(h);
+	if (rf)
+		rf->hops_auto = on;
 }
 
 static void
@@ -142,8 +157,17 @@ on_scanned(struct hop *h)
 		roles[i] = aps[i].role;
 		memcpy(bssids[i], aps[i].bssid, 6);
 	}
-	int i = hop_pick(roles, (const uint8_t(*)[6])bssids, n, want,
-			 want == NMCORE_AP_FINALSTAGE ? h->itead_bssid : NULL);
+	unsigned skipped = 0;
+	int i = hop_pick_skip(roles, (const uint8_t(*)[6])bssids, n, want,
+			      want == NMCORE_AP_FINALSTAGE ? h->itead_bssid : NULL,
+			      want == NMCORE_AP_ITEAD ? (const uint8_t(*)[6])h->taken : NULL,
+			      h->ntaken, &skipped);
+	if (skipped && !h->skip_said) {
+		log_notice(h->env.log, "WiFi: %u ITEAD-<id> network%s in range belong%s to devices "
+				       "taken over in this run already (done or not): skipped",
+			   skipped, skipped == 1 ? "" : "s", skipped == 1 ? "s" : "");
+		h->skip_said = true;
+	}
 	const char *what = want == NMCORE_AP_ITEAD ? "ITEAD-<id>" : "FinalStage";
 	static const uint8_t zero[6];
 	if (i >= 0 && want == NMCORE_AP_FINALSTAGE && memcmp(h->itead_bssid, zero, 6) &&
@@ -176,6 +200,12 @@ on_scanned(struct hop *h)
 	if (want == NMCORE_AP_ITEAD) {
 		snprintf(id, sizeof(id), "sonota-ITEAD-%s", ap->deviceid);
 		memcpy(h->itead_bssid, ap->bssid, 6);
+		struct route_cloud_facts *rf = route_facts(h);
+		if (rf) {
+			memcpy(rf->itead_bssid, ap->bssid, 6);
+			snprintf(rf->itead_deviceid, sizeof(rf->itead_deviceid), "%s",
+				 ap->deviceid);
+		}
 		log_notice(h->env.log, "WiFi: joining ITEAD-%s (signal %u%%) through NetworkManager",
 			   ap->deviceid, ap->strength);
 	} else {
@@ -281,7 +311,15 @@ static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
 {
 	struct hop *h = arg;
+	static const uint8_t zero[6];
 	h->stage = to;
+	/* --all: the device that ended is not joined again in this run */
+	if (to == ROUTE_NEXT_DEVICE && from != to && e->route == &route_cloud &&
+	    memcmp(h->itead_bssid, zero, 6) != 0) {
+		if (h->ntaken < DRAWER_DEVICES_MAX)
+			memcpy(h->taken[h->ntaken++], h->itead_bssid, 6);
+		memset(h->itead_bssid, 0, 6);
+	}
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
@@ -291,6 +329,7 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 	h->fails = 0;
 	h->rescan_said = false;
 	h->other_said = false;
+	h->skip_said = false;
 	if (a == HOP_RESTORE_EXIT) {
 		h->exit_pending = true;
 		lws_sul_schedule(h->env.lws, 0, &h->sul_exit, exit_cb,

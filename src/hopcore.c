@@ -15,6 +15,7 @@ hop_on_transition(int from, int to, bool terminal)
 		return HOP_NONE;
 	switch (to) {
 	case ROUTE_WAIT_AP:
+	case ROUTE_NEXT_DEVICE: /* --all: the next device's ITEAD-<id> */
 		return HOP_JOIN_ITEAD;
 	case ROUTE_WAIT_HOME:
 		return HOP_HOME;
@@ -50,12 +51,36 @@ int
 hop_pick(const enum nmcore_ap_role *roles, const uint8_t (*bssids)[6], size_t n,
 	 enum nmcore_ap_role want, const uint8_t prefer_bssid[6])
 {
+	return hop_pick_skip(roles, bssids, n, want, prefer_bssid, NULL, 0, NULL);
+}
+
+static bool
+in_list(const uint8_t bssid[6], const uint8_t (*list)[6], size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (memcmp(bssid, list[k], 6) == 0)
+			return true;
+	return false;
+}
+
+int
+hop_pick_skip(const enum nmcore_ap_role *roles, const uint8_t (*bssids)[6], size_t n,
+	      enum nmcore_ap_role want, const uint8_t prefer_bssid[6],
+	      const uint8_t (*skip)[6], size_t nskip, unsigned *skipped)
+{
 	static const uint8_t zero[6];
 	int first = -1;
 
+	if (skipped)
+		*skipped = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (roles[i] != want)
 			continue;
+		if (skip && in_list(bssids[i], skip, nskip)) {
+			if (skipped)
+				(*skipped)++;
+			continue;
+		}
 		if (first < 0)
 			first = (int)i;
 		if (prefer_bssid && memcmp(prefer_bssid, zero, 6) != 0 &&

@@ -35,6 +35,7 @@ enum hop_action {
  * finalstage from stage 2 (not back from final-delivered) joins FinalStage;
  * any terminal stage restores. A self-transition calls for nothing. */
 enum hop_action hop_on_transition(int from, int to, bool terminal);
+/* (--all: entering next-device joins the next ITEAD-<id> too.) */
 
 const char *hop_action_name(enum hop_action a);
 
@@ -48,3 +49,11 @@ bool hop_ssh_refuses(enum nmcore_ssh ssh, bool allow_ssh_drop);
  * wins over a stronger one. Returns the index, or -1. */
 int hop_pick(const enum nmcore_ap_role *roles, const uint8_t (*bssids)[6], size_t n,
 	     enum nmcore_ap_role want, const uint8_t prefer_bssid[6]);
+
+/* As hop_pick, but an AP whose BSSID is one of skip[0..nskip) is never picked
+ * (--all: the devices taken over in this run already, done or not: a done one runs
+ * the new firmware, a failed one would fail again). *skipped (may be NULL) counts
+ * the APs of role want passed over. */
+int hop_pick_skip(const enum nmcore_ap_role *roles, const uint8_t (*bssids)[6], size_t n,
+		  enum nmcore_ap_role want, const uint8_t prefer_bssid[6],
+		  const uint8_t (*skip)[6], size_t nskip, unsigned *skipped);

@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "route-cloud.h"
+#include "route-cloud-int.h"
 
 #define F(ctx) (&((const struct route_cloud *)(ctx))->f)
 
@@ -53,6 +53,12 @@ g_final_gone(const void *c)
 }
 
 static bool
+g_final_gone_drawer(const void *c)
+{
+	return g_final_gone(c) && F(c)->drawer;
+}
+
+static bool
 g_home_here(const void *c)
 {
 	return F(c)->have_home || F(c)->no_check_ip;
@@ -61,7 +67,7 @@ g_home_here(const void *c)
 static bool
 g_seen_home_here(const void *c)
 {
-	return F(c)->devices > 0 && g_home_here(c);
+	return F(c)->devices > F(c)->devices_before && g_home_here(c);
 }
 
 /* ---- time limits ------------------------------------------------------------------- */
@@ -114,27 +120,6 @@ static const char *
 ssid(const struct route_cloud_facts *f)
 {
 	return f->ssid ? f->ssid : "your home WiFi";
-}
-
-bool
-route_cloud_no_call_text(const struct route_cloud_facts *f, bool expired, char *buf, size_t len)
-{
-	char when[64];
-	if (expired)
-		snprintf(when, sizeof(when), "within %u s (--call-timeout)", f->call_timeout_s);
-	else
-		snprintf(when, sizeof(when), "yet");
-	snprintf(buf, len,
-		 "The device took the WiFi settings and left its WiFi, but has not called %s:%u %s. "
-		 "Likely causes, most likely first: 1) a wrong WiFi password; 2) a wrong SSID "
-		 "(\"%s\", case matters); 3) a 5 GHz-only network (the device needs 2.4 GHz); "
-		 "4) client isolation on the router (WiFi clients cannot reach each other); "
-		 "5) a firewall on this computer blocking TCP port %u (HTTPS). What to do: fix "
-		 "the cause, put the device in pairing mode again (hold its button ~7 s), then "
-		 "rerun sonota-c.",
-		 f->serving_host ? f->serving_host : "this computer", f->https_port, when, ssid(f),
-		 f->https_port);
-	return true;
 }
 
 static bool
@@ -372,6 +357,7 @@ a_prov_enter(void *c, int from, int ev, int to)
 {
 	(void)from, (void)ev, (void)to;
 	R(c)->f.prov_runs++;
+	R(c)->f.dev_started = true;
 	R(c)->f.post_sent = false;
 	R(c)->ops->prov_start(R(c)->arg);
 }
@@ -401,14 +387,16 @@ a_provisioned(void *c, int from, int ev, int to)
 static void
 a_done(void *c, int from, int ev, int to)
 {
-	(void)from, (void)to;
+	(void)to;
+	rc_drawer_terminal(c, from, ev, true);
 	R(c)->ops->finish(R(c)->arg, true, ev == ROUTE_EV_INTERRUPT);
 }
 
 static void
 a_failed(void *c, int from, int ev, int to)
 {
-	(void)from, (void)to;
+	(void)to;
+	rc_drawer_terminal(c, from, ev, false);
 	R(c)->ops->finish(R(c)->arg, false, ev == ROUTE_EV_INTERRUPT);
 }
 
@@ -436,6 +424,8 @@ static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
 			       .expiry = x_final },
 	[ROUTE_FINAL_DELIVERED] = { .name = "final-delivered", .limit_s = l_done,
 				    .instruction = t_delivered },
+	[ROUTE_NEXT_DEVICE] = { .name = "next-device", .limit_s = rc_l_next,
+				.on_entry = rc_a_next, .instruction = rc_t_next },
 	[ROUTE_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
 	[ROUTE_FAILED] = { .name = "failed", .on_entry = a_failed, .terminal = true },
 };
@@ -478,6 +468,7 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_AP, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(WAIT_AP, E2A_REQUEST, NULL, FINALSTAGE, NULL),
 	SELF(WAIT_AP, AP_DOWN), SELF(WAIT_AP, HOME_UP), SELF(WAIT_AP, HOME_DOWN),
+	ROW(WAIT_AP, TIMEOUT, rc_g_drawer_dev, NEXT_DEVICE, NULL), /* --all: this device */
 	ROW(WAIT_AP, TIMEOUT, NULL, FAILED, NULL),
 
 	ROW(PROVISIONING, PROV_OK, NULL, WAIT_HOME, NULL),
@@ -489,15 +480,18 @@ static const struct engine_row rows[] = {
 	ROW(PROVISIONING, AP_DOWN, NULL, WAIT_AP, n_ap_early),
 	ROW(PROVISIONING, PROV_FAILED, g_ap_gone, WAIT_AP, NULL),
 	ROW(PROVISIONING, PROV_FAILED, g_runs_left, PROV_PAUSE, NULL),
+	ROW(PROVISIONING, PROV_FAILED, rc_g_drawer, NEXT_DEVICE, x_prov_fail),
 	ROW(PROVISIONING, PROV_FAILED, NULL, FAILED, x_prov_fail),
 	ROW(PROVISIONING, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(PROVISIONING, AP_UP), SELF(PROVISIONING, HOME_UP), SELF(PROVISIONING, HOME_DOWN),
+	ROW(PROVISIONING, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(PROVISIONING, TIMEOUT, NULL, FAILED, NULL),
 
 	/* The unanswered POST: the AP going away is the device leaving with the settings. */
 	ROW(POSTED, ENTERED, g_ap_gone, WAIT_HOME, n_posted_gone),
 	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, n_posted_gone),
 	ROW(POSTED, TIMEOUT, g_runs_left, PROVISIONING, x_posted_retry),
+	ROW(POSTED, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(POSTED, TIMEOUT, NULL, FAILED, NULL),
 	ROW(POSTED, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(POSTED, AP_UP), SELF(POSTED, HOME_UP), SELF(POSTED, HOME_DOWN),
@@ -527,6 +521,7 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_CALL, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(WAIT_CALL, E2A_REQUEST, NULL, FINALSTAGE, NULL),
 	SELF(WAIT_CALL, AP_UP), SELF(WAIT_CALL, AP_DOWN), SELF(WAIT_CALL, HOME_UP),
+	ROW(WAIT_CALL, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(WAIT_CALL, TIMEOUT, NULL, FAILED, NULL),
 
 	ROW(SERVING, STOCK_DONE, NULL, FINALSTAGE, NULL),
@@ -535,6 +530,7 @@ static const struct engine_row rows[] = {
 	ROW(SERVING, HOME_DOWN, NULL, WAIT_HOME, NULL),
 	SELF(SERVING, DEVICE_SEEN), SELF(SERVING, HOME_UP), SELF(SERVING, AP_UP),
 	SELF(SERVING, AP_DOWN),
+	ROW(SERVING, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(SERVING, TIMEOUT, NULL, FAILED, NULL),
 
 	ROW(FINALSTAGE, FINAL_DELIVERED, NULL, FINAL_DELIVERED, NULL),
@@ -542,11 +538,15 @@ static const struct engine_row rows[] = {
 	SELF(FINALSTAGE, FINAL_UP), SELF(FINALSTAGE, FINAL_DOWN), SELF(FINALSTAGE, E2A_REQUEST),
 	SELF(FINALSTAGE, STOCK_DONE), SELF(FINALSTAGE, DEVICE_SEEN), SELF(FINALSTAGE, HOME_UP),
 	SELF(FINALSTAGE, HOME_DOWN), SELF(FINALSTAGE, AP_UP), SELF(FINALSTAGE, AP_DOWN),
+	ROW(FINALSTAGE, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(FINALSTAGE, TIMEOUT, NULL, FAILED, NULL),
 
 	/* FinalStage may have gone while the delivery was being confirmed. */
+	ROW(FINAL_DELIVERED, ENTERED, g_final_gone_drawer, NEXT_DEVICE, NULL),
 	ROW(FINAL_DELIVERED, ENTERED, g_final_gone, DONE, NULL),
+	ROW(FINAL_DELIVERED, FINAL_DOWN, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(FINAL_DELIVERED, FINAL_DOWN, NULL, DONE, NULL),
+	ROW(FINAL_DELIVERED, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(FINAL_DELIVERED, TIMEOUT, NULL, DONE, NULL),
 	/* The image is on the device: an interrupt now is still a success. */
 	ROW(FINAL_DELIVERED, INTERRUPT, NULL, DONE, NULL),
@@ -554,6 +554,17 @@ static const struct engine_row rows[] = {
 	SELF(FINAL_DELIVERED, FINAL_DELIVERED), SELF(FINAL_DELIVERED, HOME_UP),
 	SELF(FINAL_DELIVERED, HOME_DOWN), SELF(FINAL_DELIVERED, DEVICE_SEEN),
 	SELF(FINAL_DELIVERED, STOCK_DONE),
+
+	/* --all: between two devices (docs/stage-machine.md "next-device"). */
+	ROW(NEXT_DEVICE, AP_UP, NULL, PROVISIONING, NULL),
+	ROW(NEXT_DEVICE, TIMEOUT, rc_g_drawer_all_done, DONE, rc_n_next_done),
+	ROW(NEXT_DEVICE, TIMEOUT, NULL, FAILED, rc_n_next_failed),
+	ROW(NEXT_DEVICE, INTERRUPT, rc_g_drawer_all_done, DONE, rc_n_stopped_done),
+	SELF(NEXT_DEVICE, AP_DOWN), SELF(NEXT_DEVICE, HOME_UP), SELF(NEXT_DEVICE, HOME_DOWN),
+	SELF(NEXT_DEVICE, FINAL_UP), SELF(NEXT_DEVICE, FINAL_DOWN),
+	SELF(NEXT_DEVICE, DEVICE_SEEN), SELF(NEXT_DEVICE, STOCK_DONE),
+	SELF(NEXT_DEVICE, E2A_REQUEST), SELF(NEXT_DEVICE, FINAL_DELIVERED),
+	SELF(NEXT_DEVICE, PROV_OK), SELF(NEXT_DEVICE, PROV_NO_REPLY), SELF(NEXT_DEVICE, PROV_FAILED),
 
 	/* Every non-terminal stage. */
 	{ ENGINE_ANY, ROUTE_EV_FATAL, NULL, ROUTE_FAILED, NULL },

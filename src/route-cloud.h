@@ -28,6 +28,11 @@
 #define ROUTE_PROV_RETRY_S 5      /* pause before provisioning again while the AP stays */
 #define ROUTE_NOTICE_MAX_S 120    /* the "device has not called" notice comes at most this
 				   * long after the wait began (half the limit if shorter) */
+#define ROUTE_DEVICEID_MAX 31     /* the <id> of ITEAD-<id> kept in the facts (SSIDs are at
+				   * most 32 bytes, "ITEAD-" included) */
+#define ROUTE_DRAWER_NEXT_S 120   /* --all: how long next-device looks for another ITEAD-*
+				   * AP (the user presses the next device's button; the AP
+				   * stays ~3 min); --wait-timeout if shorter */
 
 enum route_stage {
 	ROUTE_PREFLIGHT = 0,   /* checking images, addresses, ports */
@@ -40,6 +45,7 @@ enum route_stage {
 	ROUTE_SERVING,         /* stage 2: devices talk to the emulated cloud */
 	ROUTE_FINALSTAGE,      /* stage 3: waiting for / serving E2A on FinalStage */
 	ROUTE_FINAL_DELIVERED, /* image_arduino.bin delivered in full; FinalStage to go */
+	ROUTE_NEXT_DEVICE,     /* --all: a device ended (recorded); the next ITEAD-<id>? */
 	ROUTE_DONE,            /* success */
 	ROUTE_FAILED,          /* failure, a limit expired, or interrupted */
 	_ROUTE_STAGE_MAX,
@@ -95,6 +101,15 @@ struct route_cloud_facts {
 	unsigned devices;          /* distinct devices that called the cloud */
 	bool user2_delivered;      /* E2A fetched image_user2 in full (ROM1 job) */
 	unsigned final_inflight;   /* E2A downloads started and not decided */
+	/* --all (drawer mode, docs/stage-machine.md "next-device") */
+	bool drawer;               /* --all: a device's end leads to next-device */
+	bool drawer_all_done;      /* every device recorded so far is done (adapter) */
+	bool dev_started;          /* the current device was provisioned or tried */
+	unsigned devices_before;   /* .devices when the current device began */
+	uint8_t itead_bssid[6];    /* the ITEAD-<id> the hop driver joined for the current
+				    * device (all zero: unknown); written by src/hop.c */
+	char itead_deviceid[ROUTE_DEVICEID_MAX + 1]; /* the <id> of that ITEAD-<id> ("":
+				    * unknown); written by src/hop.c */
 };
 
 /* The effects, supplied by the adapter. */
@@ -102,6 +117,11 @@ struct route_cloud_ops {
 	void (*prov_start)(void *arg);            /* start a provisioning run */
 	void (*prov_stop)(void *arg);             /* stop the run if one is running */
 	void (*finish)(void *arg, bool success, bool interrupted); /* the run ended */
+	/* --all: the current device ended: outcome (drawer.h enum drawer_outcome: 0 done,
+	 * 1 failed, 2 interrupted) and the one-line why (NULL for done). Called before
+	 * finish when the run ends with a device in progress; the adapter updates
+	 * f.drawer_all_done. NULL = not in drawer mode. */
+	void (*device_end)(void *arg, int outcome, const char *why);
 };
 
 /* The context the engine gets (engine_init's ctx). */

@@ -179,6 +179,47 @@ device_outcome(const struct takeover *t, const struct session_dev *d, unsigned u
 	       "the WiFi already) to finish it";
 }
 
+/* --all: the device that ended (route_cloud_ops.device_end) */
+static void
+rop_device_end(void *arg, int outcome, const char *why)
+{
+	struct takeover *t = arg;
+	static const uint8_t zero[6];
+	/* GET /device's answer, else the <id> of the ITEAD-<id> joined; the device last
+	 * done with stock only for a done one (a failed one may never have called) */
+	const char *id = t->prov_deviceid[0]		  ? t->prov_deviceid
+			 : t->rc.f.itead_deviceid[0]	  ? t->rc.f.itead_deviceid
+			 : outcome == DRAWER_DONE	  ? t->cloud->final_deviceid
+							  : NULL;
+	const uint8_t *mac = memcmp(t->rc.f.itead_bssid, zero, 6) ? t->rc.f.itead_bssid : NULL;
+	char line[DRAWER_WHY_MAX + 128];
+
+	if (drawer_record(&t->drawer, id, mac, (enum drawer_outcome)outcome, why) == 0 &&
+	    drawer_summary_line(&t->drawer, t->drawer.n - 1, line, sizeof(line)))
+		ui_say(t->ui, "%s", line);
+	else
+		log_warn(t->log, "--all: more than %d devices: this one is counted, not listed",
+			 DRAWER_DEVICES_MAX);
+	ui_json(t->ui, "drawer-device", "deviceid", id, "outcome",
+		drawer_outcome_name((enum drawer_outcome)outcome), NULL);
+	t->rc.f.drawer_all_done = drawer_all_done(&t->drawer);
+	t->prov_deviceid[0] = '\0';
+}
+
+static void
+print_drawer(struct takeover *t)
+{
+	char line[DRAWER_WHY_MAX + 128];
+	ui_say(t->ui, "  devices taken over (--all): %u%s", t->drawer.n + t->drawer.dropped,
+	       drawer_all_done(&t->drawer) ? ", every one done" : "");
+	for (unsigned i = 0; i < t->drawer.n; i++)
+		if (drawer_summary_line(&t->drawer, i, line, sizeof(line)))
+			ui_say(t->ui, "  %s", line);
+	if (t->drawer.dropped)
+		ui_say(t->ui, "  and %u more (not listed), %u of them NOT done", t->drawer.dropped,
+		       t->drawer.dropped_not_done);
+}
+
 static void
 print_summary(struct takeover *t)
 {
@@ -186,11 +227,14 @@ print_summary(struct takeover *t)
 	unsigned ndev = 0, upgraded = 0;
 
 	ui_say(t->ui, "Summary:");
+	if (t->rc.f.drawer)
+		print_drawer(t);
 	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
 		upgraded += st->devs[i].used && st->devs[i].state == SESSION_DEV_UPGRADED;
 	for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++) {
 		const struct session_dev *d = &st->devs[i];
-		if (!d->used)
+		/* --all: the drawer's lines above say what became of each device */
+		if (!d->used || t->rc.f.drawer)
 			continue;
 		ndev++;
 		const char *outcome = device_outcome(t, d, upgraded);
@@ -201,10 +245,10 @@ print_summary(struct takeover *t)
 			"romVersion", d->rom_version, "state", session_dev_state_name(d->state),
 			"done", strncmp(outcome, "DONE", 4) == 0 ? "yes" : "no", NULL);
 	}
-	if (!ndev)
+	if (!ndev && !t->rc.f.drawer)
 		ui_say(t->ui, "  device: none reached the emulated cloud in this run%s",
 		       t->tr->requests ? " (resumed at FinalStage)" : "");
-	if (!ndev && t->tr->delivered)
+	if (!ndev && t->tr->delivered && !t->rc.f.drawer)
 		ui_say(t->ui, "  the device on FinalStage: DONE: final firmware delivered");
 	ui_say(t->ui, "  final image: %s",
 	       t->tr->delivered ? "delivered in full" : "NOT delivered");
@@ -234,7 +278,16 @@ rop_finish(void *arg, bool success, bool interrupted)
 	t->stage_ms[t->acct_stage] += now - t->stage_since_ms;
 	t->stage_since_ms = now;
 	print_summary(t);
-	if (success) {
+	if (t->rc.f.drawer) {
+		/* --all: 0 only if every device taken over is done */
+		bool all = drawer_all_done(&t->drawer);
+		if (all)
+			ui_say(t->ui, "Done: every device (%u) runs the new firmware.", t->drawer.n);
+		t->exit_code = all ? SONOTA_EXIT_OK
+			       : interrupted && !success ? SONOTA_EXIT_INTERRUPTED
+			       : t->exit_code		 ? t->exit_code
+							 : SONOTA_EXIT_FAILURE;
+	} else if (success) {
 		ui_say(t->ui, "Done: the device runs the new firmware. (If it is Tasmota, it opens "
 			      "a WiFi \"sonoff-XXXX\" for its own set-up.)");
 		t->exit_code = SONOTA_EXIT_OK;
@@ -247,6 +300,7 @@ rop_finish(void *arg, bool success, bool interrupted)
 
 static const struct route_cloud_ops route_ops = {
 	.prov_start = rop_prov_start, .prov_stop = rop_prov_stop, .finish = rop_finish,
+	.device_end = rop_device_end,
 };
 
 /* ---- observers: time per stage, the checklist, the JSON stage event ---------------- */
@@ -405,6 +459,7 @@ takeover_init(struct takeover *t)
 	t->rc.arg = t;
 	engine_init(&t->eng, &route_cloud, &t->rc, &engine_ops, t);
 	engine_observe(&t->eng, observe, t);
+	drawer_init(&t->drawer);
 }
 
 void
@@ -418,6 +473,7 @@ takeover_start(struct takeover *t)
 	f->done_timeout_s = t->cfg->done_timeout;
 	f->ssid = t->ssid;
 	f->serving_host = t->serving_host;
+	f->drawer = t->cfg->all;
 	takeover_post(t, t->cfg->no_prov ? ROUTE_EV_START_NO_PROV : ROUTE_EV_START);
 }
 

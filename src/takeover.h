@@ -20,6 +20,7 @@
 
 #include "cfg.h"
 #include "cloud.h"
+#include "drawer.h"
 #include "engine.h"
 #include "imageset.h"
 #include "log.h"
@@ -50,6 +51,7 @@ struct takeover {
 	int acct_stage;                    /* the stage whose time runs since then */
 	int64_t stage_ms[_ROUTE_STAGE_MAX]; /* time spent per stage */
 	int exit_code;                     /* set when the route ends */
+	struct drawer drawer;              /* --all: each device's outcome */
 };
 
 /* Prepare (no event yet). All borrowed pointers must be set by the caller before

@@ -144,6 +144,14 @@ static const struct row bad_rows[] = {
 	{ { "--no-prov", "--serving-host", "192.168.1.5", "--wifi-password-file", pwfile_ok },
 	  2, -EINVAL, "--wifi-password-file: cannot be used with --no-prov", NULL },
 	{ { "--no-prov" }, 2, -EINVAL, "--no-prov: needs --serving-host", NULL },
+	/* drawer: --all needs stage 1 and the automatic hops */
+	{ { "--all", "--no-prov", "--serving-host", "192.168.1.5" }, 2, -EINVAL,
+	  "--all: cannot be used with --no-prov", NULL },
+	{ { "--all", "--wifi", "manual" }, 2, -EINVAL,
+	  "--all: needs the automatic WiFi hops, not --wifi manual", NULL },
+	{ { "--all=1" }, 1, -EINVAL, "--all: takes no argument", NULL },
+	{ { "--all", "--scan" }, 2, -EINVAL, "--all: cannot be used with --scan", NULL },
+	{ { "--all", "--diy" }, 2, -EINVAL, "--all: cannot be used with --diy", NULL },
 	{ { "--cert", "c.pem" }, 2, -EINVAL, "--cert: needs --key", NULL },
 	{ { "--key", "k.pem" }, 2, -EINVAL, "--key: needs --cert", NULL },
 	{ { "--log-file", "x.log", "--no-log-file" }, 2, -EINVAL, "--log-file: cannot be used with --no-log-file", NULL },
@@ -332,6 +340,14 @@ test_good_rows(void)
 	RUN_OK("--no-prov", "--serving-host", "192.168.1.5");
 	CHECK(c.no_prov && c.no_check_ip); /* --no-prov implies --no-check-ip */
 	CHECK_INT(c.wifi_password_source, CFG_PASSWORD_NONE);
+	/* drawer: --all is off by default, on when given (with --wifi auto too) */
+	CHECK(!c.all);
+	cfg_free(&c);
+	RUN_OK("--all");
+	CHECK(c.all);
+	cfg_free(&c);
+	RUN_OK("--all", "--wifi", "auto");
+	CHECK(c.all && c.wifi == CFG_WIFI_AUTO);
 	cfg_free(&c);
 
 	RUN_OK("--legacy", "--https-port", "443");

@@ -31,6 +31,12 @@ test_transitions(void)
 		{ ROUTE_FINAL_DELIVERED, ROUTE_DONE, true, HOP_RESTORE_EXIT },
 		{ ROUTE_WAIT_AP, ROUTE_FAILED, true, HOP_RESTORE_EXIT },       /* interrupt */
 		{ ROUTE_PROVISIONING, ROUTE_FAILED, true, HOP_RESTORE_EXIT },  /* Ctrl-C mid-hop */
+		/* drawer (--all): the next device's ITEAD-<id>; its ap-up provisions */
+		{ ROUTE_FINAL_DELIVERED, ROUTE_NEXT_DEVICE, false, HOP_JOIN_ITEAD },
+		{ ROUTE_FINALSTAGE, ROUTE_NEXT_DEVICE, false, HOP_JOIN_ITEAD },
+		{ ROUTE_NEXT_DEVICE, ROUTE_NEXT_DEVICE, false, HOP_NONE },
+		{ ROUTE_NEXT_DEVICE, ROUTE_PROVISIONING, false, HOP_NONE },
+		{ ROUTE_NEXT_DEVICE, ROUTE_DONE, true, HOP_RESTORE_EXIT },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		CHECK_MSG(hop_on_transition(rows[i].from, rows[i].to, rows[i].terminal) ==
@@ -78,11 +84,47 @@ test_pick(void)
 	CHECK_INT(hop_pick(roles, (const uint8_t(*)[6])bssids, 0, NMCORE_AP_ITEAD, NULL), -1);
 }
 
+/* drawer (--all): the ITEAD-<id> of a device taken over in this run is skipped. */
+static void
+test_pick_skip(void)
+{
+	static const uint8_t mac_a[6] = { 0xd8, 0xf1, 0x5b, 0, 0, 1 };
+	static const uint8_t mac_b[6] = { 0xd8, 0xf1, 0x5b, 0, 0, 2 };
+	static const uint8_t mac_c[6] = { 0xd8, 0xf1, 0x5b, 0, 0, 3 };
+	const enum nmcore_ap_role roles[] = { NMCORE_AP_ITEAD, NMCORE_AP_OTHER, NMCORE_AP_ITEAD,
+					      NMCORE_AP_ITEAD };
+	uint8_t bssids[4][6] = { { 0 } };
+	memcpy(bssids[0], mac_a, 6);
+	memcpy(bssids[2], mac_b, 6);
+	memcpy(bssids[3], mac_c, 6);
+	const uint8_t(*b)[6] = (const uint8_t(*)[6])bssids;
+	uint8_t taken[2][6];
+	memcpy(taken[0], mac_a, 6);
+	memcpy(taken[1], mac_b, 6);
+	unsigned skipped = 99;
+
+	CHECK_INT(hop_pick_skip(roles, b, 4, NMCORE_AP_ITEAD, NULL, NULL, 0, &skipped), 0);
+	CHECK_INT(skipped, 0);
+	CHECK_INT(hop_pick_skip(roles, b, 4, NMCORE_AP_ITEAD, NULL,
+				(const uint8_t(*)[6])taken, 1, &skipped), 2);
+	CHECK_INT(skipped, 1);
+	CHECK_INT(hop_pick_skip(roles, b, 4, NMCORE_AP_ITEAD, NULL,
+				(const uint8_t(*)[6])taken, 2, &skipped), 3);
+	CHECK_INT(skipped, 2);
+	/* every one taken: none, and all counted */
+	CHECK_INT(hop_pick_skip(roles, b, 3, NMCORE_AP_ITEAD, NULL,
+				(const uint8_t(*)[6])taken, 2, &skipped), -1);
+	CHECK_INT(skipped, 2);
+	CHECK_INT(hop_pick_skip(roles, b, 3, NMCORE_AP_ITEAD, NULL,
+				(const uint8_t(*)[6])taken, 2, NULL), -1);
+}
+
 int
 main(void)
 {
 	test_transitions();
 	test_ssh();
 	test_pick();
+	test_pick_skip();
 	return check_done();
 }

@@ -26,6 +26,10 @@ struct fake {
 	unsigned nsaid;
 	unsigned prov_starts, prov_stops, finishes;
 	bool success, interrupted;
+	/* drawer: the devices ended, as device_end got them */
+	unsigned nend;
+	int end_outcome[8];
+	char end_why[8][ENGINE_TEXT_MAX];
 };
 
 static void
@@ -73,7 +77,25 @@ r_finish(void *arg, bool success, bool interrupted)
 	f->interrupted = interrupted;
 }
 
-static const struct route_cloud_ops fake_route_ops = { r_prov_start, r_prov_stop, r_finish };
+/* drawer: as the adapter does, record and keep f.drawer_all_done */
+static void
+r_device_end(void *arg, int outcome, const char *why)
+{
+	struct fake *f = arg;
+	CHECK_MSG(f->finishes == 0, "device_end after finish");
+	if (f->nend < 8) {
+		f->end_outcome[f->nend] = outcome;
+		snprintf(f->end_why[f->nend], sizeof(f->end_why[0]), "%s", why ? why : "");
+		f->nend++;
+	}
+	bool all = true;
+	for (unsigned i = 0; i < f->nend; i++)
+		all &= f->end_outcome[i] == 0;
+	f->rc.f.drawer_all_done = all;
+}
+
+static const struct route_cloud_ops fake_route_ops = { r_prov_start, r_prov_stop, r_finish,
+						       r_device_end };
 
 static void
 fake_init(struct fake *f)
@@ -403,8 +425,12 @@ test_invariants(void)
 	for (unsigned i = 0; i < route_cloud.nrows; i++) {
 		const struct engine_row *r = &route_cloud.rows[i];
 		CHECK_MSG(r->to >= 0 && r->to < _ROUTE_STAGE_MAX, "row %u: bad target", i);
+		/* drawer: next-device -> done only when every device is done */
 		if (r->to == ROUTE_DONE)
-			CHECK_MSG(r->from == ROUTE_FINAL_DELIVERED, "row %u: %s -> done", i,
+			CHECK_MSG(r->from == ROUTE_FINAL_DELIVERED ||
+					  (r->from == ROUTE_NEXT_DEVICE && r->guard &&
+					   !r->guard(&f.rc)),
+				  "row %u: %s -> done", i,
 				  engine_stage_name(&route_cloud, r->from));
 	}
 	/* Every stage is the target of some row (reachable). */
@@ -463,6 +489,178 @@ test_auto_texts(void)
 	CHECK(!said(&f, "itself"));
 }
 
+/* ---- drawer (--all): next-device -------------------------------------------------- */
+
+/* One device from wait-ap to final-delivered, FinalStage then gone. */
+static void
+drawer_one_device(struct fake *f)
+{
+	f->rc.f.have_ap = true;
+	f->rc.f.prov_runs = 0;
+	engine_post(&f->e, ROUTE_EV_AP_UP);
+	CHECK_INT(f->e.cur, ROUTE_PROVISIONING);
+	engine_post(&f->e, ROUTE_EV_PROV_OK);
+	f->rc.f.have_ap = false;
+	engine_post(&f->e, ROUTE_EV_AP_DOWN);
+	f->rc.f.have_home = true;
+	engine_post(&f->e, ROUTE_EV_HOME_UP);
+	CHECK_INT(f->e.cur, ROUTE_WAIT_CALL);
+	f->rc.f.devices++;
+	engine_post(&f->e, ROUTE_EV_DEVICE_SEEN);
+	CHECK_INT(f->e.cur, ROUTE_SERVING);
+	engine_post(&f->e, ROUTE_EV_STOCK_DONE);
+	f->rc.f.have_final = true;
+	engine_post(&f->e, ROUTE_EV_FINAL_UP);
+	f->rc.f.user2_delivered = true;
+	engine_post(&f->e, ROUTE_EV_FINAL_DELIVERED);
+	CHECK_INT(f->e.cur, ROUTE_FINAL_DELIVERED);
+	f->rc.f.have_final = false;
+	engine_post(&f->e, ROUTE_EV_FINAL_DOWN);
+}
+
+static void
+drawer_init_fake(struct fake *f)
+{
+	fake_init(f);
+	snprintf(f->rc.f.itead_deviceid, sizeof(f->rc.f.itead_deviceid), "1000abcdef");
+	f->rc.f.drawer = true;
+	engine_post(&f->e, ROUTE_EV_START);
+	CHECK_INT(f->e.cur, ROUTE_WAIT_AP);
+}
+
+static void
+test_drawer(void)
+{
+	struct fake f;
+
+	/* Two devices done, then no third: done. The second device waits for its own
+	 * call (wait-call), not served at once because the first one called. */
+	drawer_init_fake(&f);
+	drawer_one_device(&f);
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	CHECK_INT(f.nend, 1);
+	CHECK_INT(f.end_outcome[0], 0);
+	CHECK(!f.rc.f.provisioned && !f.rc.f.user2_delivered && f.rc.f.devices_before == 1);
+	CHECK(!f.rc.f.itead_deviceid[0]);
+	CHECK_INT(f.finishes, 0);
+	drawer_one_device(&f);
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	CHECK_INT(f.nend, 2);
+	CHECK_INT(route_cloud.stages[ROUTE_NEXT_DEVICE].limit_s(&f.rc), ROUTE_DRAWER_NEXT_S);
+	fake_advance(&f, ROUTE_DRAWER_NEXT_S * 1000ll - 1);
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	fake_advance(&f, 1);
+	CHECK_INT(f.e.cur, ROUTE_DONE);
+	CHECK(f.success && f.finishes == 1 && f.nend == 2);
+	CHECK(strstr(f.e.diagnosis, "every device taken over in this run is done") != NULL);
+
+	/* The second device never shows FinalStage: its limit -> next-device, recorded
+	 * failed with finalstage's diagnosis; the run then fails. */
+	drawer_init_fake(&f);
+	drawer_one_device(&f);
+	f.rc.f.have_ap = true;
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	engine_post(&f.e, ROUTE_EV_PROV_OK);
+	f.rc.f.have_ap = false;
+	engine_post(&f.e, ROUTE_EV_AP_DOWN);
+	f.rc.f.devices++;
+	engine_post(&f.e, ROUTE_EV_DEVICE_SEEN);
+	engine_post(&f.e, ROUTE_EV_STOCK_DONE);
+	CHECK_INT(f.e.cur, ROUTE_FINALSTAGE);
+	fake_advance(&f, 900 * 1000);
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	CHECK_INT(f.nend, 2);
+	CHECK_INT(f.end_outcome[1], 1);
+	CHECK(strstr(f.end_why[1], "image_arduino.bin was not delivered on FinalStage") != NULL);
+	CHECK_INT(f.finishes, 0);
+	fake_advance(&f, ROUTE_DRAWER_NEXT_S * 1000ll);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK(!f.success && !f.interrupted);
+	CHECK(strstr(f.e.diagnosis, "not every device") != NULL);
+
+	/* Provisioning gives up on a device: next-device, not the end of the run. */
+	drawer_init_fake(&f);
+	f.rc.f.have_ap = true;
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	for (int k = 0; k < ROUTE_PROV_RUNS_MAX; k++) {
+		engine_post(&f.e, ROUTE_EV_PROV_FAILED);
+		if (k < ROUTE_PROV_RUNS_MAX - 1)
+			fake_advance(&f, ROUTE_PROV_RETRY_S * 1000);
+	}
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	CHECK(f.nend == 1 && f.end_outcome[0] == 1);
+	CHECK(strstr(f.end_why[0], "Provisioning failed") != NULL);
+	/* next-device ignores the old AP still up; a new one (ap-up) is provisioned */
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	CHECK_INT(f.e.cur, ROUTE_PROVISIONING);
+	CHECK_INT(f.rc.f.prov_runs, 1);
+
+	/* Interrupt in next-device: failed when a device is not done... */
+	engine_post(&f.e, ROUTE_EV_INTERRUPT);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK(f.interrupted && !f.success);
+	CHECK_INT(f.nend, 2); /* the device in provisioning: interrupted */
+	CHECK_INT(f.end_outcome[1], 2);
+	drawer_init_fake(&f);
+	f.rc.f.have_ap = true;
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	for (int k = 0; k < ROUTE_PROV_RUNS_MAX; k++) {
+		engine_post(&f.e, ROUTE_EV_PROV_FAILED);
+		fake_advance(&f, ROUTE_PROV_RETRY_S * 1000);
+	}
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	engine_post(&f.e, ROUTE_EV_INTERRUPT);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK_INT(f.nend, 1); /* nothing in progress: nothing more recorded */
+	/* ... and done when every device taken over is (the user ends the run). */
+	drawer_init_fake(&f);
+	drawer_one_device(&f);
+	engine_post(&f.e, ROUTE_EV_INTERRUPT);
+	CHECK_INT(f.e.cur, ROUTE_DONE);
+	CHECK(f.success && f.nend == 1);
+
+	/* wait-ap's limit before any device: the run fails (nothing recorded). */
+	drawer_init_fake(&f);
+	fake_advance(&f, 900 * 1000);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK_INT(f.nend, 0);
+
+	/* A fatal error in the middle of a device: failed, the device recorded failed. */
+	drawer_init_fake(&f);
+	drawer_one_device(&f);
+	f.rc.f.have_ap = true;
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	engine_post(&f.e, ROUTE_EV_FATAL);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK(f.nend == 2 && f.end_outcome[1] == 1);
+
+	/* Without --all none of this: final-delivered -> done, finalstage's limit fails. */
+	fake_init(&f);
+	engine_post(&f.e, ROUTE_EV_START);
+	drawer_one_device(&f);
+	CHECK_INT(f.e.cur, ROUTE_DONE);
+	CHECK_INT(f.nend, 0);
+
+	/* With the hop driver on, the instructions say that sonota-c joins by itself. */
+	char buf[ENGINE_TEXT_MAX];
+	CHECK(route_cloud.stages[ROUTE_WAIT_AP].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "join this computer to the WiFi \"ITEAD-<id>\"") != NULL);
+	f.rc.f.hops_auto = true;
+	CHECK(route_cloud.stages[ROUTE_WAIT_AP].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c joins its WiFi \"ITEAD-<id>\" itself") != NULL);
+	CHECK(strstr(buf, "join this computer") == NULL);
+	f.rc.f.have_final = false;
+	CHECK(route_cloud.stages[ROUTE_FINALSTAGE].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c joins it itself") != NULL);
+	CHECK(route_cloud.stages[ROUTE_WAIT_HOME].instruction(&f.rc, buf, sizeof(buf)));
+	CHECK(strstr(buf, "sonota-c takes this computer back to \"home\"") != NULL);
+	f.rc.f.hops_auto = false;
+
+	/* The limit: --wait-timeout if shorter. */
+	f.rc.f.wait_timeout_s = 30;
+	CHECK_INT(route_cloud.stages[ROUTE_NEXT_DEVICE].limit_s(&f.rc), 30);
+}
+
 int
 main(void)
 {
@@ -472,5 +670,6 @@ main(void)
 	test_limits();
 	test_invariants();
 	test_auto_texts();
+	test_drawer();
 	return check_done();
 }
