@@ -5,62 +5,25 @@
  * tables, --help, cfg_print and cfg_init's defaults are all generated from it.
  * cfg_parse_args checks each value on its own; rules between options live in
  * cfg_check, so that the order on the command line never matters.
+ *
+ * This file holds the table and the lifecycle (cfg_init, cfg_parse_args,
+ * cfg_check, cfg_free). The rest of the module, sharing the table through
+ * cfgint.h: cfgcheck.c (checks of values, the password file, the ports),
+ * cfgpath.c (where files are) and cfgusage.c (--help, --version, cfg_print).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <libwebsockets.h>
-#include <mbedtls/version.h>
-#include <microhttpd.h>
 
 #include "cfg.h"
-#include "diy.h"
+#include "cfgint.h"
 #include "log.h"
 #include "util.h"
-
-enum opt_kind {
-	K_FLAG,         /* bool = true */
-	K_COUNT,        /* unsigned += 1, capped at CFG_COUNT_MAX */
-	K_STRING,       /* char *, length min..max bytes, optional validate() */
-	K_PATH,         /* char *, 1..CFG_PATH_MAX bytes */
-	K_SECRET,       /* char *, checked by validate(), freed with util_free_secret */
-	K_PORT,         /* uint16_t in min..max */
-	K_UINT,         /* unsigned in min..max */
-	K_IPV4,         /* char * (as given) + uint32_t at offset2, then validate() */
-	K_FLASH,        /* enum cfg_flash_mode by name */
-	K_WIFI,         /* enum cfg_wifi by name */
-	K_CHECK_IMAGES, /* bool + optional DIR into the char * at offset2 */
-	K_HELP,
-	K_VERSION,
-};
-
-struct option_def {
-	const char *name;     /* long name without "--" */
-	char short_name;      /* 0: none */
-	enum opt_kind kind;
-	bool advanced;        /* listed under "Advanced" in --help */
-	size_t offset;        /* the field in struct cfg */
-	size_t offset2;       /* K_IPV4: the address; K_CHECK_IMAGES: the directory */
-	unsigned min, max;    /* numbers: range; K_STRING: length in bytes */
-	unsigned def;         /* numbers: default */
-	const char *def_str;  /* K_PATH: default applied by cfg_check when not given */
-	const char *def_help; /* how --help shows the default, if not def/def_str */
-	/* A default that depends on where the binary runs or who runs it (a path):
-	 * writes how --help shows it into buf, returns buf. */
-	const char *(*def_fn)(char *buf, size_t len);
-	const char *metavar;  /* argument name in --help */
-	const char *help;     /* lines separated by '\n' */
-	/* Extra check of a value; writes the reason (without the option name,
-	 * and never echoing a secret) to msg. */
-	int (*validate)(const char *arg, char *msg, size_t msglen);
-};
 
 static int validate_serving_host(const char *arg, char *msg, size_t msglen);
 static int validate_device_ip(const char *arg, char *msg, size_t msglen);
@@ -301,92 +264,63 @@ _Static_assert(_CFG_OPT_MAX < 63, "struct cfg's given has a bit per option and o
 /* getopt_long's val for an option without a short name: beyond any char. */
 #define LONG_ONLY_BASE 256
 
-/* A user-supplied string fit to quote in an error: at most 64 bytes, control
- * bytes as '?', "..." when cut. */
+const struct option_def *
+cfg_opt_def(unsigned id)
+{
+	return id < _CFG_OPT_MAX ? &options[id] : NULL;
+}
+
+/* The table, apply(), cfg_parse_args() and cfg_check() know the helpers of
+ * cfgcheck.c and cfgpath.c (cfgint.h) by these short names. */
 static const char *
 quote(const char *s, char *buf, size_t len)
 {
-	size_t i, max = len > 4 ? len - 4 : 0;
-
-	for (i = 0; s[i] && i < max; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	if (s[i]) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
+	return cfg_quote(s, buf, len);
 }
 
-#define QUOTE_MAX 68 /* 64 bytes of the value plus "..." and the NUL */
-
-static bool
-is_ctl(unsigned char c)
+static int
+validate_serving_host(const char *arg, char *msg, size_t msglen)
 {
-	return c < 0x20 || c == 0x7f;
+	return cfg_validate_serving_host(arg, msg, msglen);
 }
 
-/* ---- where files are ---------------------------------------------------- */
-
-int
-cfg_state_dir(unsigned euid, const char *xdg_state_home, const char *home, char *buf,
-	      size_t len)
+static int
+validate_device_ip(const char *arg, char *msg, size_t msglen)
 {
-	int n;
-
-#ifdef SONOTA_FIXED_CERT_DIR
-	n = snprintf(buf, len, "%s", SONOTA_FIXED_CERT_DIR);
-#else
-	if (euid == 0)
-		n = snprintf(buf, len, "%s", CFG_STATE_DIR_ROOT);
-	else if (xdg_state_home && xdg_state_home[0] == '/')
-		n = snprintf(buf, len, "%s/%s", xdg_state_home, CFG_STATE_DIR_NAME);
-	else if (home && home[0] == '/')
-		n = snprintf(buf, len, "%s/%s/%s", home, CFG_STATE_HOME_DEFAULT, CFG_STATE_DIR_NAME);
-	else
-		return -ENOENT;
-#endif
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return cfg_validate_device_ip(arg, msg, msglen);
 }
 
-/* cfg_state_dir() of this process. */
+static int
+validate_ssid(const char *arg, char *msg, size_t msglen)
+{
+	return cfg_validate_ssid(arg, msg, msglen);
+}
+
+static int
+validate_password(const char *arg, char *msg, size_t msglen)
+{
+	return cfg_validate_password(arg, msg, msglen);
+}
+
+static int
+read_password_file(struct cfg *c, char *err, size_t errlen)
+{
+	return cfg_read_password_file(c, err, errlen);
+}
+
+static int
+check_ports(struct cfg *c, char *err, size_t errlen)
+{
+	return cfg_check_ports(c, err, errlen);
+}
+
 static int
 own_state_dir(char *buf, size_t len)
 {
-	return cfg_state_dir((unsigned)geteuid(), getenv("XDG_STATE_HOME"), getenv("HOME"), buf,
-			     len);
+	return cfg_own_state_dir(buf, len);
 }
 
-const char *
-cfg_images_dir_for(const char *exe, const char *build_root)
-{
-#ifdef SONOTA_FIXED_IMAGES_DIR
-	return SONOTA_FIXED_IMAGES_DIR;
-#else
-	size_t n = build_root ? strlen(build_root) : 0;
-
-	while (n > 1 && build_root[n - 1] == '/')
-		n--;
-	if (exe && n > 1 && strncmp(exe, build_root, n) == 0 && exe[n] == '/')
-		return SONOTA_SOURCE_IMAGES_DIR;
-	return SONOTA_INSTALLED_IMAGES_DIR;
-#endif
-}
-
-const char *
-cfg_default_images_dir(void)
-{
-	char exe[CFG_PATH_MAX + 1], root[CFG_PATH_MAX + 1];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0)
-		return cfg_images_dir_for(NULL, NULL);
-	exe[n] = '\0';
-	return cfg_images_dir_for(exe, realpath(SONOTA_BUILD_ROOT, root));
-}
-
+/* The defaults --help shows for --images, --cert and --key (cfgpath.c). */
 static const char *
 images_default(char *buf, size_t len)
 {
@@ -394,116 +328,17 @@ images_default(char *buf, size_t len)
 	return buf;
 }
 
-/* What tls_ensure generates when --cert/--key are not given: DIR/name. */
-static const char *
-generated_default(char *buf, size_t len, const char *name)
-{
-	char dir[CFG_PATH_MAX + 1];
-
-	if (own_state_dir(dir, sizeof(dir)) < 0)
-		snprintf(buf, len, "none: set $HOME");
-	else
-		snprintf(buf, len, "%s/%s, generated", dir, name);
-	return buf;
-}
-
 static const char *
 cert_default(char *buf, size_t len)
 {
-	return generated_default(buf, len, "server.crt");
+	return cfg_generated_default(buf, len, "server.crt");
 }
 
 static const char *
 key_default(char *buf, size_t len)
 {
-	return generated_default(buf, len, "server.key");
+	return cfg_generated_default(buf, len, "server.key");
 }
-
-/* --serving-host must be an address a device on the home WiFi can reach, and
- * none of the two networks the device itself creates (PROTOCOL.md §1.2: with
- * such a home LAN the stages cannot be told apart, SonOTA #28). */
-/* issue 11: a device address the DIY route can talk to (not loopback, multicast...) */
-static int
-validate_device_ip(const char *arg, char *msg, size_t msglen)
-{
-	const char *why = diy_ipv4_unusable(arg);
-
-	if (why) {
-		snprintf(msg, msglen, "%s", why);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-validate_serving_host(const char *arg, char *msg, size_t msglen)
-{
-	static const struct {
-		uint32_t net, mask;
-		const char *why;
-	} refused[] = {
-		{ 0x00000000, 0xff000000, "is not a host address (0.0.0.0/8)" },
-		{ 0x7f000000, 0xff000000, "is a loopback address the device cannot reach" },
-		{ 0xe0000000, 0xf0000000, "is a multicast address" },
-		{ 0xf0000000, 0xf0000000, "is a reserved or broadcast address" },
-		{ 0x0a0a0700, 0xffffff00, "is in 10.10.7.0/24, the device's own network in "
-					  "stage 1; give this host's address on the home WiFi" },
-		{ 0xc0a80400, 0xffffff00, "is in 192.168.4.0/24, the FinalStage network of "
-					  "stage 3; a home WiFi on that network is not supported" },
-	};
-	uint32_t a;
-
-	if (util_parse_ipv4(arg, &a) < 0)
-		return -EINVAL; /* cannot happen: parsed before */
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		if ((a & refused[i].mask) == refused[i].net) {
-			snprintf(msg, msglen, "%s", refused[i].why);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static int
-validate_ssid(const char *arg, char *msg, size_t msglen)
-{
-	for (const char *p = arg; *p; p++) {
-		if (is_ctl((unsigned char)*p)) {
-			snprintf(msg, msglen, "contains a control character");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* WPA2-PSK (IEEE 802.11i): a passphrase of 8..63 printable ASCII characters,
- * or the 256-bit PSK itself as 64 hex digits. The message never shows the
- * password nor its length. */
-static int
-validate_password(const char *arg, char *msg, size_t msglen)
-{
-	size_t n = strlen(arg);
-	bool printable = true, hex = true;
-
-	for (const char *p = arg; *p; p++) {
-		if (*p < 0x20 || *p > 0x7e)
-			printable = false;
-		if (!strchr("0123456789abcdefABCDEF", *p))
-			hex = false;
-	}
-	if ((n >= CFG_PASSWORD_MIN && n <= CFG_PASSWORD_MAX && printable) ||
-	    (n == CFG_PSK_HEX_LEN && hex))
-		return 0;
-	if (n == 0)
-		snprintf(msg, msglen, "the password is empty");
-	else
-		snprintf(msg, msglen, "a WPA2 password is 8 to 63 printable ASCII characters, "
-				      "or 64 hex digits");
-	return -EINVAL;
-}
-
-#define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
-#define CFIELD(c, off, type) ((const type *)(const void *)((const char *)(c) + (off)))
 
 static void
 free_string(struct cfg *c, unsigned id, size_t off)
@@ -568,57 +403,6 @@ bool
 cfg_given(const struct cfg *c, enum cfg_opt opt)
 {
 	return (unsigned)opt < _CFG_OPT_MAX && (c->given >> opt & 1);
-}
-
-const char *
-cfg_option_name(unsigned opt)
-{
-	return opt < _CFG_OPT_MAX ? options[opt].name : NULL;
-}
-
-int
-cfg_option_doc(unsigned opt, struct cfg_option_doc *ret)
-{
-	const struct option_def *o;
-
-	if (opt >= _CFG_OPT_MAX)
-		return -ENOENT;
-	o = &options[opt];
-	memset(ret, 0, sizeof(*ret));
-	ret->name = o->name;
-	switch (o->kind) {
-	case K_PORT:
-	case K_UINT:
-		ret->has_range = true;
-		ret->min = o->min;
-		ret->max = o->max;
-		snprintf(ret->def, sizeof(ret->def), "%u", o->def);
-		return 0;
-	case K_STRING:
-		ret->has_range = true;
-		ret->min = o->min;
-		ret->max = o->max;
-		break;
-	default:
-		break;
-	}
-	if (!o->def_fn && o->def_help)
-		snprintf(ret->def, sizeof(ret->def), "%s", o->def_help);
-	else if (!o->def_fn && o->def_str)
-		snprintf(ret->def, sizeof(ret->def), "%s", o->def_str);
-	return 0;
-}
-
-const char *
-cfg_wifi_name(enum cfg_wifi w)
-{
-	return w == CFG_WIFI_AUTO ? "auto" : w == CFG_WIFI_MANUAL ? "manual" : "default";
-}
-
-const char *
-cfg_flash_mode_name(enum cfg_flash_mode m)
-{
-	return m == CFG_FLASH_DIO ? "dio" : "dout";
 }
 
 /* Replace a string field with a copy of arg. */
@@ -901,92 +685,6 @@ cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	return 0;
 }
 
-/* Take the password from --wifi-password-file: the first line of a regular
- * file that neither group nor others can access, or of a pipe. */
-static int
-read_password_file(struct cfg *c, char *err, size_t errlen)
-{
-	const char *name = options[CFG_OPT_WIFI_PASSWORD_FILE].name;
-	char q[QUOTE_MAX], msg[160], *line = NULL;
-	struct stat st;
-	int r;
-
-	quote(c->wifi_password_file, q, sizeof(q));
-	/* One byte over the longest valid password, so that an over-long line
-	 * is told apart from a valid one (-EFBIG otherwise names the limit). */
-	r = util_read_first_line(c->wifi_password_file, CFG_PSK_HEX_LEN + 1, &line, &st);
-	if (r == -EFBIG) {
-		util_seterr(err, errlen,
-		            "--%s: \"%s\": the first line is longer than any WPA2 "
-		            "password",
-		            name, q);
-		return -EINVAL;
-	}
-	if (r == -EILSEQ) {
-		util_seterr(err, errlen, "--%s: \"%s\": the first line contains a NUL byte", name,
-		            q);
-		return -EINVAL;
-	}
-	if (r == -EINVAL) {
-		util_seterr(err, errlen, "--%s: \"%s\" is neither a regular file nor a pipe", name,
-		            q);
-		return r;
-	}
-	if (r < 0) {
-		util_seterr(err, errlen, "--%s: \"%s\": %s", name, q, strerror(-r));
-		return r;
-	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
-		util_seterr(err, errlen,
-		            "--%s: \"%s\" can be accessed by group or others (mode %04o); "
-		            "run chmod 600 on it",
-		            name, q, (unsigned)(st.st_mode & 07777));
-		r = -EPERM;
-		goto fail;
-	}
-	if (validate_password(line, msg, sizeof(msg)) < 0) {
-		util_seterr(err, errlen, "--%s: \"%s\": %s", name, q, msg);
-		r = -EINVAL;
-		goto fail;
-	}
-	c->wifi_password = line;
-	c->wifi_password_source = CFG_PASSWORD_FILE;
-	return 0;
-fail:
-	util_free_secret(line);
-	return r;
-}
-
-static int
-check_ports(struct cfg *c, char *err, size_t errlen)
-{
-	const struct {
-		unsigned id;
-		uint16_t port;
-		bool used;
-	} p[] = {
-		{ CFG_OPT_HTTPS_PORT, c->https_port, true },
-		{ CFG_OPT_HTTP_PORT, c->http_port, true },
-		{ CFG_OPT_LEGACY_PORT, c->legacy_port, c->legacy },
-	};
-
-	/* Port 0 means "any free port": several may be 0. Name the option that
-	 * was given explicitly, the later one in the table when both were. */
-	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
-		for (size_t j = i + 1; j < sizeof(p) / sizeof(p[0]); j++) {
-			unsigned id;
-
-			if (!p[i].used || !p[j].used || p[i].port == 0 || p[i].port != p[j].port)
-				continue;
-			id = cfg_given(c, p[j].id) || !cfg_given(c, p[i].id) ? p[j].id : p[i].id;
-			util_seterr(err, errlen, "--%s: port %u is taken by --%s", options[id].name,
-			            p[i].port, options[id == p[j].id ? p[i].id : p[j].id].name);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int
 cfg_check(struct cfg *c, char *err, size_t errlen)
 {
@@ -1182,192 +880,4 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-static const char *
-password_source_name(enum cfg_password_source s)
-{
-	switch (s) {
-	case CFG_PASSWORD_ARG: return "from --wifi-password";
-	case CFG_PASSWORD_FILE: return "from --wifi-password-file";
-	case CFG_PASSWORD_ENV: return "from $" CFG_ENV_WIFI_PASSWORD;
-	case CFG_PASSWORD_NONE: break;
-	}
-	return "";
-}
-
-void
-cfg_print(const struct cfg *c, FILE *f)
-{
-	char buf[CFG_PATH_MAX + 1];
-
-	for (unsigned i = 0; i < _CFG_OPT_MAX; i++) {
-		const struct option_def *o = &options[i];
-		const char *s;
-
-		switch (o->kind) {
-		case K_HELP:
-		case K_VERSION:
-			continue;
-		case K_FLAG:
-		case K_CHECK_IMAGES:
-			fprintf(f, "%-20s %s\n", o->name, *CFIELD(c, o->offset, bool) ? "yes" : "no");
-			break;
-		case K_COUNT:
-			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, unsigned));
-			break;
-		case K_PORT:
-			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, uint16_t));
-			break;
-		case K_UINT:
-			fprintf(f, "%-20s %u\n", o->name, *CFIELD(c, o->offset, unsigned));
-			break;
-		case K_FLASH:
-			fprintf(f, "%-20s %s\n", o->name,
-				cfg_flash_mode_name(*CFIELD(c, o->offset, enum cfg_flash_mode)));
-			break;
-		case K_WIFI:
-			fprintf(f, "%-20s %s\n", o->name,
-				cfg_wifi_name(*CFIELD(c, o->offset, enum cfg_wifi)));
-			break;
-		case K_SECRET:
-			/* Never the value, never its length. */
-			if (c->wifi_password)
-				fprintf(f, "%-20s *** (%s)\n", o->name,
-					password_source_name(c->wifi_password_source));
-			else
-				fprintf(f, "%-20s (none)\n", o->name);
-			break;
-		case K_STRING:
-		case K_PATH:
-		case K_IPV4:
-			s = *CFIELD(c, o->offset, char *);
-			if (s)
-				fprintf(f, "%-20s \"%s\"\n", o->name, s);
-			else
-				fprintf(f, "%-20s (%s)\n", o->name,
-					o->def_fn ? o->def_fn(buf, sizeof(buf))
-					: o->def_help ? o->def_help
-					: o->def_str ? o->def_str : "none");
-			break;
-		}
-	}
-	if (c->cert_dir)
-		fprintf(f, "%-20s \"%s\"\n", "cert-dir", c->cert_dir);
-	fprintf(f, "%-20s %s\n", "console-level", c->console_level <= LOG_ERR ? "error"
-			       : c->console_level == LOG_WARN ? "warning"
-			       : c->console_level == LOG_NOTICE ? "notice"
-			       : c->console_level == LOG_INFO ? "info" : "debug");
-}
-
-/* One option's lines in --help: "  -v, --verbose" then the help text from
- * column 30, continuation lines aligned, the default last. */
-static void
-usage_option(FILE *f, const struct option_def *o)
-{
-	char head[64], def[CFG_PATH_MAX + 16] = "", buf[CFG_PATH_MAX + 1];
-	const char *p = o->help;
-	int n;
-
-	n = snprintf(head, sizeof(head), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
-		     o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
-		     o->metavar && o->metavar[0] != '[' ? " " : "", o->metavar ? o->metavar : "");
-	if (o->def_fn)
-		snprintf(def, sizeof(def), " (default: %s)", o->def_fn(buf, sizeof(buf)));
-	else if (o->def_help)
-		snprintf(def, sizeof(def), " (default: %s)", o->def_help);
-	else if (o->def_str)
-		snprintf(def, sizeof(def), " (default: %s)", o->def_str);
-	else if (o->kind == K_PORT || o->kind == K_UINT)
-		snprintf(def, sizeof(def), " (default: %u)", o->def);
-
-	fputs(head, f);
-	if (n >= 29)
-		fprintf(f, "\n%29s", "");
-	else
-		fprintf(f, "%*s", 29 - n, "");
-	for (;;) {
-		const char *nl = strchr(p, '\n');
-
-		if (!nl)
-			break;
-		fprintf(f, " %.*s\n%29s", (int)(nl - p), p, "");
-		p = nl + 1;
-	}
-	/* Put the default on its own line when it would pass 80 columns. */
-	if (30 + strlen(p) + strlen(def) > 80 && def[0])
-		fprintf(f, " %s\n%29s%s\n", p, "", def);
-	else
-		fprintf(f, " %s%s\n", p, def);
-}
-
-void
-cfg_usage(FILE *f)
-{
-	fputs("Usage: sonota-c [OPTION]...\n"
-	      "Take ITEAD Sonoff devices off their stock eWeLink firmware over WiFi and leave\n"
-	      "them running open firmware (a re-implementation of SonOTA).\n"
-	      "\n"
-	      "Stage 1 gives the device (in pairing mode, network ITEAD-xxxxxxxxxx) your home\n"
-	      "WiFi and this host as its server; in stage 2 the stock firmware downloads the\n"
-	      "intermediate firmware from this host; in stage 3 join the FinalStage network\n"
-	      "and the final image is delivered.\n"
-	      "\n"
-	      "Options:\n", f);
-	for (unsigned i = 0; i < _CFG_OPT_MAX; i++)
-		if (!options[i].advanced)
-			usage_option(f, &options[i]);
-	fputs("\nAdvanced:\n", f);
-	for (unsigned i = 0; i < _CFG_OPT_MAX; i++)
-		if (options[i].advanced)
-			usage_option(f, &options[i]);
-	fprintf(f, "\n"
-		"Environment:\n"
-		"  %-27s the WiFi password when neither --wifi-password nor\n"
-		"  %-27s --wifi-password-file is given\n"
-		"\n"
-		"Exit codes:\n"
-		"  %3d  success: the device on FinalStage got the final image\n"
-		"       (the summary lists any other device as NOT done); --diy:\n"
-		"       every byte acknowledged, completion error 0, left mDNS\n"
-		"  %3d  failure during the run (a device failed, a timeout)\n"
-		"  %3d  usage error\n"
-		"  %3d  images invalid or missing\n"
-		"  %3d  cannot bind a port, or no permission to\n"
-		"  %3d  pre-flight failed (address checks)\n"
-		"  %3d  --diy: the device reported success but leaving mDNS\n"
-		"       could not be observed (no Avahi): NOT called done\n"
-		"  %3d  interrupted (SIGINT, SIGTERM, SIGHUP)\n"
-		"\n"
-		"Examples:\n"
-		"  sonota-c --serving-host 192.168.1.5\n"
-		"  sonota-c --no-prov --serving-host 192.168.1.5\n"
-		"  sonota-c --serving-host 192.168.1.5 --wifi-ssid Home --wifi-password-file pw\n"
-		"  sonota-c --check-images=/path/to/images\n"
-		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n"
-		"  sonota-c --scan\n",
-		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
-		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT, SONOTA_EXIT_UNPROVEN,
-		SONOTA_EXIT_INTERRUPTED);
-}
-
-void
-cfg_version(FILE *f)
-{
-	char mbed[32]; /* mbedtls_version_get_string_full() needs at least 18 bytes */
-
-	const char *lws = lws_get_library_version();
-	int lws_len = (int)strlen(lws);
-
-	/* lws appends "-<git hash>", which is empty in a release build. */
-	while (lws_len > 0 && (lws[lws_len - 1] == '-' || lws[lws_len - 1] == ' '))
-		lws_len--;
-	mbedtls_version_get_string_full(mbed);
-	fprintf(f, "sonota-c %s\n"
-		"libwebsockets %.*s\n"
-		"%s\n"
-		"libmicrohttpd %s\n",
-		SONOTA_VERSION, lws_len, lws, mbed, MHD_get_version());
 }
