@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,19 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
+	struct route_cloud_facts *rf = route_facts(h);
+	if (a == HOP_HOME && rf &&
+	    hop_home_elsewhere(rf->home_ifindex, (int)if_nametoindex(nm_facts(h->nm)->iface))) {
+		/* Two interfaces: the serving address never left; the radio stays where
+		 * it is (the device closes its ITEAD-<id> by itself) until FinalStage. */
+		char ifname[IF_NAMESIZE] = "";
+		const char *on = if_indextoname((unsigned)rf->home_ifindex, ifname)
+					 ? ifname : "another interface";
+		log_notice(h->env.log, "WiFi: no hop home: the serving address is on %s, not "
+				       "on %s", on, nm_facts(h->nm)->iface);
+		h->want = HOP_NONE;
+		return;
+	}
 	if (a == HOP_NONE || (a == HOP_RESTORE_EXIT && h->want == HOP_RESTORE_EXIT))
 		return;
 	h->want = a;

@@ -42,6 +42,12 @@ hop_action_name(enum hop_action a)
 }
 
 bool
+hop_home_elsewhere(int home_ifindex, int radio_ifindex)
+{
+	return home_ifindex > 0 && radio_ifindex > 0 && home_ifindex != radio_ifindex;
+}
+
+bool
 hop_ssh_refuses(enum nmcore_ssh ssh, bool allow_ssh_drop)
 {
 	return ssh == NMCORE_SSH_ON_RADIO && !allow_ssh_drop;

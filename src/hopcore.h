@@ -39,6 +39,13 @@ enum hop_action hop_on_transition(int from, int to, bool terminal);
 
 const char *hop_action_name(enum hop_action a);
 
+/* The serving address is on another interface than the radio hopped (a wired
+ * home link, or a second adapter with --wifi-iface): the radio's hops never take
+ * it away, so the way home (HOP_HOME) is not needed. home_ifindex, radio_ifindex:
+ * kernel interface indexes, 0 (or less) when unknown: then false (go home, as
+ * with one radio). The exit's restore is not affected. */
+bool hop_home_elsewhere(int home_ifindex, int radio_ifindex);
+
 /* The SSH check refuses to start: the session rides on the radio to be hopped
  * and --allow-ssh-drop was not given. */
 bool hop_ssh_refuses(enum nmcore_ssh ssh, bool allow_ssh_drop);

@@ -92,6 +92,9 @@ struct route_cloud_facts {
 	/* the host's addresses */
 	bool have_ap;              /* 10.10.7.x */
 	bool have_home;            /* the serving address */
+	int home_ifindex;          /* the interface that has it (0: none); the hop driver
+				    * skips the way home when it is not the radio hopped
+				    * (two interfaces, --wifi-iface: docs/wifi.md) */
 	bool have_final;           /* 192.168.4.2 */
 	/* progress */
 	unsigned prov_runs;        /* provisioning runs started in this AP session */

@@ -441,6 +441,7 @@ takeover_addr(void *arg, bool added, const struct netwatch_addr *a)
 		if (f->have_home == added)
 			return;
 		f->have_home = added;
+		f->home_ifindex = added ? a->ifindex : 0;
 		log_notice(t->log, "this computer %s the serving address %s",
 			   added ? "has" : "lost", ip);
 		if (started)

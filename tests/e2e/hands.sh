@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9 supplicant-retry no-lease decoy"
+SCENARIOS="plumbing user1 user2 4ch final-drop50 two wrong-psk ap-vanish no-finalstage nm-restart sigint sigint-autoconnect kill9 supplicant-retry no-lease decoy iface"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -605,6 +605,63 @@ a = [x for x in dump()['activated'] if x['bssid'] == 'D8:F1:5B:DE:C0:01']
 if a:
     fail('joined the other device\'s FinalStage: %s' % a)" || e2e_fail "sonota-c joined the wrong FinalStage"
 	expect_addr_moves "$(moves 1 "$ID1")"
+}
+
+# Two interfaces (issue 10 item 5): the home link is wired (SRV's e2e0, the serving address,
+# a device the mock never activates) and `--wifi-iface wlan1` names the radio to hop (idle,
+# no saved WiFi network). The takeover needs no home hop at all: ITEAD-<id> and FinalStage
+# are joined on wlan1, the serving address stays up the whole run (ip monitor), the mock
+# records no activation on e2e0, and wlan1 ends idle with no profile of ours.
+s_iface()
+{
+	images
+	e2e_nm_start wifi_iface=wlan1
+	e2e_start ipmon "$NS_SRV" "$SONOTA_BOUND" -- ip monitor address
+	sonota_start sonota-1 --wifi-iface wlan1
+	wait_log sonota-1 '^WiFi hops' 15
+	e2e_expect_log sonota-1 '^WiFi hops: auto, through NetworkManager on wlan1$'
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap --ssid-check "$E2E_NM_HOME_SSID" \
+		--expect-final "$IMG/image_arduino.bin"
+	e2e_wait devsim-1
+	local drc=$E2E_RC
+	expect_end sonota-1 15 0
+	e2e_expect_exit devsim-1 "$drc" 0
+	expect_result devsim-1 ok
+	e2e_expect_log devsim-1 'final flash holds exactly the [0-9]+ bytes of .*image_arduino\.bin at 0x0'
+	e2e_expect_log sonota-1 "^WiFi: joining ITEAD-$ID1 "
+	e2e_expect_log sonota-1 '^stage: wait-ap → ap-up → provisioning$'
+	e2e_expect_log sonota-1 '^stage: [a-z-]+ → final-up → finalstage$'
+	e2e_expect_log sonota-1 '^Done: the device runs the new firmware'
+	e2e_expect_nolog sonota-1 '^WiFi: going home'
+	e2e_expect_nolog sonota-1 'hop by hand|could not join'
+	e2e_stop ipmon 0
+	grep -E '^Deleted .* 192\.168\.77\.5/' "$E2E_LOGS/ipmon.log" &&
+		e2e_fail "the serving address went down during the run (ipmon.log)"
+	e2e_ip "$NS_SRV" -4 -o addr show dev "$E2E_IF" | grep -q " $E2E_HOME_SRV " ||
+		e2e_fail "SRV's $E2E_IF lost the serving address $E2E_HOME_SRV"
+	[ -z "$(e2e_ip "$NS_SRV" -4 -o addr show dev wlan1)" ] ||
+		e2e_fail "wlan1 still has an address: $(e2e_ip "$NS_SRV" -4 -o addr show dev wlan1)"
+	e2e_nm_py "
+d = dump()
+if d['devices']['$E2E_IF']['active'] is not None:
+    fail('the mock activated something on the home link: %s' % d['devices'])
+if d['devices']['wlan1']['active'] is not None:
+    fail('wlan1 is not idle at the end: %s' % d['devices']['wlan1'])
+acts = [(x['id'], x['ssid']) for x in d['activated']]
+if acts != [('sonota-ITEAD-$ID1', 'ITEAD-$ID1'), ('sonota-FinalStage', 'FinalStage')]:
+    fail('activations %s, wanted only ITEAD-$ID1 then FinalStage on wlan1' % acts)
+c = [x for x in d['calls'] if x.startswith('ActivateConnection') or x == 'Device.Disconnect']
+if c:
+    fail('a home activation or a disconnect: %s' % c)
+print('activations:', acts, '; calls:', d['calls'])" >"$E2E_WORK/nm/py.out" 2>&1 ||
+		e2e_fail "$(cat "$E2E_WORK/nm/py.out")"
+	e2e_log "ok: $(cat "$E2E_WORK/nm/py.out")"
+	expect_addr_moves "up ITEAD-$ID1,down ITEAD-$ID1,up FinalStage,down FinalStage"
+	e2e_nm_expect_joins "$ID1" 1
+	e2e_nm_expect_clean
+	e2e_expect_log sonota-1 '^WiFi: no hop home: the serving address is on e2e0, not on wlan1$'
+	E2E_NM_HOME_ELSEWHERE=1 e2e_nm_expect_hop_latency "$E2E_LOGS/sonota-1.debug" "$HOP_MAX_MS" \
+		join-itead join-finalstage restore
 }
 
 "s_$SCENARIO"

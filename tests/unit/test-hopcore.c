@@ -49,6 +49,18 @@ test_transitions(void)
 	CHECK_STR(hop_action_name((enum hop_action)99), "invalid");
 }
 
+/* Two interfaces (issue 10 item 5): no way home when the serving address is on
+ * another interface than the radio; unknown indexes keep the one-radio behaviour. */
+static void
+test_home_elsewhere(void)
+{
+	CHECK(hop_home_elsewhere(2, 3));
+	CHECK(!hop_home_elsewhere(3, 3));
+	CHECK(!hop_home_elsewhere(0, 3));  /* no serving address yet: go home */
+	CHECK(!hop_home_elsewhere(2, 0));  /* the radio's index unknown */
+	CHECK(!hop_home_elsewhere(-1, 3));
+}
+
 static void
 test_ssh(void)
 {
@@ -124,6 +136,7 @@ main(void)
 {
 	test_transitions();
 	test_ssh();
+	test_home_elsewhere();
 	test_pick();
 	test_pick_skip();
 	return check_done();
