@@ -204,6 +204,9 @@ rop_device_end(void *arg, int outcome, const char *why)
 		drawer_outcome_name((enum drawer_outcome)outcome), NULL);
 	t->rc.f.drawer_all_done = drawer_all_done(&t->drawer);
 	t->prov_deviceid[0] = '\0';
+	/* the route resets its copy (reset_device); the source must follow, else the
+	 * next transfers event copies this device's facts back */
+	transfers_next_device(t->tr);
 }
 
 static void

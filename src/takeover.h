@@ -41,7 +41,8 @@ struct takeover {
 	struct lws_vhost *vh_loop;         /* has prov_protocol */
 	const char *ssid, *password, *serving_host; /* borrowed (pre-flight's) */
 	const struct cloud *cloud;         /* borrowed: sessions for the summary */
-	const struct transfers *tr;        /* borrowed: FinalStage facts for the summary */
+	struct transfers *tr;              /* borrowed: FinalStage facts for the summary;
+					    * --all resets its per-device facts */
 	const struct imageset *images;     /* borrowed: for the summary */
 	struct prov *prov;                 /* provisioning run, NULL when none */
 	char prov_deviceid[PROTO_DEVICEID_MAX + 1]; /* from GET /device */

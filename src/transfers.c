@@ -191,3 +191,9 @@ transfers_drain(struct transfers *t, struct evq *q)
 		free(e);
 	}
 }
+
+void
+transfers_next_device(struct transfers *t)
+{
+	t->user2_delivered = false;
+}

@@ -46,3 +46,9 @@ void transfers_drain(struct transfers *t, struct evq *q);
 
 /* Handle one event (transfers_drain's body; tests feed events directly). */
 void transfers_handle(struct transfers *t, const struct evq_event *e);
+
+/* --all: a device ended; the facts of one device (user2_delivered) start over for
+ * the next one. The route reads them at every post: without this the next device's
+ * first E2A event copied the last device's `true` back into the route. The run's
+ * totals (delivered, requests, aborted, inflight) are kept. */
+void transfers_next_device(struct transfers *t);

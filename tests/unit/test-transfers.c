@@ -11,14 +11,17 @@
 #define SZ 480000ull
 
 static enum transfers_event posted[16];
+static bool user2_at_post[16]; /* what the route copies at each post (takeover.c) */
 static unsigned nposted;
 
 static void
 post(void *arg, enum transfers_event ev)
 {
-	(void)arg;
-	if (nposted < 16)
+	const struct transfers *t = arg;
+	if (nposted < 16) {
+		user2_at_post[nposted] = t ? t->user2_delivered : false;
 		posted[nposted++] = ev;
+	}
 }
 
 static bool
@@ -104,6 +107,26 @@ main(void)
 	e.head = true;
 	transfers_handle(&t, &e);
 	CHECK_INT(nposted, before);
+
+	/* --all: device 1's E2A fetched image_user2 in full; device 1 ends (next-device).
+	 * Device 2's first E2A event must not carry device 1's user2_delivered into the
+	 * route (it did: the route reset its copy, the next post copied `true` back). */
+	t.post_arg = &t;
+	e = ev(EVQ_HTTP_REQUEST, "192.168.4.1", "image_user2-0x81000.bin", 200, false, 0, SZ);
+	transfers_handle(&t, &e);
+	e = ev(EVQ_HTTP_DONE, "192.168.4.1", "image_user2-0x81000.bin", 200, true, 0, SZ);
+	transfers_handle(&t, &e);
+	CHECK(t.user2_delivered);
+	CHECK(was_posted(TRANSFERS_USER2_DELIVERED) && user2_at_post[nposted - 1]);
+	transfers_next_device(&t);
+	before = nposted;
+	e = ev(EVQ_HTTP_REQUEST, "192.168.4.1", "image_user2-0x81000.bin", 200, false, 0, SZ);
+	transfers_handle(&t, &e);
+	CHECK_INT(nposted, before + 1);
+	CHECK_INT(posted[before], TRANSFERS_E2A_REQUEST);
+	CHECK_MSG(!user2_at_post[before], "device 2's first E2A event carried device 1's "
+					  "user2_delivered");
+	CHECK(t.delivered); /* the run's totals are kept */
 	log_close(&log);
 	return check_done();
 }
