@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="two prov-fail"
+SCENARIOS="two prov-fail no-finalstage"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -208,6 +208,41 @@ s_prov-fail()
 	e2e_expect_log "$s" "^  device 1 of 2: $ID1 \\(BSSID $b1\\): DONE: final firmware delivered\$"
 	e2e_expect_log "$s" "^  device 2 of 2: $ID2 \\(BSSID $b2\\): NOT done: (Provisioning failed|Provisioning did not finish)"
 	e2e_expect_nolog "$s" '^Done: every device'
+	e2e_expect_log "$s" '^  why the run ended: No other ITEAD-<id> WiFi within [0-9]+ s; not every device'
+	e2e_nm_expect_joins "$ID1" 1
+	common_end "$s"
+}
+
+# The second device's FinalStage never appears in the radio's scans (out of range): its
+# line says NOT done with finalstage's diagnosis, the run then ends with exit 1; Home back,
+# no profile left.
+s_no-finalstage()
+{
+	local s=sonota-1 b1 b2
+	images
+	e2e_nm_start
+	sonota_start "$s"
+	wait_log "$s" "^WiFi hops: auto, through NetworkManager on $E2E_IF\$" 15
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap \
+		--ssid-check "$E2E_NM_HOME_SSID" --expect-final "$IMG/image_arduino.bin"
+	wait_log "$s" '^stage: final-delivered → final-down → next-device$' 45
+	device_ok devsim-1
+	# from now on the radio sees no FinalStage (the second device's is out of range)
+	e2e_nm_hide_finalstage
+	devsim_start devsim-2 basic-user1 --deviceid "$ID2" --start ap \
+		--ssid-check "$E2E_NM_HOME_SSID"
+	wait_log "$s" '^stage: next-device → ap-up → provisioning$' 20
+	wait_log "$s" '^stage: serving → stock-done → finalstage$' 40
+	wait_log "$s" '^stage: finalstage → timeout → next-device$' $((WAIT_S + 10))
+	expect_end "$s" $((WAIT_S + 25)) 1
+	e2e_stop devsim-2 0
+	b1=$(e2e_dev_bssid "$ID1")
+	b2=$(e2e_dev_bssid "$ID2")
+	e2e_expect_log "$s" '^stage: next-device → timeout → failed$'
+	e2e_expect_log "$s" "^  device 1 of 2: $ID1 \\(BSSID $b1\\): DONE: final firmware delivered\$"
+	e2e_expect_log "$s" "^  device 2 of 2: $ID2 \\(BSSID $b2\\): NOT done: image_arduino\\.bin was not delivered on FinalStage within $WAIT_S s"
+	e2e_expect_nolog "$s" '^Done: every device'
+	e2e_expect_log_count "$s" '^WiFi: joining FinalStage ' 1
 	e2e_expect_log "$s" '^  why the run ended: No other ITEAD-<id> WiFi within [0-9]+ s; not every device'
 	e2e_nm_expect_joins "$ID1" 1
 	common_end "$s"
