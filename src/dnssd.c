@@ -264,8 +264,7 @@ dnssd_classify(const struct dnssd_txt *t, const char *instance, struct dnssd_dev
 	if (t->encrypt || t->has_iv) {
 		d->mode = DNSSD_MODE_LAN;
 		d->route = DIY_ROUTE_NONE;
-		d->why = "eWeLink LAN mode (encrypted): no OTA there; enter DIY mode (hold the "
-			 "button 5 s, then 5 s more, and join ITEAD-<id>)";
+		d->why = DNSSD_LAN_MODE_TODO;
 		return;
 	}
 	if (t->has_apivers && t->apivers > DNSSD_APIVERS_MAX) {
@@ -288,9 +287,7 @@ const char *
 dnssd_hidden_diagnosis(const struct dnssd_hidden *h)
 {
 	if (h->seen_lan_mode)
-		return "the device announces eWeLink LAN mode, not DIY mode: enter DIY mode (hold "
-		       "the button 5 s, then 5 s more, join ITEAD-<id>, 12345678, and set the WiFi "
-		       "at http://10.10.7.1/)";
+		return "the device announces eWeLink LAN mode, not DIY mode: " DNSSD_LAN_MODE_TODO;
 	if (h->ip_given && h->ip_answers_8081)
 		return "the device answers at its address but not over mDNS: multicast is blocked "
 		       "between it and us (router isolation, Docker, VM); use --device-ip";

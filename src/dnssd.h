@@ -80,6 +80,14 @@ struct dnssd_device {
  * fails: an unusable record is DNSSD_MODE_UNSUPPORTED with why set. */
 void dnssd_classify(const struct dnssd_txt *t, const char *instance, struct dnssd_device *ret);
 
+/* What to do about a device in eWeLink LAN mode (one line, issue 11 item 2). A 3.5+ device
+ * given the WiFi by a JSON POST /ap on its compatible-pairing AP may end up in LAN mode, not
+ * DIY mode (DIY-PROTOCOL.md §1.3, unknown): the browser form is ITEAD's documented way (§1.2). */
+#define DNSSD_LAN_MODE_TODO                                                                     \
+	"no OTA there; enter DIY mode: hold the button 5 s until the LED blinks, then 5 s more " \
+	"until it blinks fast, join the WiFi ITEAD-<id> (password 12345678) and set your WiFi " \
+	"in a browser at http://10.10.7.1/ (3.3/3.4: the GPIO16 jumper and the WLAN sonoffDiy; " \
+	"docs/diy.md)"
 const char *dnssd_mode_name(enum dnssd_mode m); /* "diy", "lan", "unsupported" */
 
 /* What the caller knows when a device it looks for does not show up. */

@@ -152,6 +152,9 @@ lan-mode)
 	run
 	want_rc 1
 	want_err "eWeLink LAN mode, not DIY mode"
+	# and what to do (issue 11 item 2): the button sequence, the AP, the browser form
+	want_err "LAN mode, not DIY mode: no OTA there; enter DIY mode: hold the button 5 s until the LED blinks, then 5 s more until it blinks fast"
+	want_err "ITEAD-<id> (password 12345678) and set your WiFi in a browser at http://10.10.7.1/"
 	want_err "within 60 s: the device announces eWeLink LAN mode.*device-ip"
 	want_json '"stage":"failed"'
 	;;

@@ -91,6 +91,12 @@ test_other_modes(void)
 	CHECK_INT(d.mode, DNSSD_MODE_LAN);
 	CHECK_INT(d.route, DIY_ROUTE_NONE);
 	CHECK(strstr(d.why, "DIY mode") != NULL);
+	/* what to do (issue 11 item 2): the exact button sequence, the AP, the browser form,
+	 * and the 3.3/3.4 way */
+	CHECK(strstr(d.why, "5 s until the LED blinks, then 5 s more") != NULL);
+	CHECK(strstr(d.why, "ITEAD-<id> (password 12345678)") != NULL);
+	CHECK(strstr(d.why, "in a browser at http://10.10.7.1/") != NULL);
+	CHECK(strstr(d.why, "sonoffDiy") != NULL);
 
 	n = RD(b, "id=1000806ace", "type=diy_plug", "iv=abc");
 	CHECK_INT(dnssd_txt_parse(b, n, &t), 0);
@@ -224,6 +230,8 @@ test_hidden(void)
 		const char *want;
 	} t[] = {
 		{ { .avahi_running = true, .seen_lan_mode = true }, "LAN mode" },
+		{ { .avahi_running = true, .seen_lan_mode = true },
+		  "LAN mode, not DIY mode: no OTA there; enter DIY mode: hold the button 5 s" },
 		{ { .avahi_running = true, .ip_given = true, .ip_answers_8081 = true,
 		    .ip_same_subnet = true }, "multicast is blocked" },
 		{ { .avahi_running = true, .ip_given = true }, "another subnet" },
