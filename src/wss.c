@@ -364,6 +364,10 @@ wss_vhost_create(struct lws_context *ctx, const struct wss_opts *o, struct lws_v
 				      "\"%s\" or key unusable?)", o->port, o->cert);
 		return -EIO;
 	}
+	/* Initialise its protocol now, not at the first service: lws frees nothing on
+	 * PROTOCOL_DESTROY for a vhost whose protocol never saw PROTOCOL_INIT, so an exit
+	 * before the loop first ran (a pre-flight refusal) would leak vhd. */
+	lws_protocol_init(ctx);
 	*ret = vh;
 	return 0;
 }
