@@ -20,82 +20,6 @@
 
 /* ---- the engine's timers and output ------------------------------------------------ */
 
-#define SUL_OWNER(sul, i) \
-	((struct diyrun *)((char *)(sul) - offsetof(struct diyrun, sul) - \
-			   (i) * sizeof(lws_sorted_usec_list_t)))
-
-static void
-sul_limit(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_LIMIT)->eng, ENGINE_TIMER_LIMIT);
-}
-
-static void
-sul_notice(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_NOTICE)->eng, ENGINE_TIMER_NOTICE);
-}
-
-static void
-sul_remind(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_REMIND)->eng, ENGINE_TIMER_REMIND);
-}
-
-static void
-op_arm(void *arg, enum engine_timer tm, unsigned ms)
-{
-	static const sul_cb_t cbs[_ENGINE_TIMER_MAX] = { sul_limit, sul_notice, sul_remind };
-	struct diyrun *d = arg;
-
-	lws_sul_schedule(d->lws, 0, &d->sul[tm], cbs[tm], (lws_usec_t)ms * LWS_US_PER_MS);
-}
-
-static void
-op_cancel(void *arg, enum engine_timer tm)
-{
-	struct diyrun *d = arg;
-
-	lws_sul_cancel(&d->sul[tm]);
-}
-
-static void
-op_narrate(void *arg, const char *from, const char *ev, const char *to)
-{
-	struct diyrun *d = arg;
-
-	ui_transition(d->ui, from, ev, to);
-}
-
-static void
-op_say(void *arg, const char *text)
-{
-	struct diyrun *d = arg;
-
-	ui_say(d->ui, "%s", text);
-}
-
-static void
-op_bug(void *arg, const char *text)
-{
-	struct diyrun *d = arg;
-
-	log_err(d->log, "%s", text);
-}
-
-static void
-op_reject(void *arg, const char *stage, const char *ev)
-{
-	struct diyrun *d = arg;
-
-	log_debug(d->log, "stage: event %s ignored in %s", ev, stage);
-}
-
-static const struct engine_ops engine_ops = {
-	.arm = op_arm, .cancel = op_cancel, .narrate = op_narrate, .say = op_say, .bug = op_bug,
-	.reject = op_reject,
-};
-
 /* ---- the verdict: progress facts and the 1 s tick ----------------------------------- */
 
 static void
@@ -409,9 +333,10 @@ int
 diyrun_init(struct diyrun *d, struct lws_context *cx, struct lws_vhost *vh)
 {
 	d->lws = cx;
+	engine_lws_init(&d->el, &d->eng, cx, d->ui, d->log);
 	d->rd.ops = &route_ops;
 	d->rd.arg = d;
-	engine_init(&d->eng, &route_diy, &d->rd, &engine_ops, d);
+	engine_init(&d->eng, &route_diy, &d->rd, &engine_lws_ops, &d->el);
 	engine_observe(&d->eng, route_diy_observer, &d->rd);
 	engine_observe(&d->eng, observe, d);
 	diyacct_init(&d->acct, DIYRUN_FILE, d->img->size, NULL);
@@ -447,11 +372,9 @@ diyrun_interrupt(struct diyrun *d)
 void
 diyrun_fini(struct diyrun *d)
 {
-	if (d->lws) {
-		for (int i = 0; i < _ENGINE_TIMER_MAX; i++)
-			lws_sul_cancel(&d->sul[i]);
+	engine_lws_fini(&d->el);
+	if (d->lws)
 		lws_sul_cancel(&d->tick);
-	}
 	diyclient_free(d->client);
 	d->client = NULL;
 }

@@ -27,6 +27,7 @@
 #include "diyclient.h"
 #include "diyfile.h"
 #include "engine.h"
+#include "enginelws.h"
 #include "evq.h"
 #include "log.h"
 #include "route-diy.h"
@@ -63,7 +64,7 @@ struct diyrun {
 	struct diyacct acct;               /* the download's proofs */
 	uint64_t flash_ms;                 /* ota_flash answered (0: not yet) */
 	bool serving;                      /* in serving-image or later */
-	lws_sorted_usec_list_t sul[_ENGINE_TIMER_MAX]; /* the engine's timers */
+	struct engine_lws el;              /* the engine's timers and texts on the loop */
 	lws_sorted_usec_list_t tick;       /* the 1 s verdict tick */
 	int exit_code;                     /* set when the route ends */
 };

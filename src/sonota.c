@@ -199,6 +199,7 @@ sonota_init(struct sonota *s, const struct cfg *cfg, struct log *log)
 		return SONOTA_EXIT_FAILURE;
 	}
 	s->to.lws = s->lws;
+	engine_lws_init(&s->to.el, &s->to.eng, s->lws, &s->ui, s->log);
 	s->loop_protocols[0] = (struct lws_protocols){ .name = "sonota-loop",
 						       .callback = loop_callback };
 	s->loop_protocols[1] = netwatch_protocol;

@@ -21,77 +21,6 @@ mono_ms(void)
 
 /* ---- the engine's timers and output ------------------------------------------------ */
 
-#define SUL_OWNER(sul, i) \
-	((struct takeover *)((char *)(sul) - offsetof(struct takeover, sul) - \
-			     (i) * sizeof(lws_sorted_usec_list_t)))
-
-static void
-sul_limit(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_LIMIT)->eng, ENGINE_TIMER_LIMIT);
-}
-
-static void
-sul_notice(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_NOTICE)->eng, ENGINE_TIMER_NOTICE);
-}
-
-static void
-sul_remind(lws_sorted_usec_list_t *sul)
-{
-	engine_timer_fired(&SUL_OWNER(sul, ENGINE_TIMER_REMIND)->eng, ENGINE_TIMER_REMIND);
-}
-
-static void
-op_arm(void *arg, enum engine_timer tm, unsigned ms)
-{
-	static const sul_cb_t cbs[_ENGINE_TIMER_MAX] = { sul_limit, sul_notice, sul_remind };
-	struct takeover *t = arg;
-	lws_sul_schedule(t->lws, 0, &t->sul[tm], cbs[tm], (lws_usec_t)ms * LWS_US_PER_MS);
-}
-
-static void
-op_cancel(void *arg, enum engine_timer tm)
-{
-	struct takeover *t = arg;
-	lws_sul_cancel(&t->sul[tm]);
-}
-
-static void
-op_narrate(void *arg, const char *from, const char *ev, const char *to)
-{
-	struct takeover *t = arg;
-	ui_transition(t->ui, from, ev, to);
-}
-
-static void
-op_say(void *arg, const char *text)
-{
-	struct takeover *t = arg;
-	ui_say(t->ui, "%s", text);
-}
-
-static void
-op_bug(void *arg, const char *text)
-{
-	struct takeover *t = arg;
-	log_err(t->log, "%s", text);
-}
-
-/* The table, not the event source, decides what is meaningful: debug level. */
-static void
-op_reject(void *arg, const char *stage, const char *ev)
-{
-	struct takeover *t = arg;
-	log_debug(t->log, "stage: event %s ignored in %s", ev, stage);
-}
-
-static const struct engine_ops engine_ops = {
-	.arm = op_arm, .cancel = op_cancel, .narrate = op_narrate, .say = op_say, .bug = op_bug,
-	.reject = op_reject,
-};
-
 /* ---- provisioning (the route's entry/exit actions) --------------------------------- */
 
 static void
@@ -461,7 +390,7 @@ takeover_init(struct takeover *t)
 	t->start_ms = t->stage_since_ms = mono_ms();
 	t->rc.ops = &route_ops;
 	t->rc.arg = t;
-	engine_init(&t->eng, &route_cloud, &t->rc, &engine_ops, t);
+	engine_init(&t->eng, &route_cloud, &t->rc, &engine_lws_ops, &t->el);
 	engine_observe(&t->eng, observe, t);
 	drawer_init(&t->drawer);
 }
@@ -496,9 +425,7 @@ takeover_ended(const struct takeover *t)
 void
 takeover_fini(struct takeover *t)
 {
-	if (t->lws)
-		for (int i = 0; i < _ENGINE_TIMER_MAX; i++)
-			lws_sul_cancel(&t->sul[i]);
+	engine_lws_fini(&t->el);
 	prov_cancel(t->prov);
 	t->prov = NULL;
 }

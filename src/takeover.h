@@ -22,6 +22,7 @@
 #include "cloud.h"
 #include "drawer.h"
 #include "engine.h"
+#include "enginelws.h"
 #include "imageset.h"
 #include "log.h"
 #include "netwatch.h"
@@ -46,7 +47,8 @@ struct takeover {
 	const struct imageset *images;     /* borrowed: for the summary */
 	struct prov *prov;                 /* provisioning run, NULL when none */
 	char prov_deviceid[PROTO_DEVICEID_MAX + 1]; /* from GET /device */
-	lws_sorted_usec_list_t sul[_ENGINE_TIMER_MAX]; /* the engine's timers */
+	struct engine_lws el;              /* the engine's timers and texts on the loop
+					    * (filled once lws, ui and log are set) */
 	int64_t start_ms;                  /* monotonic start */
 	int64_t stage_since_ms;            /* when the current stage began */
 	int acct_stage;                    /* the stage whose time runs since then */
