@@ -34,7 +34,8 @@ enum sonota_exit {
 	SONOTA_EXIT_BIND = 4,         /* cannot bind a port, or no permission to */
 	SONOTA_EXIT_PREFLIGHT = 5,    /* pre-flight failed (the host's address checks) */
 	SONOTA_EXIT_UNPROVEN = 6,     /* --diy: the device reported success, but a proof of it
-				       * (leaving mDNS) could not be observed: not called done */
+				       * (leaving mDNS) could not be observed (no Avahi, or no
+				       * goodbye while port 8081 went silent): not called done */
 	SONOTA_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM, as a shell reports 128 + SIGINT */
 };
 

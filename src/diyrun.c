@@ -133,6 +133,42 @@ rop_send(void *arg, enum diyflow_step step, bool with_id)
 	}
 }
 
+/* ---- the left-mdns probe (diyleave.h): no goodbye within the limit ------------------- */
+
+static void
+probe_done(void *arg, const struct diyclient_done *dn)
+{
+	struct diyrun *d = arg;
+	struct diyleave_in in = {
+		.ip = d->device_ip, .res = &dn->res,
+		.fw_version = dn->has_info ? dn->info.fw_version : NULL, .fw_before = d->fw,
+	};
+
+	if (engine_is_terminal(&d->eng))
+		return;
+	d->rd.f.probe = diyleave_judge(&in, d->rd.f.probe_diag, sizeof(d->rd.f.probe_diag));
+	log_notice(d->log, "%s:%u /zeroconf/info after the left-mdns limit: %s", d->device_ip,
+		   DIY_PORT, diyleave_name(d->rd.f.probe));
+	engine_post(&d->eng, RDIY_EV_PROBED);
+}
+
+static void
+rop_probe(void *arg)
+{
+	struct diyrun *d = arg;
+	int r;
+
+	ui_say(d->ui, "No mDNS goodbye from %s within %d s: asking its port %u whether the DIY "
+		      "firmware still runs", d->device_ip, DIYFLOW_LEAVE_MDNS_MS / 1000, DIY_PORT);
+	r = diyclient_send(d->client, d->device_ip, DIY_PORT, DIYFLOW_STEP_INFO, NULL, NULL,
+			   DIYFLOW_INFO_MS, probe_done, d);
+	if (r < 0) {
+		log_err(d->log, "cannot probe %s: %s (our bug)", d->device_ip, strerror(-r));
+		d->exit_code = SONOTA_EXIT_FAILURE;
+		engine_post(&d->eng, RDIY_EV_FATAL);
+	}
+}
+
 /* ---- the end ------------------------------------------------------------------------ */
 
 static void
@@ -172,7 +208,8 @@ rop_finish(void *arg, bool success, bool interrupted)
 			      "WiFi \"tasmota-XXXXXX\" for its own set-up.)");
 }
 
-static const struct route_diy_ops route_ops = { .send = rop_send, .finish = rop_finish };
+static const struct route_diy_ops route_ops = { .send = rop_send, .finish = rop_finish,
+						.probe = rop_probe };
 
 static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)

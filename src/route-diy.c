@@ -66,6 +66,19 @@ g_all_acked(const void *c)
 	return F(c)->all_acked;
 }
 
+/* diymore: the probe at the left-mdns limit (diyleave.h) */
+static bool
+g_left_timeout(const void *c)
+{
+	return g_completed(c) && g_failed(c) && !F(c)->left_mdns;
+}
+
+static bool
+g_probe_gone(const void *c)
+{
+	return F(c)->probe == DIYLEAVE_GONE;
+}
+
 /* ---- time limits: backstops; the requests' own limits come first ---------------------- */
 
 static unsigned
@@ -108,6 +121,13 @@ l_completion(const void *c)
 {
 	(void)c;
 	return DIYFLOW_COMPLETION_MS / 1000 + 5; /* diyflow_verdict() says it first */
+}
+
+static unsigned
+l_probe(const void *c)
+{
+	(void)c;
+	return DIYFLOW_INFO_MS / 1000 + RDIY_REQ_MARGIN_S; /* the probe's own limit first */
 }
 
 /* ---- texts --------------------------------------------------------------------------- */
@@ -204,6 +224,21 @@ n_unproven(const void *c, char *buf, size_t len)
 }
 
 static bool
+n_probe(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", F(c)->probe_diag[0] ? F(c)->probe_diag : "failed");
+	return true;
+}
+
+static bool
+x_probe(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s reported success but sent no mDNS goodbye, and the probe of port "
+		 "8081 did not end (our bug): not called done", ip(c));
+	return true;
+}
+
+static bool
 n_interrupted(const void *c, char *buf, size_t len)
 {
 	(void)c;
@@ -212,6 +247,16 @@ n_interrupted(const void *c, char *buf, size_t len)
 }
 
 /* ---- actions ------------------------------------------------------------------------- */
+
+static void
+a_probe(void *c, int from, int ev, int to)
+{
+	struct route_diy *r = c;
+
+	(void)from, (void)ev, (void)to;
+	if (r->ops->probe)
+		r->ops->probe(r->arg);
+}
 
 static void
 a_done(void *c, int from, int ev, int to)
@@ -264,6 +309,8 @@ static const struct engine_stage stages[_RDIY_STAGE_MAX] = {
 	[RDIY_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
 	[RDIY_FAILED] = { .name = "failed", .on_entry = a_failed, .terminal = true },
 	[RDIY_UNPROVEN] = { .name = "unproven", .on_entry = a_failed, .terminal = true },
+	[RDIY_LEAVE_PROBE] = { .name = "probe-8081", .limit_s = l_probe, .on_entry = a_probe,
+			       .expiry = x_probe }, /* diymore */
 };
 
 static const char *const ev_names[_RDIY_EV_MAX] = {
@@ -275,6 +322,7 @@ static const char *const ev_names[_RDIY_EV_MAX] = {
 	[RDIY_EV_INTERRUPT] = "interrupt",
 	[RDIY_EV_ENTERED] = "entered",
 	[RDIY_EV_FOUND] = "found",
+	[RDIY_EV_PROBED] = "probed", /* diymore */
 };
 
 #define ROW(from, ev, guard, to, note) { RDIY_##from, RDIY_EV_##ev, guard, RDIY_##to, note }
@@ -314,9 +362,18 @@ static const struct engine_row rows[] = {
 	ROW(LEFT_MDNS, ENTERED, g_unobservable, UNPROVEN, n_unproven),
 	ROW(LEFT_MDNS, PROGRESS, g_left, DONE, n_done),
 	ROW(LEFT_MDNS, PROGRESS, g_unobservable, UNPROVEN, n_unproven),
+	ROW(LEFT_MDNS, PROGRESS, g_left_timeout, LEAVE_PROBE, NULL), /* diymore */
 	ROW(LEFT_MDNS, PROGRESS, g_failed, FAILED, n_verdict),
 	ROW(LEFT_MDNS, PROGRESS, NULL, LEFT_MDNS, NULL),
 	ROW(LEFT_MDNS, TIMEOUT, NULL, FAILED, NULL),
+	/* diymore: no goodbye within the limit: does port 8081 still answer? (diyleave.h) A
+	 * late goodbye is still the third proof; a silent 8081 is not: unproven */
+	ROW(LEAVE_PROBE, PROGRESS, g_left, DONE, n_done),
+	ROW(LEAVE_PROBE, PROGRESS, NULL, LEAVE_PROBE, NULL),
+	ROW(LEAVE_PROBE, PROBED, g_left, DONE, n_done),
+	ROW(LEAVE_PROBE, PROBED, g_probe_gone, UNPROVEN, n_probe),
+	ROW(LEAVE_PROBE, PROBED, NULL, FAILED, n_probe),
+	ROW(LEAVE_PROBE, TIMEOUT, NULL, FAILED, NULL),
 
 	ANY(INTERRUPT, NULL, FAILED, n_interrupted),
 	ANY(FATAL, NULL, FAILED, NULL),

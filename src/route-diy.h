@@ -15,6 +15,10 @@
  * error 0, and the device gone from mDNS (facts.left_mdns, from the Avahi browser). When
  * no mDNS watcher runs (facts.mdns_watch false), a device that proved the first two ends
  * in the terminal stage "unproven" (not success: the adapter exits 6), never in done.
+ * When the watcher runs but no goodbye comes within the left-mdns limit (a device that
+ * reboots silently stays in Avahi's cache), stage "probe-8081" asks ops->probe for one
+ * /zeroconf/info: no answer (refused, reset, silent) ends "unproven", an answer "failed"
+ * (diyleave.h decides and words it); a goodbye arriving meanwhile is still done.
  */
 #pragma once
 
@@ -22,6 +26,7 @@
 #include <stdint.h>
 
 #include "diyflow.h"
+#include "diyleave.h"
 #include "engine.h"
 
 #define RDIY_REQ_MARGIN_S 1 /* on top of two requests' limits (the deviceid retry) */
@@ -39,6 +44,8 @@ enum route_diy_stage {
 	RDIY_DONE,          /* "done": bytes acked + completion error 0 + left mDNS */
 	RDIY_FAILED,        /* "failed" */
 	RDIY_UNPROVEN,      /* "unproven": success reported, leaving mDNS not observable */
+	/* diymore: no goodbye within the left-mdns limit: one /zeroconf/info (diyleave.h) */
+	RDIY_LEAVE_PROBE,   /* "probe-8081": does the DIY firmware still answer? */
 	_RDIY_STAGE_MAX,
 };
 
@@ -51,6 +58,7 @@ enum route_diy_ev {
 	RDIY_EV_INTERRUPT, /* SIGINT, SIGTERM or SIGHUP */
 	RDIY_EV_ENTERED,   /* pseudo-event queued on entry */
 	RDIY_EV_FOUND,     /* the device is known: facts.device_ip (and deviceid) set */
+	RDIY_EV_PROBED,    /* diymore: the probe ended; facts.probe and probe_diag set */
 	_RDIY_EV_MAX,
 };
 
@@ -68,6 +76,9 @@ struct route_diy_facts {
 	bool left_mdns;                 /* the device's _ewelink._tcp instance was withdrawn */
 	const char *hidden;             /* discover: dnssd_hidden_diagnosis() of what was seen
 					 * (static), NULL: the generic line */
+	/* diymore: the left-mdns probe (diyleave_judge()'s verdict and line) */
+	enum diyleave probe;
+	char probe_diag[DIYLEAVE_TEXT_MAX];
 };
 
 /* The effects, supplied by the adapter. */
@@ -75,6 +86,10 @@ struct route_diy_ops {
 	/* send one /zeroconf request: step, with or without "deviceid" */
 	void (*send)(void *arg, enum diyflow_step step, bool with_deviceid);
 	void (*finish)(void *arg, bool success, bool interrupted); /* the run ended */
+	/* diymore: send the one /zeroconf/info probe of stage probe-8081 (without deviceid),
+	 * then set facts.probe/probe_diag and post RDIY_EV_PROBED; NULL: never probed (the
+	 * stage's backstop fails it) */
+	void (*probe)(void *arg);
 };
 
 /* The context the engine gets (engine_init's ctx), also route_diy_observer()'s arg. */

@@ -43,6 +43,8 @@ struct sim_model {
 	unsigned size_max;             /* largest image the device takes (0x7F000, inferred) */
 	int stall_ms;                  /* download: this long without data fails it */
 	bool completion;               /* POST /api/device/otaFlash after the download (§5.5) */
+	bool goodbye;                  /* the mDNS goodbye before the reboot (§9.12); false: a
+					* silent reboot, the records are left to expire */
 	bool corrupt;                  /* one bit of the received image flips (a bad transfer):
 					* the digest does not match, completion 409 */
 	int drop_at;                   /* 1..99: WiFi drops at this % of the download; 0 off */

@@ -231,7 +231,10 @@ download_run(struct sim *s)
 	/* The device does not check the format: it writes what it got and reboots (§9.10). */
 	v = sim_image_verdict(s->image, d.total);
 	completion(s, &d, 0);
-	sim_announce(s, true);
+	if (s->m.goodbye)
+		sim_announce(s, true);
+	else /* a silent reboot: nothing withdrawn; port 8081 closes all the same */
+		sim_log(s, "silent reboot: nothing withdrawn from mDNS, the records expire");
 	s->finished = true;
 	s->result = v == SIM_IMG_BOOTS ? SIM_EXIT_OK : SIM_EXIT_BRICKED;
 	snprintf(s->reason, sizeof(s->reason), "%lu bytes flashed, digest ok: %s", d.total,

@@ -23,6 +23,7 @@ sim_model_defaults(struct sim_model *m)
 	m->size_max = 520192; /* 0x7F000 (§5.6, inferred device limit) */
 	m->stall_ms = 10000;
 	m->completion = true;
+	m->goodbye = true;
 }
 
 static int
@@ -86,6 +87,8 @@ set(struct sim_model *m, const char *k, const char *v)
 		return yesno(v, &m->multi_channel);
 	if (!strcmp(k, "completion"))
 		return yesno(v, &m->completion);
+	if (!strcmp(k, "goodbye"))
+		return yesno(v, &m->goodbye);
 	if (!strcmp(k, "ota_unlocked"))
 		return yesno(v, &m->ota_unlocked);
 	if (!strcmp(k, "corrupt"))

@@ -28,6 +28,10 @@ test_models(void)
 				      "host_itead=yes\nsize_max=508000\n", err, sizeof(err)), 0);
 	CHECK_STR(m.fw_version, "3.7.6");
 	CHECK(m.idrule == SIM_ID_STRICT && m.host_itead && m.size_max == 508000);
+	CHECK(m.goodbye); /* the default: the goodbye of §9.12 */
+	CHECK_INT(sim_model_parse(&m, "goodbye=no\n", err, sizeof(err)), 0);
+	CHECK(!m.goodbye);
+	CHECK_INT(sim_model_parse(&m, "goodbye=later\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(sim_model_parse(&m, "colour=red\n", err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "unknown key") != NULL);
 	CHECK_INT(sim_model_parse(&m, "host_itead=maybe\n", err, sizeof(err)), -EINVAL);

@@ -232,6 +232,24 @@ no-completion)
 	want_err "no completion POST"
 	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "no completion called done"
 	;;
+silent-reboot)
+	# diymore: the device reboots into the image without the mDNS goodbye, so its records
+	# stay in Avahi's cache; at the left-mdns limit (120 s) one /zeroconf/info finds port
+	# 8081 closed: exit 6, stage unproven, the line says what was and was not proven
+	device r3-3.6-silent
+	run
+	want_rc 6
+	want_json '"stage":"left-mdns"'
+	want_json '"stage":"probe-8081"'
+	want_json '"stage":"unproven"'
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "called done without the goodbye"
+	want_err "no longer answers on port 8081 (the connection was refused or reset)"
+	want_err "sent no mDNS goodbye within 120 s, so its leaving DIY mode was not observed: NOT proven"
+	want_err "success reported, NOT proven"
+	want_dev 0
+	grep -q "silent reboot" "$tmp/dev.log" || fail "diysim did not reboot silently"
+	! grep -q "mDNS goodbye" "$tmp/dev.log" || fail "diysim sent a goodbye"
+	;;
 *)
 	fail "unknown case $case"
 	;;

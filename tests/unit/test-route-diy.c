@@ -72,7 +72,7 @@ f_finish(void *arg, bool success, bool interrupted)
 	f->finished = success ? 1 : interrupted ? -2 : -1;
 }
 
-static const struct route_diy_ops rops = { f_send, f_finish };
+static const struct route_diy_ops rops = { .send = f_send, .finish = f_finish };
 
 static void
 setup(struct fake *f)
