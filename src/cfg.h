@@ -56,6 +56,7 @@ enum sonota_exit {
 #define CFG_LEGACY_PORT_DEFAULT 8081 /* SonOTA's extra plain-HTTP listener with --legacy */
 #define CFG_DONE_TIMEOUT_DEFAULT 30  /* seconds to wait for FinalStage to go away */
 #define CFG_DONE_TIMEOUT_MAX 3600
+#define CFG_DEVICE_ID_MAX 32 /* diymore: --device-id; real ids are 10 hex digits (DNSSD_ID_MAX) */
 #define CFG_MAX_DEVICES_DEFAULT 8
 #define CFG_MAX_DEVICES_MAX 256 /* = SESSION_MAX_DEVICES */
 /* engine: time limits of the waiting stages (docs/stage-machine.md) */
@@ -156,6 +157,8 @@ struct cfg {
 	uint32_t device_addr;          /* device_ip parsed, host byte order; 0 when NULL */
 	/* drawer: every ITEAD-* AP in range, one after another (docs/wifi.md "Drawer mode") */
 	bool all;                      /* --all */
+	/* diymore: several DIY devices on the LAN (src/diypick.h) */
+	char *device_id;               /* --device-id: the DIY device to take / list; NULL: any */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -200,6 +203,7 @@ enum cfg_opt {
 	CFG_OPT_DIY, /* issue 11 (diyrun): the DIY route */
 	CFG_OPT_DEVICE_IP,
 	CFG_OPT_ALL, /* drawer: --all */
+	CFG_OPT_DEVICE_ID, /* diymore: choose among several DIY-mode devices */
 	_CFG_OPT_MAX,
 };
 

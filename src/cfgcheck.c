@@ -210,3 +210,19 @@ cfg_check_ports(struct cfg *c, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* diymore: a deviceid as the devices announce it (TXT id, eWeLink_<id>): letters and digits
+ * only, so that it can never be taken for another field in a line or a JSON body */
+int
+cfg_validate_device_id(const char *arg, char *msg, size_t msglen)
+{
+	for (const char *p = arg; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z'))) {
+			snprintf(msg, msglen, "must be letters and digits only (a deviceid such as "
+				 "1000abcdef, as --scan lists it)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

@@ -72,6 +72,8 @@ int cfg_validate_serving_host(const char *arg, char *msg, size_t msglen);
 int cfg_validate_device_ip(const char *arg, char *msg, size_t msglen);
 int cfg_validate_ssid(const char *arg, char *msg, size_t msglen);
 int cfg_validate_password(const char *arg, char *msg, size_t msglen);
+/* diymore: --device-id: letters and digits only (ids are 10 hex digits) */
+int cfg_validate_device_id(const char *arg, char *msg, size_t msglen);
 
 /* cfg_check's part for --wifi-password-file: read the password from its first
  * line into c->wifi_password (source CFG_PASSWORD_FILE). 0, or -errno with one

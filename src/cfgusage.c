@@ -221,7 +221,8 @@ cfg_usage(FILE *f)
 		"  %3d  usage error\n"
 		"  %3d  images invalid or missing\n"
 		"  %3d  cannot bind a port, or no permission to\n"
-		"  %3d  pre-flight failed (address checks)\n"
+		"  %3d  pre-flight failed (address checks; --diy: several DIY\n"
+		"       devices and no --device-id: nothing sent)\n"
 		"  %3d  --diy: the device reported success but leaving mDNS\n"
 		"       could not be observed (no Avahi, or no goodbye within\n"
 		"       120 s while port 8081 went silent): NOT called done\n"
@@ -233,7 +234,8 @@ cfg_usage(FILE *f)
 		"  sonota-c --serving-host 192.168.1.5 --wifi-ssid Home --wifi-password-file pw\n"
 		"  sonota-c --check-images=/path/to/images\n"
 		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n"
-		"  sonota-c --scan\n",
+		"  sonota-c --scan\n"
+		"  sonota-c --diy --diy-image tasmota-lite.bin --device-id 1000abcdef\n",
 		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
 		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT, SONOTA_EXIT_UNPROVEN,
 		SONOTA_EXIT_INTERRUPTED);

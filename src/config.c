@@ -253,6 +253,14 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 			"one after another (needs the automatic\n"
 			"WiFi hops); a summary line per device",
 	},
+	/* diymore: several DIY-mode devices on the LAN (src/diypick.h) */
+	[CFG_OPT_DEVICE_ID] = {
+		"device-id", 0, K_STRING, false, F(device_id), 0, 1, CFG_DEVICE_ID_MAX,
+		.metavar = "ID", .validate = cfg_validate_device_id,
+		.help = "with --diy: take the DIY-mode device with\n"
+			"this deviceid (needed when several announce\n"
+			"themselves); with --scan: list it only",
+	},
 };
 
 #undef F
@@ -768,6 +776,17 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 		util_seterr(err, errlen, "--all: cannot be used with --%s (--all takes over the "
 			    "devices in pairing mode, from their ITEAD-<id> WiFi)",
 			    c->scan ? "scan" : "diy");
+		return -EINVAL;
+	}
+	/* diymore: --device-id picks among the devices discovered; an address names one
+	 * already */
+	if (c->device_id && !c->diy && !c->scan) {
+		util_seterr(err, errlen, "--device-id: needs --diy or --scan");
+		return -EINVAL;
+	}
+	if (c->device_id && c->device_ip) {
+		util_seterr(err, errlen, "--device-id: cannot be used with --device-ip (the address "
+			    "names the device already)");
 		return -EINVAL;
 	}
 	/* issue 11 (avahi): neither does a scan of the LAN */

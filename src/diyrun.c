@@ -179,6 +179,7 @@ rop_finish(void *arg, bool success, bool interrupted)
 
 	lws_cancel_service(d->lws);
 	lws_sul_cancel(&d->tick);
+	lws_sul_cancel(&d->pick_timer);
 	if (success)
 		d->exit_code = SONOTA_EXIT_OK;
 	else if (interrupted)
@@ -283,6 +284,64 @@ found(struct diyrun *d, const char *ip, const char *id, bool multi)
 }
 
 #ifdef SONOTA_WITH_NM
+/* ---- diymore: which announcement is the device (diypick.h) ------------------------- */
+
+static void pick_decide(struct diyrun *d);
+
+static void
+on_pick_timer(lws_sorted_usec_list_t *sul)
+{
+	struct diyrun *d = lws_container_of(sul, struct diyrun, pick_timer);
+
+	if (!d->found && !engine_is_terminal(&d->eng))
+		pick_decide(d);
+}
+
+static void
+pick_several(struct diyrun *d)
+{
+	char list[DIYPICK_MAX * 80];
+
+	diypick_format(&d->pick, list, sizeof(list));
+	ui_say(d->ui, "%u Sonoffs in DIY mode announce themselves on this network; nothing was "
+		      "sent to any of them. Choose one: rerun with --device-id ID (sonota-c --scan "
+		      "also shows each one's firmware):", d->pick.n);
+	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n"))
+		ui_say(d->ui, "%s", line);
+	for (unsigned i = 0; i < d->pick.n; i++)
+		ui_json(d->ui, "candidate", "deviceid", d->pick.dev[i].id, "address",
+			d->pick.dev[i].addr, "type", d->pick.dev[i].type, NULL);
+	d->exit_code = SONOTA_EXIT_PREFLIGHT;
+	engine_post(&d->eng, RDIY_EV_FATAL);
+}
+
+static void
+pick_decide(struct diyrun *d)
+{
+	uint64_t now = util_mono_ms(), wake = 0;
+	unsigned i = 0;
+	const struct diypick_dev *p;
+
+	switch (diypick_decide(&d->pick, now, &i, &wake)) {
+	case DIYPICK_WAIT:
+		if (wake)
+			lws_sul_schedule(d->lws, 0, &d->pick_timer, on_pick_timer,
+					 (lws_usec_t)(wake - now) * LWS_US_PER_MS);
+		return;
+	case DIYPICK_SEVERAL:
+		pick_several(d);
+		return;
+	case DIYPICK_TAKE:
+		break;
+	}
+	lws_sul_cancel(&d->pick_timer);
+	p = &d->pick.dev[i];
+	util_strlcpy(d->type, p->type, sizeof(d->type));
+	d->seen_in_mdns = true;
+	d->rd.f.mdns_watch = d->avahi_alive;
+	found(d, p->addr, p->id, p->multi_channel);
+}
+
 void
 diyrun_avahi(void *arg, const struct avahi_ev *ev)
 {
@@ -316,6 +375,20 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 			log_notice(d->log, "mDNS: %s: %s", a->instance, a->dev.why ? a->dev.why : "");
 			return;
 		}
+		if (!d->found) { /* which device: diypick (--device-id, or only one) */
+			if (diypick_found(&d->pick, &a->dev, a->addr, util_mono_ms())) {
+				pick_decide(d);
+				return;
+			}
+			log_info(d->log, "mDNS: %s is not --device-id %s: ignored", a->dev.id,
+				 d->pick.want_id);
+			snprintf(d->pick_hidden, sizeof(d->pick_hidden), "no announcement with "
+				 "deviceid %s, but other DIY-mode devices (e.g. %s at %s) announce "
+				 "themselves: check the id with sonota-c --scan", d->pick.want_id,
+				 a->dev.id, a->addr);
+			d->rd.f.hidden = d->pick_hidden;
+			return;
+		}
 		if (!d->type[0])
 			util_strlcpy(d->type, a->dev.type, sizeof(d->type));
 		if (d->found && !d->deviceid[0]) /* --device-ip: the id from its announcement */
@@ -329,7 +402,11 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 		found(d, a->addr, a->dev.id, a->dev.multi_channel);
 		return;
 	case AVAHI_EV_REMOVED:
-		if (!d->found || !d->deviceid[0] || strcmp(a->dev.id, d->deviceid) != 0)
+		if (!d->found) {
+			diypick_removed(&d->pick, a->dev.id);
+			return;
+		}
+		if (!d->deviceid[0] || strcmp(a->dev.id, d->deviceid) != 0)
 			return;
 		log_notice(d->log, "mDNS: %s withdrawn", a->instance);
 		if (d->serving) {
@@ -341,6 +418,10 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 		/* Avahi has read its cache and asked the LAN: a device it has not seen by now
 		 * (--device-ip, mDNS blocked) cannot be watched leaving */
 		d->mdns_settled = true;
+		if (!d->found) {
+			diypick_all_for_now(&d->pick, util_mono_ms());
+			pick_decide(d);
+		}
 		d->rd.f.mdns_watch = d->avahi_alive && d->seen_in_mdns;
 		if (!d->seen_in_mdns && d->found)
 			log_notice(d->log, "mDNS: %s is not announced: its leaving mDNS cannot be "
@@ -377,6 +458,7 @@ diyrun_init(struct diyrun *d, struct lws_context *cx, struct lws_vhost *vh)
 	engine_observe(&d->eng, route_diy_observer, &d->rd);
 	engine_observe(&d->eng, observe, d);
 	diyacct_init(&d->acct, DIYRUN_FILE, d->img->size, NULL);
+	diypick_init(&d->pick, d->cfg->device_id);
 	return diyclient_new(cx, vh, d->log, &d->client);
 }
 
@@ -410,8 +492,10 @@ void
 diyrun_fini(struct diyrun *d)
 {
 	engine_lws_fini(&d->el);
-	if (d->lws)
+	if (d->lws) {
 		lws_sul_cancel(&d->tick);
+		lws_sul_cancel(&d->pick_timer);
+	}
 	diyclient_free(d->client);
 	d->client = NULL;
 }

@@ -6,7 +6,8 @@
  *    id / the instance, omit_deviceid for multi-channel MINIR3-style devices) and
  *    RDIY_EV_FOUND; a LAN-mode device -> its one-line diagnosis; REMOVED of our device after
  *    ota_flash -> facts.left_mdns; GONE -> no mDNS proof possible (facts.mdns_watch false).
- *    With --device-ip the device is known at start (FOUND at once).
+ *    With --device-ip the device is known at start (FOUND at once). Which announcement
+ *    is the device: diypick.h (--device-id; several without it: stop, list, exit 5).
  *  - the route's sends -> diyclient requests (bodies from diy_build_*()); their ends ->
  *    diyflow_next() -> RDIY_EV_NEXT;
  *  - the image server's evq events (range requests, ackwatch's verdict on the last range,
@@ -26,6 +27,7 @@
 #include "diyacct.h"
 #include "diyclient.h"
 #include "diyfile.h"
+#include "diypick.h"
 #include "engine.h"
 #include "enginelws.h"
 #include "evq.h"
@@ -67,6 +69,10 @@ struct diyrun {
 	struct engine_lws el;              /* the engine's timers and texts on the loop */
 	lws_sorted_usec_list_t tick;       /* the 1 s verdict tick */
 	int exit_code;                     /* set when the route ends */
+	/* diymore: which DIY-mode device to take (diypick.h; --device-id) */
+	struct diypick pick;
+	lws_sorted_usec_list_t pick_timer; /* the settle after the first announcement */
+	char pick_hidden[RDIY_DIAG_MAX];   /* discover's line when --device-id never showed */
 };
 
 /* Prepare (no event yet). Set cfg, log, ui, lws, img, serving_ip, http_port first. */

@@ -75,7 +75,8 @@ struct route_diy_facts {
 	bool mdns_watch;                /* an mDNS watcher runs and will report the goodbye */
 	bool left_mdns;                 /* the device's _ewelink._tcp instance was withdrawn */
 	const char *hidden;             /* discover: dnssd_hidden_diagnosis() of what was seen
-					 * (static), NULL: the generic line */
+					 * (static), or the adapter's --device-id line (it
+					 * outlives the run), NULL: the generic line */
 	/* diymore: the left-mdns probe (diyleave_judge()'s verdict and line) */
 	enum diyleave probe;
 	char probe_diag[DIYLEAVE_TEXT_MAX];

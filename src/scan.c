@@ -21,6 +21,7 @@
 
 #include "diyclient.h"
 #include "diyflow.h"
+#include "diypick.h"
 #include "diyscan.h"
 #include "dnssd.h"
 #include "log.h"
@@ -347,6 +348,13 @@ scan_with(struct scan *s, const struct cfg *cfg, const char *ip, FILE *out)
 		probe_add(s, NULL, ip, true);
 	else if ((code = browse(s)) != 0)
 		return code;
+	/* diymore: --scan --device-id ID lists that device only (nobody else is asked) */
+	if (!ip && cfg->device_id && diypick_scan_filter(&s->list, cfg->device_id) &&
+	    !s->list.n) {
+		fprintf(s->err, "sonota-c: no Sonoff with deviceid %s on this LAN, but others "
+			"announce themselves: sonota-c --scan lists them\n", cfg->device_id);
+		return SONOTA_EXIT_FAILURE;
+	}
 	for (size_t i = 0; !ip && i < s->list.n; i++) {
 		const struct diyscan_entry *e = &s->list.e[i];
 

@@ -54,6 +54,14 @@ run 2 'device-ip: needs --diy or --scan' --device-ip 192.0.2.7 --no-log-file
 run 2 'loopback' --diy --device-ip 127.0.0.1 --no-log-file --diy-image "$dir/tasmota-lite.bin"
 # --diy with a QIO image: refused by the DIY rules before any port opens (exit 3)
 run 3 'DIY image: .*mode' --diy --device-ip 192.0.2.7 --no-log-file --diy-image "$dir/qio.bin"
+# diymore: --device-id: only with --diy or --scan, not with --device-ip, letters and digits
+run 2 'device-id: needs --diy or --scan' --device-id 1000abcdef --no-log-file
+run 2 'device-id: cannot be used with --device-ip' --diy --device-id 1000abcdef \
+	--device-ip 192.0.2.7 --no-log-file --diy-image "$dir/tasmota-lite.bin"
+run 2 'device-id: .*letters and digits' --diy --device-id '1000"abc' --no-log-file \
+	--diy-image "$dir/tasmota-lite.bin"
+run 2 'device-id: .*1 to 32 bytes' --scan --device-id 1000abcdef1000abcdef1000abcdef123 \
+	--no-log-file
 
 [ "$fail" = 0 ] && echo "diy-check-images: ok"
 exit "$fail"

@@ -116,7 +116,14 @@ net_close_rst(int fd)
 int
 net_connect(const char *ip, uint16_t port, int timeout_ms)
 {
+	return net_connect_from(NULL, ip, port, timeout_ms);
+}
+
+int
+net_connect_from(const struct in_addr *from, const char *ip, uint16_t port, int timeout_ms)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
 	struct pollfd p;
 	int fd, r, err = 0;
 	socklen_t el = sizeof(err);
@@ -126,6 +133,14 @@ net_connect(const char *ip, uint16_t port, int timeout_ms)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	if (from && from->s_addr != htonl(INADDR_ANY)) {
+		src.sin_addr = *from;
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+	}
 	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
 	if (r < 0 && errno != EINPROGRESS) {
 		r = -errno;

@@ -250,6 +250,66 @@ silent-reboot)
 	grep -q "silent reboot" "$tmp/dev.log" || fail "diysim did not reboot silently"
 	! grep -q "mDNS goodbye" "$tmp/dev.log" || fail "diysim sent a goodbye"
 	;;
+two-no-id | two-device-id)
+	# diymore: two DIY-mode devices announce themselves. Without --device-id the run stops
+	# before sending anything and lists both (exit 5); with it that one is flashed and the
+	# other is never asked anything. --scan --device-id lists that one only.
+	device r3-3.6 # 1000abcd51 at .51: $dev_pid, dev.log
+	ip2=$(avahi_dev_addr 2)
+	ip netns exec "$AVAHI_NS_DEV" timeout 170 "$diysim" --model "$models/r3-3.6.model" \
+		--deviceid 1000abcd52 --bind "$ip2" --mdns 224.0.0.251:5353 --timeout 160 \
+		>"$tmp/dev2.log" 2>&1 &
+	dev2_pid=$!
+	pids+=("$dev2_pid")
+	_avahi_wait 5 grep -q "listening on" "$tmp/dev2.log" || fail "second diysim did not start"
+	dev2_exit() {
+		local i
+		for i in $(seq 1 100); do
+			kill -0 "$dev2_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -TERM "$dev2_pid" 2>/dev/null || true
+		set +e
+		wait "$dev2_pid"
+		dev2_rc=$?
+		set -e
+	}
+	if [ "$case" = two-no-id ]; then
+		run
+		want_rc 5
+		want_err "2 Sonoffs in DIY mode announce themselves on this network; nothing was sent"
+		want_err "1000abcd51  $dev_ip  diy_plug"
+		want_err "1000abcd52  $ip2  diy_plug"
+		want_err "rerun with --device-id ID"
+		[ "$(grep -c '"event":"candidate"' "$tmp/sonota.json")" = 2 ] || fail "not 2 candidates"
+		! grep -q '"stage":"info"' "$tmp/sonota.json" || fail "a device was asked"
+		# --scan --device-id: that device only
+		set +e
+		ip netns exec "$AVAHI_NS_HOST" timeout 30 "$sonota" --scan --device-id 1000abcd52 \
+			>"$tmp/scan.out" 2>"$tmp/scan.err"
+		src=$?
+		set -e
+		[ "$src" = 0 ] || fail "--scan --device-id exit $src"
+		[ "$(grep -c . "$tmp/scan.out")" = 1 ] || fail "--scan --device-id: not one line"
+		grep -q "^1000abcd52  $ip2" "$tmp/scan.out" || fail "--scan --device-id: wrong line"
+		! grep -q "ota_\|POST /zeroconf/info" "$tmp/dev.log" || fail "device .51 was asked"
+		! grep -q "ota_" "$tmp/dev2.log" || fail "device .52 was flashed"
+		want_dev 12
+		dev2_exit
+		[ "$dev2_rc" = 12 ] || fail "second diysim exit $dev2_rc, want 12 (idle)"
+	else
+		run --device-id 1000ABCD52 # any case
+		want_rc 0
+		want_json '"stage":"left-mdns"'
+		want_json '"stage":"done"'
+		grep -q '"deviceid":"1000abcd52"' "$tmp/sonota.json" || fail "not the chosen device"
+		dev2_exit
+		[ "$dev2_rc" = 0 ] || fail "chosen diysim exit $dev2_rc, want 0 (rebooted)"
+		grep -q "goodbye" "$tmp/dev2.log" || fail "chosen diysim sent no goodbye"
+		no_request
+		want_dev 12
+	fi
+	;;
 *)
 	fail "unknown case $case"
 	;;
