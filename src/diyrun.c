@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -66,6 +67,69 @@ diyrun_evq(struct diyrun *d, const struct evq_event *ev)
 	judge(d);
 }
 
+/* ---- diymore: a --device-ip device that Avahi does not list (diyhidden.h) ----------- */
+
+/* This host's IPv4 subnets (the I/O of diyhidden_on_link()); 0 when unknown. */
+static size_t
+local_nets(struct diyhidden_net *nets, size_t max)
+{
+	struct ifaddrs *ifa;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (struct ifaddrs *i = ifa; i && n < max; i = i->ifa_next) {
+		const struct sockaddr_in *a = (const void *)i->ifa_addr;
+		const struct sockaddr_in *m = (const void *)i->ifa_netmask;
+
+		if (a && m && a->sin_family == AF_INET)
+			nets[n++] = (struct diyhidden_net){ a->sin_addr.s_addr, m->sin_addr.s_addr };
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* Say it once, when the device answered AND the settle after AllForNow passed without its
+ * announcement (Avahi running). */
+static void
+hidden_check(struct diyrun *d)
+{
+	struct diyhidden_net nets[DIYHIDDEN_NETS_MAX];
+	struct in_addr a;
+	char line[RDIY_DIAG_MAX * 2];
+	const char *why = NULL;
+	bool on_link;
+
+	if (d->hidden_said || !d->cfg->device_ip || !d->avahi_alive || !d->hidden_due ||
+	    !d->answered || d->seen_in_mdns || engine_is_terminal(&d->eng))
+		return;
+	d->hidden_said = true;
+	on_link = inet_pton(AF_INET, d->device_ip, &a) != 1 ||
+		  diyhidden_on_link(a.s_addr, nets, local_nets(nets, DIYHIDDEN_NETS_MAX));
+	diyhidden_unannounced(d->device_ip, on_link, line, sizeof(line), &why);
+	ui_say(d->ui, "%s", line);
+	d->rd.f.unobservable = why;
+}
+
+#ifdef SONOTA_WITH_NM
+static void
+on_hidden_timer(lws_sorted_usec_list_t *sul)
+{
+	struct diyrun *d = lws_container_of(sul, struct diyrun, hidden_timer);
+
+	if (engine_is_terminal(&d->eng))
+		return;
+	d->hidden_due = true;
+	if (!d->seen_in_mdns) {
+		d->rd.f.mdns_watch = false;
+		log_notice(d->log, "mDNS: %s is not announced: its leaving mDNS cannot be observed",
+			   d->device_ip);
+		hidden_check(d);
+	}
+	judge(d);
+}
+#endif
+
 /* ---- requests: the route's sends through diyclient ---------------------------------- */
 
 static void
@@ -75,6 +139,10 @@ request_done(void *arg, const struct diyclient_done *dn)
 
 	if (engine_is_terminal(&d->eng))
 		return;
+	if (dn->res.outcome == DIYFLOW_OUT_REPLY && !d->answered) {
+		d->answered = true;
+		hidden_check(d);
+	}
 	if (dn->has_info) {
 		d->ff.fw = dn->info.fw;
 		if (dn->info.fw_version[0])
@@ -180,6 +248,7 @@ rop_finish(void *arg, bool success, bool interrupted)
 	lws_cancel_service(d->lws);
 	lws_sul_cancel(&d->tick);
 	lws_sul_cancel(&d->pick_timer);
+	lws_sul_cancel(&d->hidden_timer);
 	if (success)
 		d->exit_code = SONOTA_EXIT_OK;
 	else if (interrupted)
@@ -395,6 +464,10 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 			util_strlcpy(d->deviceid, a->dev.id, sizeof(d->deviceid));
 		d->seen_in_mdns = true;
 		d->rd.f.mdns_watch = d->avahi_alive;
+		d->rd.f.unobservable = NULL;
+		if (d->hidden_said) /* it did show up after all */
+			log_notice(d->log, "mDNS: %s is announced after all: its leaving mDNS "
+					   "will be observed", a->instance);
 		if (d->rd.f.left_mdns) {
 			log_notice(d->log, "mDNS: %s announces itself again", a->instance);
 			d->rd.f.left_mdns = false;
@@ -422,15 +495,20 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 			diypick_all_for_now(&d->pick, util_mono_ms());
 			pick_decide(d);
 		}
+		if (!d->seen_in_mdns && d->found && !d->hidden_due) {
+			/* diymore: an announcement still being resolved gets DIYHIDDEN_SETTLE_MS
+			 * before the device is called unannounced (and why: diyhidden) */
+			lws_sul_schedule(d->lws, 0, &d->hidden_timer, on_hidden_timer,
+					 DIYHIDDEN_SETTLE_MS * LWS_US_PER_MS);
+			return;
+		}
 		d->rd.f.mdns_watch = d->avahi_alive && d->seen_in_mdns;
-		if (!d->seen_in_mdns && d->found)
-			log_notice(d->log, "mDNS: %s is not announced: its leaving mDNS cannot be "
-					   "observed", d->device_ip);
 		judge(d);
 		return;
 	case AVAHI_EV_GONE:
 		d->avahi_alive = false;
 		d->rd.f.mdns_watch = false;
+		d->rd.f.unobservable = NULL; /* the reason is now: no Avahi */
 		log_warn(d->log, "mDNS: %s", ev->why ? ev->why : "Avahi went away");
 		if (!d->found) {
 			ui_say(d->ui, "No Avahi (%s): name the device with --device-ip IP.",
@@ -495,6 +573,7 @@ diyrun_fini(struct diyrun *d)
 	if (d->lws) {
 		lws_sul_cancel(&d->tick);
 		lws_sul_cancel(&d->pick_timer);
+		lws_sul_cancel(&d->hidden_timer);
 	}
 	diyclient_free(d->client);
 	d->client = NULL;

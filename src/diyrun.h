@@ -27,6 +27,7 @@
 #include "diyacct.h"
 #include "diyclient.h"
 #include "diyfile.h"
+#include "diyhidden.h"
 #include "diypick.h"
 #include "engine.h"
 #include "enginelws.h"
@@ -73,6 +74,11 @@ struct diyrun {
 	struct diypick pick;
 	lws_sorted_usec_list_t pick_timer; /* the settle after the first announcement */
 	char pick_hidden[RDIY_DIAG_MAX];   /* discover's line when --device-id never showed */
+	/* diymore: --device-ip answering but not announced while Avahi runs (diyhidden.h) */
+	lws_sorted_usec_list_t hidden_timer; /* DIYHIDDEN_SETTLE_MS after AllForNow */
+	bool hidden_due;                   /* that settle passed without its announcement */
+	bool answered;                     /* the device answered a /zeroconf request */
+	bool hidden_said;                  /* the line was said */
 };
 
 /* Prepare (no event yet). Set cfg, log, ui, lws, img, serving_ip, http_port first. */

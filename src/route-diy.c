@@ -218,8 +218,8 @@ static bool
 n_unproven(const void *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s reported success (every byte acknowledged, completion POST error "
-		 "0), but its leaving mDNS could not be observed (no Avahi browser): not called "
-		 "done", ip(c));
+		 "0), but its leaving mDNS could not be observed (%s): not called done", ip(c),
+		 F(c)->unobservable ? F(c)->unobservable : "no Avahi browser");
 	return true;
 }
 

@@ -80,6 +80,8 @@ struct route_diy_facts {
 	/* diymore: the left-mdns probe (diyleave_judge()'s verdict and line) */
 	enum diyleave probe;
 	char probe_diag[DIYLEAVE_TEXT_MAX];
+	/* diymore: why leaving mDNS cannot be observed (diyhidden.h; static), NULL: no Avahi */
+	const char *unobservable;
 };
 
 /* The effects, supplied by the adapter. */

@@ -310,6 +310,38 @@ two-no-id | two-device-id)
 		want_dev 12
 	fi
 	;;
+ip-hidden | ip-subnet)
+	# diymore: --device-ip with Avahi running, the device answers on 8081 but announces
+	# nothing (diysim --mdns off): one line says why (multicast blocked on the same subnet;
+	# another subnet: mDNS does not cross routers) and that the proof is unavailable; the
+	# flash runs and ends unproven (exit 6) naming that reason, never done
+	if [ "$case" = ip-hidden ]; then
+		device r3-3.6 --mdns off
+		ip=$dev_ip
+		run --device-ip "$ip"
+		want_err "$ip answers on port 8081 but is not announced over mDNS although Avahi runs: multicast (mDNS, UDP 5353) is blocked between this computer and the device"
+		want_err "could not be observed (mDNS is blocked between this computer and the device)"
+	else
+		# the device on 10.99.0.5/24, routed on-link from the laptop: no local subnet has it
+		ip=10.99.0.5
+		avahi_dev_addr 1 >/dev/null
+		ip -n "$AVAHI_NS_DEV" addr add "$ip/24" dev lan0
+		ip -n "$AVAHI_NS_HOST" route add 10.99.0.0/24 dev lan0
+		ip netns exec "$AVAHI_NS_DEV" timeout 170 "$diysim" --model "$models/r3-3.6.model" \
+			--deviceid 1000abcd51 --bind "$ip" --mdns off --timeout 160 >"$tmp/dev.log" 2>&1 &
+		dev_pid=$!
+		pids+=("$dev_pid")
+		_avahi_wait 5 grep -q "listening on" "$tmp/dev.log" || fail "diysim did not start"
+		run --device-ip "$ip"
+		want_err "$ip answers on port 8081 but is not announced over mDNS: it is on another subnet than this computer, and mDNS does not cross routers"
+		want_err "could not be observed (it is on another subnet: mDNS does not cross routers)"
+	fi
+	want_rc 6
+	want_err "a reported success will end with exit 6"
+	want_json '"stage":"unproven"'
+	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "called done without the proof"
+	want_dev 0
+	;;
 *)
 	fail "unknown case $case"
 	;;
