@@ -45,6 +45,8 @@ struct sim_model {
 	bool completion;               /* POST /api/device/otaFlash after the download (§5.5) */
 	bool goodbye;                  /* the mDNS goodbye before the reboot (§9.12); false: a
 					* silent reboot, the records are left to expire */
+	bool reboot;                   /* reboot after completion 0; false: it says success but
+					* stays in DIY mode, answering (a flash that did not take) */
 	bool corrupt;                  /* one bit of the received image flips (a bad transfer):
 					* the digest does not match, completion 409 */
 	int drop_at;                   /* 1..99: WiFi drops at this % of the download; 0 off */

@@ -231,6 +231,13 @@ download_run(struct sim *s)
 	/* The device does not check the format: it writes what it got and reboots (§9.10). */
 	v = sim_image_verdict(s->image, d.total);
 	completion(s, &d, 0);
+	if (!s->m.reboot) { /* success said, but the old firmware goes on: still DIY mode */
+		snprintf(s->reason, sizeof(s->reason), "reported success but did not reboot: "
+			 "still in DIY mode (model reboot=no)");
+		sim_log(s, "%s", s->reason);
+		s->flashes_failed++;
+		return;
+	}
 	if (s->m.goodbye)
 		sim_announce(s, true);
 	else /* a silent reboot: nothing withdrawn; port 8081 closes all the same */

@@ -24,6 +24,7 @@ sim_model_defaults(struct sim_model *m)
 	m->stall_ms = 10000;
 	m->completion = true;
 	m->goodbye = true;
+	m->reboot = true;
 }
 
 static int
@@ -89,6 +90,8 @@ set(struct sim_model *m, const char *k, const char *v)
 		return yesno(v, &m->completion);
 	if (!strcmp(k, "goodbye"))
 		return yesno(v, &m->goodbye);
+	if (!strcmp(k, "reboot"))
+		return yesno(v, &m->reboot);
 	if (!strcmp(k, "ota_unlocked"))
 		return yesno(v, &m->ota_unlocked);
 	if (!strcmp(k, "corrupt"))

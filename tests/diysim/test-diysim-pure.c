@@ -32,6 +32,9 @@ test_models(void)
 	CHECK_INT(sim_model_parse(&m, "goodbye=no\n", err, sizeof(err)), 0);
 	CHECK(!m.goodbye);
 	CHECK_INT(sim_model_parse(&m, "goodbye=later\n", err, sizeof(err)), -EINVAL);
+	CHECK(m.reboot);
+	CHECK_INT(sim_model_parse(&m, "reboot=no\n", err, sizeof(err)), 0);
+	CHECK(!m.reboot);
 	CHECK_INT(sim_model_parse(&m, "colour=red\n", err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "unknown key") != NULL);
 	CHECK_INT(sim_model_parse(&m, "host_itead=maybe\n", err, sizeof(err)), -EINVAL);

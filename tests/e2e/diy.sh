@@ -342,6 +342,22 @@ ip-hidden | ip-subnet)
 	! grep -q '"stage":"done"' "$tmp/sonota.json" || fail "called done without the proof"
 	want_dev 0
 	;;
+no-reboot)
+	# diymore: the device says success but stays in DIY mode (no goodbye, still answering):
+	# at the left-mdns limit the probe gets a /zeroconf/info answer: failed (exit 1), never
+	# unproven or done
+	device r3-3.6-noreboot
+	run
+	want_rc 1
+	want_json '"stage":"probe-8081"'
+	want_json '"stage":"failed"'
+	! grep -q '"stage":"done"\|"stage":"unproven"' "$tmp/sonota.json" ||
+		fail "a device still in DIY mode was called done or unproven"
+	want_err "still announces DIY mode and still answers /zeroconf/info on port 8081 (firmware 3.6.0, unchanged): it did not reboot into the new image"
+	[ "$(grep -c 'POST /zeroconf/info {"data"' "$tmp/dev.log")" = 1 ] ||
+		fail "not exactly one probe without the deviceid"
+	want_dev 11
+	;;
 *)
 	fail "unknown case $case"
 	;;
