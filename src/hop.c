@@ -222,6 +222,40 @@ on_scanned(struct hop *h)
 	}
 }
 
+/* Add the ITEAD-<id> joined last to the run's taken list (--all: not joined again). */
+static void
+take(struct hop *h)
+{
+	static const uint8_t zero[6];
+	bool known = false;
+	if (!memcmp(h->itead_bssid, zero, 6))
+		return;
+	for (unsigned i = 0; i < h->ntaken; i++)
+		known |= memcmp(h->taken[i], h->itead_bssid, 6) == 0;
+	if (!known && h->ntaken < DRAWER_DEVICES_MAX)
+		memcpy(h->taken[h->ntaken++], h->itead_bssid, 6);
+	memset(h->itead_bssid, 0, 6);
+}
+
+/* The ITEAD-<id> refused the pairing password: the route's event join-failed, with
+ * the reason in its facts; in drawer mode that AP is skipped from now on and the
+ * scans go on for the others. */
+static void
+join_refused(struct hop *h, const char *why)
+{
+	struct route_cloud_facts *rf = route_facts(h);
+	if (!rf)
+		return;
+	snprintf(rf->join_failure, sizeof(rf->join_failure), "%s", why ? why : "");
+	if (rf->drawer) {
+		log_notice(h->env.log, "WiFi: --all: ITEAD-%s is skipped from now on",
+			   rf->itead_deviceid[0] ? rf->itead_deviceid : "<id>");
+		take(h);
+		rescan_later(h);
+	}
+	engine_post(h->env.eng, ROUTE_EV_JOIN_FAILED);
+}
+
 static void
 nm_event(void *arg, const struct nm_event *ev)
 {
@@ -255,8 +289,13 @@ nm_event(void *arg, const struct nm_event *ev)
 		log_warn(h->env.log, "WiFi: NetworkManager could not join: %s",
 			 ev->reason.message ? ev->reason.message : ev->message);
 		h->doing = HOP_NONE;
-		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL) &&
-		    ev->reason.kind != NMCORE_FAIL_WRONG_PSK)
+		if (h->want == HOP_JOIN_ITEAD && ev->reason.kind == NMCORE_FAIL_WRONG_PSK) {
+			/* No retry helps: the route decides (one device: the run ends with
+			 * this reason; --all: that AP is skipped, the others go on). */
+			join_refused(h, ev->reason.message ? ev->reason.message : ev->message);
+			return;
+		}
+		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL))
 			rescan_later(h);
 		else if (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL)
 			log_warn(h->env.log, "WiFi: join the device's network by hand");
@@ -312,19 +351,19 @@ static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
 {
 	struct hop *h = arg;
-	static const uint8_t zero[6];
+	struct route_cloud_facts *rf = route_facts(h);
 	h->stage = to;
-	/* --all: the device that ended is not joined again in this run */
-	if (to == ROUTE_NEXT_DEVICE && from != to && e->route == &route_cloud &&
-	    memcmp(h->itead_bssid, zero, 6) != 0) {
-		if (h->ntaken < DRAWER_DEVICES_MAX)
-			memcpy(h->taken[h->ntaken++], h->itead_bssid, 6);
-		memset(h->itead_bssid, 0, 6);
-	}
+	/* --all: a device provisioned (look-next) or ended (next-device) is not joined
+	 * again in this run */
+	if ((to == ROUTE_NEXT_DEVICE || to == ROUTE_LOOK_NEXT) && from != to && rf)
+		take(h);
+	/* --all: the FinalStage to join is that of the device the route picked (its
+	 * ITEAD-<id> BSSID), not of the device provisioned last */
+	if (to == ROUTE_FINALSTAGE && from != to && rf && rf->drawer)
+		memcpy(h->itead_bssid, rf->final_bssid, 6);
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
-	struct route_cloud_facts *rf = route_facts(h);
 	if (a == HOP_HOME && rf &&
 	    hop_home_elsewhere(rf->home_ifindex, (int)if_nametoindex(nm_facts(h->nm)->iface))) {
 		/* Two interfaces: the serving address never left; the radio stays where

@@ -15,6 +15,7 @@ hop_on_transition(int from, int to, bool terminal)
 		return HOP_NONE;
 	switch (to) {
 	case ROUTE_WAIT_AP:
+	case ROUTE_LOOK_NEXT:   /* --all: another device's ITEAD-<id> before home */
 	case ROUTE_NEXT_DEVICE: /* --all: the next device's ITEAD-<id> */
 		return HOP_JOIN_ITEAD;
 	case ROUTE_WAIT_HOME:

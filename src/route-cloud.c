@@ -340,6 +340,18 @@ t_delivered(const void *c, char *buf, size_t len)
 }
 
 static bool
+n_join_failed(const void *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "NetworkManager could not join the device's WiFi ITEAD-%s: %s. "
+			   "Check that it is a Sonoff in pairing mode (hold its button ~7 s); if "
+			   "its pairing WiFi has another password, rerun with --wifi manual and "
+			   "join it by hand.",
+		 F(c)->itead_deviceid[0] ? F(c)->itead_deviceid : "<id>",
+		 F(c)->join_failure[0] ? F(c)->join_failure : "it refused the password");
+	return true;
+}
+
+static bool
 n_interrupt(const void *c, char *buf, size_t len)
 {
 	(void)c;
@@ -413,6 +425,8 @@ static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
 			   .instruction = t_posted,
 			   .expiry = x_posted_fail },
 	[ROUTE_PROV_PAUSE] = { .name = "prov-pause", .limit_s = l_retry, .instruction = t_pause },
+	[ROUTE_LOOK_NEXT] = { .name = "look-next", .limit_s = rc_l_look, .on_entry = rc_a_look,
+			      .instruction = rc_t_look },
 	[ROUTE_WAIT_HOME] = { .name = "wait-home", .limit_s = l_wait, .on_entry = a_provisioned,
 			      .instruction = t_wait_home, .expiry = x_wait_home },
 	[ROUTE_WAIT_CALL] = { .name = "wait-call", .limit_s = l_call, .notice_s = n_call,
@@ -420,8 +434,8 @@ static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
 			      .expiry = x_wait_call },
 	[ROUTE_SERVING] = { .name = "serving", .limit_s = l_wait, .instruction = t_serving,
 			    .expiry = x_serving },
-	[ROUTE_FINALSTAGE] = { .name = "finalstage", .limit_s = l_wait, .instruction = t_final,
-			       .expiry = x_final },
+	[ROUTE_FINALSTAGE] = { .name = "finalstage", .limit_s = l_wait, .on_entry = rc_a_final,
+			       .instruction = t_final, .expiry = x_final },
 	[ROUTE_FINAL_DELIVERED] = { .name = "final-delivered", .limit_s = l_done,
 				    .instruction = t_delivered },
 	[ROUTE_NEXT_DEVICE] = { .name = "next-device", .limit_s = rc_l_next,
@@ -449,6 +463,7 @@ static const char *const ev_names[_ROUTE_EV_MAX] = {
 	[ROUTE_EV_TIMEOUT] = "timeout",
 	[ROUTE_EV_FATAL] = "fatal",
 	[ROUTE_EV_INTERRUPT] = "interrupt",
+	[ROUTE_EV_JOIN_FAILED] = "join-failed",
 	[ROUTE_EV_ENTERED] = "entered",
 };
 
@@ -456,6 +471,7 @@ static const char *const ev_names[_ROUTE_EV_MAX] = {
  * section "Transitions", lists the same rows. */
 #define ROW(f, e, g, t, n) { ROUTE_##f, ROUTE_EV_##e, g, ROUTE_##t, n }
 #define SELF(s, e) { ROUTE_##s, ROUTE_EV_##e, NULL, ROUTE_##s, NULL }
+#define SELF_IF(s, e, g) { ROUTE_##s, ROUTE_EV_##e, g, ROUTE_##s, NULL }
 static const struct engine_row rows[] = {
 	ROW(PREFLIGHT, START, NULL, WAIT_AP, NULL),
 	ROW(PREFLIGHT, START_NO_PROV, NULL, WAIT_HOME, NULL),
@@ -467,10 +483,20 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_AP, DEVICE_SEEN, NULL, SERVING, NULL),
 	ROW(WAIT_AP, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(WAIT_AP, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	/* NM cannot join it (wrong password): --all goes on with the others (the driver
+	 * skips that AP); one device: nothing else to wait for. */
+	SELF_IF(WAIT_AP, JOIN_FAILED, rc_g_drawer),
+	ROW(WAIT_AP, JOIN_FAILED, NULL, FAILED, n_join_failed),
 	SELF(WAIT_AP, AP_DOWN), SELF(WAIT_AP, HOME_UP), SELF(WAIT_AP, HOME_DOWN),
 	ROW(WAIT_AP, TIMEOUT, rc_g_drawer_dev, NEXT_DEVICE, NULL), /* --all: this device */
 	ROW(WAIT_AP, TIMEOUT, NULL, FAILED, NULL),
 
+	/* --all: a device provisioned: look for another before going home (look-next) */
+	ROW(PROVISIONING, PROV_OK, rc_g_drawer, LOOK_NEXT, NULL),
+	ROW(PROVISIONING, PROV_NO_REPLY, rc_g_ap_gone_drawer, LOOK_NEXT, n_posted_gone),
+	ROW(PROVISIONING, AP_DOWN, rc_g_post_sent_drawer, LOOK_NEXT, n_posted_gone),
+	/* --all: devices provisioned before may call meanwhile (two interfaces) */
+	SELF_IF(PROVISIONING, DEVICE_SEEN, rc_g_drawer),
 	ROW(PROVISIONING, PROV_OK, NULL, WAIT_HOME, NULL),
 	/* Posted without a reply: the AP already gone means it took the settings. */
 	ROW(PROVISIONING, PROV_NO_REPLY, g_ap_gone, WAIT_HOME, n_posted_gone),
@@ -488,6 +514,9 @@ static const struct engine_row rows[] = {
 	ROW(PROVISIONING, TIMEOUT, NULL, FAILED, NULL),
 
 	/* The unanswered POST: the AP going away is the device leaving with the settings. */
+	ROW(POSTED, ENTERED, rc_g_ap_gone_drawer, LOOK_NEXT, n_posted_gone),
+	ROW(POSTED, AP_DOWN, rc_g_drawer, LOOK_NEXT, n_posted_gone),
+	SELF_IF(POSTED, DEVICE_SEEN, rc_g_drawer),
 	ROW(POSTED, ENTERED, g_ap_gone, WAIT_HOME, n_posted_gone),
 	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, n_posted_gone),
 	ROW(POSTED, TIMEOUT, g_runs_left, PROVISIONING, x_posted_retry),
@@ -498,10 +527,22 @@ static const struct engine_row rows[] = {
 
 	ROW(PROV_PAUSE, TIMEOUT, g_ap_here, PROVISIONING, NULL),
 	ROW(PROV_PAUSE, TIMEOUT, NULL, WAIT_AP, NULL),
+	ROW(PROV_PAUSE, AP_DOWN, rc_g_post_sent_drawer, LOOK_NEXT, n_posted_gone),
+	SELF_IF(PROV_PAUSE, DEVICE_SEEN, rc_g_drawer),
 	ROW(PROV_PAUSE, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
 	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, n_ap_early),
 	ROW(PROV_PAUSE, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(PROV_PAUSE, AP_UP), SELF(PROV_PAUSE, HOME_UP), SELF(PROV_PAUSE, HOME_DOWN),
+
+	/* --all: a device provisioned; another ITEAD-<id> in range is provisioned next,
+	 * else home (docs/stage-machine.md "look-next"). */
+	ROW(LOOK_NEXT, AP_UP, NULL, PROVISIONING, NULL),
+	ROW(LOOK_NEXT, TIMEOUT, NULL, WAIT_HOME, NULL),
+	SELF(LOOK_NEXT, AP_DOWN), SELF(LOOK_NEXT, HOME_UP), SELF(LOOK_NEXT, HOME_DOWN),
+	SELF(LOOK_NEXT, DEVICE_SEEN), SELF(LOOK_NEXT, STOCK_DONE), SELF(LOOK_NEXT, PROV_OK),
+	SELF(LOOK_NEXT, PROV_NO_REPLY), SELF(LOOK_NEXT, PROV_FAILED),
+	SELF(LOOK_NEXT, FINAL_UP), SELF(LOOK_NEXT, FINAL_DOWN), SELF(LOOK_NEXT, E2A_REQUEST),
+	SELF(LOOK_NEXT, JOIN_FAILED),
 
 	/* --no-prov resumes at FinalStage when 192.168.4.2 is already there. */
 	ROW(WAIT_HOME, ENTERED, g_final_here, FINALSTAGE, NULL),
@@ -524,6 +565,10 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_CALL, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(WAIT_CALL, TIMEOUT, NULL, FAILED, NULL),
 
+	/* --all: FinalStage one device at a time, once no device is left in stage 2 (this
+	 * computer leaving home would cut their downloads). */
+	ROW(SERVING, ENTERED, rc_g_final_ready, FINALSTAGE, NULL),
+	ROW(SERVING, STOCK_DONE, rc_g_stage2_busy, SERVING, rc_n_wait_others),
 	ROW(SERVING, STOCK_DONE, NULL, FINALSTAGE, NULL),
 	ROW(SERVING, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(SERVING, E2A_REQUEST, NULL, FINALSTAGE, NULL),
@@ -555,7 +600,11 @@ static const struct engine_row rows[] = {
 	SELF(FINAL_DELIVERED, HOME_DOWN), SELF(FINAL_DELIVERED, DEVICE_SEEN),
 	SELF(FINAL_DELIVERED, STOCK_DONE),
 
-	/* --all: between two devices (docs/stage-machine.md "next-device"). */
+	/* --all: between two devices (docs/stage-machine.md "next-device"): the next
+	 * device's FinalStage, back home to devices still in stage 2, or the next
+	 * ITEAD-<id>. */
+	ROW(NEXT_DEVICE, ENTERED, rc_g_final_waiting, FINALSTAGE, NULL),
+	ROW(NEXT_DEVICE, ENTERED, rc_g_stage2_busy, WAIT_HOME, NULL),
 	ROW(NEXT_DEVICE, AP_UP, NULL, PROVISIONING, NULL),
 	ROW(NEXT_DEVICE, TIMEOUT, rc_g_drawer_all_done, DONE, rc_n_next_done),
 	ROW(NEXT_DEVICE, TIMEOUT, NULL, FAILED, rc_n_next_failed),
@@ -565,6 +614,7 @@ static const struct engine_row rows[] = {
 	SELF(NEXT_DEVICE, DEVICE_SEEN), SELF(NEXT_DEVICE, STOCK_DONE),
 	SELF(NEXT_DEVICE, E2A_REQUEST), SELF(NEXT_DEVICE, FINAL_DELIVERED),
 	SELF(NEXT_DEVICE, PROV_OK), SELF(NEXT_DEVICE, PROV_NO_REPLY), SELF(NEXT_DEVICE, PROV_FAILED),
+	SELF(NEXT_DEVICE, JOIN_FAILED),
 
 	/* Every non-terminal stage. */
 	{ ENGINE_ANY, ROUTE_EV_FATAL, NULL, ROUTE_FAILED, NULL },
@@ -572,6 +622,7 @@ static const struct engine_row rows[] = {
 };
 #undef ROW
 #undef SELF
+#undef SELF_IF
 
 const struct engine_route route_cloud = {
 	.name = "cloud",

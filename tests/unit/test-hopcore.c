@@ -37,6 +37,15 @@ test_transitions(void)
 		{ ROUTE_NEXT_DEVICE, ROUTE_NEXT_DEVICE, false, HOP_NONE },
 		{ ROUTE_NEXT_DEVICE, ROUTE_PROVISIONING, false, HOP_NONE },
 		{ ROUTE_NEXT_DEVICE, ROUTE_DONE, true, HOP_RESTORE_EXIT },
+		/* --all, several devices in stage 2 (look-next) */
+		{ ROUTE_PROVISIONING, ROUTE_LOOK_NEXT, false, HOP_JOIN_ITEAD },
+		{ ROUTE_POSTED, ROUTE_LOOK_NEXT, false, HOP_JOIN_ITEAD },
+		{ ROUTE_LOOK_NEXT, ROUTE_PROVISIONING, false, HOP_NONE },
+		{ ROUTE_LOOK_NEXT, ROUTE_LOOK_NEXT, false, HOP_NONE },
+		{ ROUTE_LOOK_NEXT, ROUTE_WAIT_HOME, false, HOP_HOME },
+		{ ROUTE_NEXT_DEVICE, ROUTE_FINALSTAGE, false, HOP_JOIN_FINAL },
+		{ ROUTE_NEXT_DEVICE, ROUTE_WAIT_HOME, false, HOP_HOME },
+		{ ROUTE_SERVING, ROUTE_SERVING, false, HOP_NONE },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		CHECK_MSG(hop_on_transition(rows[i].from, rows[i].to, rows[i].terminal) ==
