@@ -1,6 +1,7 @@
-/* route-cloud-int: private to route-cloud.c and route-cloud-drawer.c, the --all
- * (drawer mode) part of the cloud route: guards, limit, texts and entry action of
- * next-device, and the recording of a device's end. See route-cloud.h. */
+/* route-cloud-int: private to route-cloud.c (the tables), route-cloud-drawer.c (the
+ * --all part: guards, limits, texts and entry actions of look-next and next-device,
+ * the ending of devices) and route-cloud-text.c (the other texts of the tables).
+ * See route-cloud.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -38,3 +39,28 @@ void rc_a_next(void *c, int from, int ev, int to);
  * FinalStage done if success; the others interrupted on an interrupt, else failed
  * with the row's text). */
 void rc_drawer_terminal(void *c, int from, int ev, bool success);
+
+/* the texts of the tables (route-cloud-text.c) */
+bool rc_t_wait_ap(const void *c, char *buf, size_t len);
+bool rc_x_wait_ap(const void *c, char *buf, size_t len);
+bool rc_t_prov(const void *c, char *buf, size_t len);
+bool rc_x_prov(const void *c, char *buf, size_t len);
+bool rc_t_posted(const void *c, char *buf, size_t len);
+bool rc_x_posted_retry(const void *c, char *buf, size_t len);
+bool rc_x_posted_fail(const void *c, char *buf, size_t len);
+bool rc_x_prov_fail(const void *c, char *buf, size_t len);
+bool rc_t_pause(const void *c, char *buf, size_t len);
+bool rc_n_ap_early(const void *c, char *buf, size_t len);
+bool rc_n_posted_gone(const void *c, char *buf, size_t len);
+bool rc_t_wait_home(const void *c, char *buf, size_t len);
+bool rc_x_wait_home(const void *c, char *buf, size_t len);
+bool rc_t_wait_call(const void *c, char *buf, size_t len);
+bool rc_no_call_notice(const void *c, char *buf, size_t len);
+bool rc_x_wait_call(const void *c, char *buf, size_t len);
+bool rc_t_serving(const void *c, char *buf, size_t len);
+bool rc_x_serving(const void *c, char *buf, size_t len);
+bool rc_t_final(const void *c, char *buf, size_t len);
+bool rc_x_final(const void *c, char *buf, size_t len);
+bool rc_t_delivered(const void *c, char *buf, size_t len);
+bool rc_n_join_failed(const void *c, char *buf, size_t len);
+bool rc_n_interrupt(const void *c, char *buf, size_t len);
