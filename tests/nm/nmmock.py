@@ -22,7 +22,7 @@ what that version lacks and sonota-c needs (WIFI-AUTOMATION.md section 3):
   'appear_on_scan' only show up then);
 * autoconnect: after autoconnect_delay_ms a device with nothing active gets
   the best visible autoconnect profile, as NM >= 1.26 does;
-* an optional hook program run as 'hook up|down <ssid> <cidr> <BSSID>' (the tests that
+* an optional hook program run as 'hook up|down <ssid> <cidr> [<BSSID>]' (the tests that
   move namespace addresses: tests/nm/netns-hook.sh, tests/e2e/hands-lib.sh);
 * a record of every property write a client sends (a bus message filter), so a
   test can show that Device.Autoconnect is never written.
@@ -119,7 +119,8 @@ def next_path(kind):
 
 def run_hook(what, ssid, cidr, bssid=''):
     if S['hook']:
-        subprocess.run([S['hook'], what, ssid, cidr or '', (bssid or '').upper()], check=False)
+        subprocess.run([S['hook'], what, ssid, cidr or ''] + ([bssid.upper()] if bssid else []),
+                       check=False)
 
 
 # ---- objects ---------------------------------------------------------------------
