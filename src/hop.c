@@ -33,11 +33,15 @@ struct hop {
 	uint8_t taken[DRAWER_DEVICES_MAX][6];
 	unsigned ntaken;
 	bool skip_said;       /* "skipping N taken over already" said for this want */
+	bool resuming;        /* a new NM after a restart: its discovery runs */
 	lws_sorted_usec_list_t sul_rescan;
 	lws_sorted_usec_list_t sul_exit;
 };
 
 static int start_want(struct hop *h);
+static void nm_event(void *arg, const struct nm_event *ev);
+static void resume(struct hop *h);
+static void resumed(struct hop *h);
 
 /* The cloud route's facts, for the BSSID of the device joined (the drawer summary
  * and FinalStage matching), or NULL when the engine runs another route. */
@@ -256,6 +260,64 @@ join_refused(struct hop *h, const char *why)
 	engine_post(h->env.eng, ROUTE_EV_JOIN_FAILED);
 }
 
+/* NetworkManager restarted (NM_EV_BACK): a new client and its discovery, unless the
+ * run is ending (the exit's restore is NM's own autoconnect then). */
+static void
+resume(struct hop *h)
+{
+	if (h->exit_pending || engine_is_terminal(h->env.eng) || h->resuming)
+		return;
+	struct nm_config nc = { .iface = h->env.cfg->wifi_iface, .bus = h->env.bus };
+	nm_stop(h->nm);
+	h->nm = NULL;
+	h->ready = false;
+	h->resuming = true;
+	log_notice(h->env.log, "WiFi: NetworkManager is back: looking at it again");
+	int r = nm_start(h->vh, &nc, nm_event, h, &h->nm);
+	if (r < 0) {
+		h->resuming = false;
+		h->nm = NULL;
+		log_warn(h->env.log, "WiFi: cannot talk to the new NetworkManager (%s); hop by "
+				     "hand until the end", strerror(-r));
+	}
+}
+
+/* The new NetworkManager's discovery is done: hops are automatic again, starting
+ * with the one the route's current stage calls for. */
+static void
+resumed(struct hop *h)
+{
+	h->resuming = false;
+	if (hop_ssh_refuses(nm_facts(h->nm)->ssh, h->env.cfg->allow_ssh_drop)) {
+		log_warn(h->env.log, "WiFi: your SSH session rides on %s now: hop by hand until "
+				     "the end (--allow-ssh-drop hops anyway)",
+			 nm_facts(h->nm)->iface);
+		h->ready = false;
+		nm_stop(h->nm);
+		h->nm = NULL;
+		return;
+	}
+	say_hops(h, true);
+	log_notice(h->env.log, "WiFi hops: auto again, through NetworkManager on %s",
+		   nm_facts(h->nm)->iface);
+	enum hop_action a = hop_for_stage(h->stage);
+	struct route_cloud_facts *rf = route_facts(h);
+	if (!rf)
+		a = HOP_NONE;
+	/* already where the stage wants this computer (joined by hand meanwhile): a new
+	 * activation would only cut what runs there */
+	else if ((a == HOP_HOME && (rf->have_home || hop_home_elsewhere(rf->home_ifindex,
+			(int)if_nametoindex(nm_facts(h->nm)->iface)))) ||
+		 (a == HOP_JOIN_ITEAD && rf->have_ap) || (a == HOP_JOIN_FINAL && rf->have_final))
+		a = HOP_NONE;
+	h->want = a;
+	h->fails = 0;
+	h->rescan_said = h->other_said = h->skip_said = false;
+	if (a != HOP_NONE && start_want(h) == 0)
+		log_debug(h->env.log, "WiFi: hop %s requested for stage %s (NetworkManager back)",
+			  hop_action_name(a), engine_stage_name(h->env.eng->route, h->stage));
+}
+
 static void
 nm_event(void *arg, const struct nm_event *ev)
 {
@@ -267,10 +329,21 @@ nm_event(void *arg, const struct nm_event *ev)
 	switch (ev->type) {
 	case NM_EV_READY:
 		h->discovered = h->ready = true;
+		if (h->resuming)
+			resumed(h);
 		return;
 	case NM_EV_MANUAL:
 		h->discovered = true;
 		manual(h, ev->message ? ev->message : "NetworkManager cannot be used");
+		if (h->resuming) {
+			/* the new NM cannot be used either: by hand until the end */
+			h->resuming = false;
+			nm_stop(h->nm);
+			h->nm = NULL;
+		}
+		return;
+	case NM_EV_BACK:
+		resume(h);
 		return;
 	case NM_EV_SCANNED:
 		if (h->doing == HOP_JOIN_ITEAD || h->doing == HOP_JOIN_FINAL)
@@ -324,8 +397,8 @@ nm_event(void *arg, const struct nm_event *ev)
 		}
 		return;
 	case NM_EV_LOST:
-		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
-			 ev->message ? ev->message : "NetworkManager left");
+		log_warn(h->env.log, "WiFi: %s",
+			 ev->message ? ev->message : "NetworkManager left: hop by hand from now on");
 		h->ready = false;
 		say_hops(h, false);
 		h->doing = HOP_NONE;

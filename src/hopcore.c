@@ -29,6 +29,23 @@ hop_on_transition(int from, int to, bool terminal)
 	}
 }
 
+enum hop_action
+hop_for_stage(int stage)
+{
+	switch (stage) {
+	case ROUTE_WAIT_AP:
+	case ROUTE_LOOK_NEXT:
+	case ROUTE_NEXT_DEVICE:
+		return HOP_JOIN_ITEAD;
+	case ROUTE_WAIT_HOME:
+		return HOP_HOME;
+	case ROUTE_FINALSTAGE:
+		return HOP_JOIN_FINAL;
+	default:
+		return HOP_NONE;
+	}
+}
+
 const char *
 hop_action_name(enum hop_action a)
 {

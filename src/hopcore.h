@@ -39,6 +39,11 @@ enum hop_action hop_on_transition(int from, int to, bool terminal);
  * next-device, finalstage joins the next device's FinalStage and wait-home goes
  * home.) */
 
+/* The hop the cloud route's stage calls for when the driver starts over in it (a
+ * restarted NetworkManager): wait-ap, look-next and next-device join ITEAD-<id>,
+ * wait-home goes home, finalstage joins FinalStage; others need none. */
+enum hop_action hop_for_stage(int stage);
+
 const char *hop_action_name(enum hop_action a);
 
 /* The serving address is on another interface than the radio hopped (a wired

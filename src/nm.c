@@ -58,7 +58,7 @@ nm_ev_name(enum nm_ev_type t)
 		[NM_EV_SCANNED] = "scanned",     [NM_EV_ACTIVATED] = "activated",
 		[NM_EV_FAILED] = "failed",       [NM_EV_RESTORED] = "restored",
 		[NM_EV_DROPPED] = "dropped",     [NM_EV_LOST] = "lost",
-		[NM_EV_ERROR] = "error",
+		[NM_EV_ERROR] = "error",         [NM_EV_BACK] = "back",
 	};
 
 	return (unsigned)t < _NM_EV_MAX ? names[t] : "?";
@@ -260,12 +260,20 @@ on_name_owner(sd_bus_message *m, void *ud, sd_bus_error *unused)
 	nm_enter(nm);
 	/* any change of owner (gone, or replaced by a restarted NM) invalidates
 	 * every object path we hold */
-	if (nm->op == NM_OP_DISCOVER && !*old)
+	if (nm->op == NM_OP_DISCOVER && !*old && !nm->lost) {
 		; /* NM appeared while we looked: the discovery sees it or fails */
-	else
+	} else {
 		go_lost(nm, -ECONNRESET,
-			*new ? "NetworkManager restarted: continuing with manual WiFi hops"
-			     : "NetworkManager stopped: continuing with manual WiFi hops");
+			*new ? "NetworkManager restarted: manual WiFi hops until it is back"
+			     : "NetworkManager stopped: manual WiFi hops until it is back");
+		if (*new && !nm->back_said && !nm->stopping) {
+			/* a new NetworkManager: the user may start over with it */
+			struct nm_event ev = { .type = NM_EV_BACK,
+					       .message = "NetworkManager is back" };
+			nm->back_said = true;
+			nm_emit(nm, &ev);
+		}
+	}
 	nm_leave(nm);
 	return 0;
 }

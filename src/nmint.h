@@ -120,6 +120,7 @@ struct nm {
 	unsigned depth;               /* > 0 while a bus or timer callback runs */
 	bool stopping;                /* nm_stop was called inside one */
 	bool lost;                    /* NM_EV_LOST sent */
+	bool back_said;               /* NM_EV_BACK sent (once per nm) */
 };
 
 /* nm.c plumbing used by nmhop.c */

@@ -282,8 +282,13 @@ _e2e_nm_on()
 # _e2e_nm_event EVENT ID: the radio's view of device ID's access points changes.
 _e2e_nm_event()
 {
-	local ev="$1" id="$2" bssid extra=''
+	local ev="$1" id="$2" bssid extra='' i
 	bssid=$(e2e_dev_bssid "$id")
+	# NM restarting (hands-nm-restart): the radio's view reaches the new one once it is up
+	for ((i = 0; i < 50; i++)); do
+		_e2e_nm_owned && break
+		sleep 0.1
+	done
 	case "$ev" in
 	ap-up)
 		[ -r "$E2E_WORK/nm/itead-$id.json" ] && extra=$(cat "$E2E_WORK/nm/itead-$id.json")

@@ -443,33 +443,35 @@ print('%d scans' % d['scans'])" || e2e_fail "sonota-c did not keep scanning for 
 	e2e_nm_expect_hop_latency "$E2E_LOGS/sonota-1.debug" "$HOP_MAX_MS" home join-finalstage restore
 }
 
-# NetworkManager restarts mid-run (after the way home): sonota-c says once that the hops are
-# by hand from now on, never calls the new NM, and the run goes on: the user joins FinalStage
-# by hand (devsim's hook plays it again) and the takeover ends with exit 0.
+# NetworkManager restarts mid-run (after the way home): sonota-c says that the hops are by
+# hand until it is back, looks at the new NM once it owns its name, and goes on hands-free:
+# it joins FinalStage through the new NM by itself, the takeover ends with exit 0, and the
+# new NM has Home active at the end with no profile of ours.
 s_nm-restart()
 {
 	images
 	e2e_nm_start
 	takeover_start 1 "$ID1" basic-user1
 	wait_log sonota-1 '^stage: wait-home → home-up → (wait-call|serving)$' 25
-	e2e_nm_manual
 	e2e_nm_stop_mock
-	wait_log sonota-1 'hop by hand from now on' 5
+	wait_log sonota-1 'NetworkManager stopped: manual WiFi hops until it is back' 5
 	e2e_nm_start_mock
+	wait_log sonota-1 '^WiFi hops: auto again, through NetworkManager on '"$E2E_IF"'$' 15
 	e2e_wait devsim-1
 	local drc=$E2E_RC
-	expect_end sonota-1 15 0
+	expect_end sonota-1 20 0
 	e2e_expect_exit devsim-1 "$drc" 0
 	expect_result devsim-1 ok
-	e2e_expect_log_count sonota-1 'hop by hand from now on' 1
-	e2e_expect_log_count sonota-1 '^WiFi hops' 1
-	e2e_expect_nolog sonota-1 '^WiFi: joining FinalStage'
+	e2e_expect_log_count sonota-1 'manual WiFi hops until it is back' 1
+	e2e_expect_log_count sonota-1 '^WiFi: NetworkManager is back: looking at it again$' 1
+	e2e_expect_log sonota-1 '^WiFi: joining FinalStage '
 	e2e_expect_log sonota-1 '^Done: the device runs the new firmware'
 	e2e_nm_py "
 d = dump()
-if d['add2'] or d['calls']:
-    fail('sonota-c called the restarted NetworkManager: %s %s' % (d['add2'], d['calls']))
-print('the restarted NM was left alone')" || e2e_fail "sonota-c used NM after it restarted"
+fs = [a for a in d['activated'] if a['ssid'] == 'FinalStage']
+if len(fs) != 1 or fs[0]['bssid'] != '$(e2e_dev_bssid "$ID1")' or not fs[0]['volatile']:
+    fail('the new NM did not join FinalStage once by its BSSID: %s' % d['activated'])
+print('the new NM joined FinalStage:', fs)" || e2e_fail "sonota-c did not hop through the restarted NM"
 	e2e_nm_expect_home
 	e2e_nm_expect_clean
 }
