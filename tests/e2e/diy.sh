@@ -358,6 +358,17 @@ no-reboot)
 		fail "not exactly one probe without the deviceid"
 	want_dev 11
 	;;
+wrong-id)
+	# diymore: --device-id names a device that does not announce itself while another one
+	# does: the other is never asked anything; the discover limit says so and names it
+	device r3-3.6
+	run --device-id 1000abcd99
+	want_rc 1
+	want_err "no announcement with deviceid 1000abcd99, but other DIY-mode devices (e.g. 1000abcd51 at $dev_ip) announce themselves"
+	want_json '"stage":"failed"'
+	no_request
+	want_dev 12
+	;;
 *)
 	fail "unknown case $case"
 	;;
