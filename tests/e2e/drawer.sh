@@ -178,7 +178,10 @@ s_batch()
 	e2e_nm_start
 	sonota_start "$s"
 	wait_log "$s" "^WiFi hops: auto, through NetworkManager on $E2E_IF\$" 15
+	# each device connects from its own home address (two devices share the DEV namespace;
+	# without it both would come from the first address the kernel picks)
 	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap \
+		--bind "$(e2e_dev_home_addr "$ID1")" \
 		--ssid-check "$E2E_NM_HOME_SSID" --expect-final "$IMG/image_arduino.bin"
 	wait_log "$s" '^stage: provisioning → prov-ok → look-next$' 30
 	# the second device's button: its AP comes up once the first one's is gone (both
@@ -186,6 +189,7 @@ s_batch()
 	e2e_wait_log "$E2E_LOGS/hook.log" " ap-down $ID1 ok" 10 ||
 		e2e_fail "devsim-1 did not close its AP within 10 s of its provisioning"
 	devsim_start devsim-2 basic-user1 --deviceid "$ID2" --start ap \
+		--bind "$(e2e_dev_home_addr "$ID2")" \
 		--ssid-check "$E2E_NM_HOME_SSID" --expect-final "$IMG/image_arduino.bin"
 	wait_log "$s" '^stage: look-next → ap-up → provisioning$' 15
 	wait_log "$s" '^stage: look-next → timeout → wait-home$' 30
@@ -200,6 +204,9 @@ s_batch()
 	expect_before "$s" "provisioned; 2 devices in stage 2 now" "device $ID1: upgrade sent"
 	expect_before "$s" "device $ID2: upgrade sent" 'stock-done → finalstage$'
 	expect_before "$s" "device $ID1: upgrade sent" 'stock-done → finalstage$'
+	# each device's stage-2 download came from its own address
+	e2e_expect_log "$s" "^http $(e2e_dev_home_addr "$ID1"): GET /ota/image_user2"
+	e2e_expect_log "$s" "^http $(e2e_dev_home_addr "$ID2"): GET /ota/image_user2"
 	# the first to finish stage 2 waited for the other before FinalStage
 	e2e_expect_log_count "$s" '^stage: serving → stock-done → serving$' 1
 	e2e_expect_log_count "$s" '^stage: serving → stock-done → finalstage$' 1
