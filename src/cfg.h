@@ -155,6 +155,9 @@ struct cfg {
 	uint32_t device_addr;          /* device_ip parsed, host byte order; 0 when NULL */
 	/* drawer: every ITEAD-* AP in range, one after another (docs/wifi.md "Drawer mode") */
 	bool all;                      /* --all */
+	/* issue 11 item 2 (diyap): into DIY mode through the compatible-pairing AP */
+	bool pair;                     /* --pair: with --diy, give the device (in its
+					* ITEAD-<id> AP) the home WiFi first (docs/diy.md) */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -199,6 +202,7 @@ enum cfg_opt {
 	CFG_OPT_DIY, /* issue 11 (diyrun): the DIY route */
 	CFG_OPT_DEVICE_IP,
 	CFG_OPT_ALL, /* drawer: --all */
+	CFG_OPT_PAIR, /* issue 11 item 2 (diyap): --diy --pair */
 	_CFG_OPT_MAX,
 };
 
