@@ -177,6 +177,11 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 		m->avahi = NULL;
 	}
 #endif
+	if (!m->avahi && cfg->pair) { /* diyap: only mDNS tells DIY from LAN mode after it */
+		log_err(log, "--pair: no Avahi on the system bus to find the device over mDNS once "
+			     "it joined your WiFi (apt install avahi-daemon); nothing was sent");
+		return SONOTA_EXIT_PREFLIGHT;
+	}
 	if (!m->avahi && !cfg->device_ip) {
 		log_err(log, "--diy: no Avahi on the system bus to find the device over mDNS: name "
 			     "it with --device-ip IP (its address in DIY mode)");

@@ -148,8 +148,9 @@ diyrun_pair_addr(void *arg, bool added, const struct netwatch_addr *a)
 	if (f->have_home == (d->pr.home_addrs > 0))
 		return;
 	f->have_home = d->pr.home_addrs > 0;
-	log_notice(d->log, "this computer %s a network address off the device's WiFi (%s)",
-		   f->have_home ? "has" : "has no more", ip);
+	log_notice(d->log, f->have_home ? "this computer has an address off the device's WiFi "
+					  "(%s)" : "this computer has no address off the device's "
+					  "WiFi any more (%s went)", ip);
 	if (post)
 		engine_post(&d->eng, f->have_home ? RDIY_EV_HOME_UP : RDIY_EV_HOME_DOWN);
 }
@@ -184,6 +185,8 @@ diyrun_pair_found(struct diyrun *d, const struct avahi_dev *a)
 	if (lan) {
 		log_notice(d->log, "mDNS: %s at %s: eWeLink LAN mode after pairing", a->instance,
 			   a->addr);
+		util_strlcpy(d->deviceid, a->dev.id, sizeof(d->deviceid)); /* for the summary */
+		util_strlcpy(d->device_ip, a->addr, sizeof(d->device_ip));
 		engine_post(&d->eng, RDIY_EV_LAN_MODE);
 		return true;
 	}
