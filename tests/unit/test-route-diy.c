@@ -568,6 +568,25 @@ test_pair_limits(void)
 	CHECK_INT(f.nsent, 0);
 	CHECK_INT(f.bugs, 0);
 
+	/* already on ITEAD-<id> at start: provisioning at once; an interrupt then stops the
+	 * run (exit action) and is not done */
+	memset(&f, 0, sizeof(f));
+	prov_starts = prov_stops = 0;
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	f.rd.f.pair.on = true;
+	f.rd.f.pair.wait_timeout_s = 900;
+	f.rd.f.pair.have_ap = true;
+	engine_init(&f.e, &route_diy, &f.rd, &pops, &f);
+	engine_post(&f.e, RDIY_EV_START);
+	CHECK_STR(stage(&f), "provisioning");
+	CHECK_INT(prov_starts, 1);
+	engine_post(&f.e, RDIY_EV_INTERRUPT);
+	CHECK_STR(stage(&f), "failed");
+	CHECK_INT(prov_stops, 1);
+	CHECK_INT(f.finished, -2);
+
 	/* without --pair, START still goes to discover and the addresses are no events */
 	setup(&f);
 	CHECK_STR(stage(&f), "info");
