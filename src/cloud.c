@@ -240,6 +240,12 @@ cloud_session_event(struct cloud *s, struct cloud_conn *cc, const char *peer,
 				  "if it is old firmware, rerun with --slowstream");
 		ui_json(s->ui, "gave-up", "deviceid", e->deviceid, NULL);
 		break;
+	case SESSION_EV_UPGRADE_HELD:
+		if (log_peer_allow(s->log, peer))
+			log_info(s->log, "device %s: upgrade held (--all: this computer may leave "
+					 "the home WiFi to provision another device); it gets the "
+					 "upgrade when it reconnects", id);
+		break;
 	case SESSION_EV_EVICTED:
 		log_info(s->log, "device %s (offline, %s) forgotten to make room: %d devices are "
 				 "known", id, session_dev_state_name(e->state), SESSION_MAX_DEVICES);
@@ -314,6 +320,7 @@ on_text(void *arg, void *user, struct wss_conn *c, const char *buf, size_t len)
 		.now_ms = now_ms(),
 		.mono_ms = (int64_t)util_mono_ms(),
 		.fresh_uuid = uuid,
+		.hold_upgrade = s->hold_upgrade,
 	};
 	int r = session_on_text(&s->sessions, &cc->sc, &env, buf, len, &out);
 	for (unsigned i = 0; i < out.nevents; i++)

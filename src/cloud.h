@@ -40,6 +40,8 @@ struct cloud {
 	unsigned max_devices;           /* --max-devices */
 	bool slowstream;                /* --slowstream */
 	bool relay_test;                /* !--no-relay-test */
+	bool hold_upgrade;              /* --all: no upgrade for now (session_env); set by
+					 * the adapter while this computer may leave home */
 	const char *digest_user1;       /* borrowed: sha256 hex of the served user1 */
 	const char *digest_user2;       /* same for user2 */
 	cloud_post_fn post;             /* the route's events */

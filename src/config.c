@@ -249,9 +249,10 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 	/* drawer: take over every ITEAD-* AP in range (issue 10 item 4) */
 	[CFG_OPT_ALL] = {
 		"all", 0, K_FLAG, false, F(all), 0,
-		.help = "take over every ITEAD-<id> WiFi in range,\n"
-			"one after another (needs the automatic\n"
-			"WiFi hops); a summary line per device",
+		.help = "take over every ITEAD-<id> WiFi in range\n"
+			"(stage 2 together, FinalStage one at a\n"
+			"time; needs the automatic WiFi hops); a\n"
+			"summary line per device",
 	},
 	/* issue 11 item 2 (diyap): into DIY mode through the compatible-pairing AP */
 	[CFG_OPT_PAIR] = {

@@ -33,11 +33,15 @@ struct hop {
 	uint8_t taken[DRAWER_DEVICES_MAX][6];
 	unsigned ntaken;
 	bool skip_said;       /* "skipping N taken over already" said for this want */
+	bool resuming;        /* a new NM after a restart: its discovery runs */
 	lws_sorted_usec_list_t sul_rescan;
 	lws_sorted_usec_list_t sul_exit;
 };
 
 static int start_want(struct hop *h);
+static void nm_event(void *arg, const struct nm_event *ev);
+static void resume(struct hop *h);
+static void resumed(struct hop *h);
 
 /* The cloud route's facts, for the BSSID of the device joined (the drawer summary
  * and FinalStage matching), or NULL when the engine runs another route. */
@@ -222,6 +226,98 @@ on_scanned(struct hop *h)
 	}
 }
 
+/* Add the ITEAD-<id> joined last to the run's taken list (--all: not joined again). */
+static void
+take(struct hop *h)
+{
+	static const uint8_t zero[6];
+	bool known = false;
+	if (!memcmp(h->itead_bssid, zero, 6))
+		return;
+	for (unsigned i = 0; i < h->ntaken; i++)
+		known |= memcmp(h->taken[i], h->itead_bssid, 6) == 0;
+	if (!known && h->ntaken < DRAWER_DEVICES_MAX)
+		memcpy(h->taken[h->ntaken++], h->itead_bssid, 6);
+	memset(h->itead_bssid, 0, 6);
+}
+
+/* The ITEAD-<id> refused the pairing password: the route's event join-failed, with
+ * the reason in its facts; in drawer mode that AP is skipped from now on and the
+ * scans go on for the others. */
+static void
+join_refused(struct hop *h, const char *why)
+{
+	struct route_cloud_facts *rf = route_facts(h);
+	if (!rf)
+		return;
+	snprintf(rf->join_failure, sizeof(rf->join_failure), "%s", why ? why : "");
+	if (rf->drawer) {
+		log_notice(h->env.log, "WiFi: --all: ITEAD-%s is skipped from now on",
+			   rf->itead_deviceid[0] ? rf->itead_deviceid : "<id>");
+		take(h);
+		rescan_later(h);
+	}
+	engine_post(h->env.eng, ROUTE_EV_JOIN_FAILED);
+}
+
+/* NetworkManager restarted (NM_EV_BACK): a new client and its discovery, unless the
+ * run is ending (the exit's restore is NM's own autoconnect then). */
+static void
+resume(struct hop *h)
+{
+	if (h->exit_pending || engine_is_terminal(h->env.eng) || h->resuming)
+		return;
+	struct nm_config nc = { .iface = h->env.cfg->wifi_iface, .bus = h->env.bus };
+	nm_stop(h->nm);
+	h->nm = NULL;
+	h->ready = false;
+	h->resuming = true;
+	log_notice(h->env.log, "WiFi: NetworkManager is back: looking at it again");
+	int r = nm_start(h->vh, &nc, nm_event, h, &h->nm);
+	if (r < 0) {
+		h->resuming = false;
+		h->nm = NULL;
+		log_warn(h->env.log, "WiFi: cannot talk to the new NetworkManager (%s); hop by "
+				     "hand until the end", strerror(-r));
+	}
+}
+
+/* The new NetworkManager's discovery is done: hops are automatic again, starting
+ * with the one the route's current stage calls for. */
+static void
+resumed(struct hop *h)
+{
+	h->resuming = false;
+	if (hop_ssh_refuses(nm_facts(h->nm)->ssh, h->env.cfg->allow_ssh_drop)) {
+		log_warn(h->env.log, "WiFi: your SSH session rides on %s now: hop by hand until "
+				     "the end (--allow-ssh-drop hops anyway)",
+			 nm_facts(h->nm)->iface);
+		h->ready = false;
+		nm_stop(h->nm);
+		h->nm = NULL;
+		return;
+	}
+	say_hops(h, true);
+	log_notice(h->env.log, "WiFi hops: auto again, through NetworkManager on %s",
+		   nm_facts(h->nm)->iface);
+	enum hop_action a = hop_for_stage(h->stage);
+	struct route_cloud_facts *rf = route_facts(h);
+	if (!rf)
+		a = HOP_NONE;
+	/* already where the stage wants this computer (joined by hand meanwhile): a new
+	 * activation would only cut what runs there */
+	else if ((a == HOP_HOME && (rf->have_home || hop_home_elsewhere(rf->home_ifindex,
+			(int)if_nametoindex(nm_facts(h->nm)->iface)))) ||
+		 (a == HOP_JOIN_ITEAD && rf->have_ap) || (a == HOP_JOIN_FINAL && rf->have_final))
+		a = HOP_NONE;
+	h->want = a;
+	h->fails = 0;
+	h->rescan_said = h->other_said = h->skip_said = false;
+	if (a != HOP_NONE && start_want(h) == 0)
+		log_debug(h->env.log, "WiFi: hop %s requested for stage %s (NetworkManager back)",
+			  hop_action_name(a), engine_stage_name(h->env.eng->route, h->stage));
+}
+
 static void
 nm_event(void *arg, const struct nm_event *ev)
 {
@@ -233,10 +329,21 @@ nm_event(void *arg, const struct nm_event *ev)
 	switch (ev->type) {
 	case NM_EV_READY:
 		h->discovered = h->ready = true;
+		if (h->resuming)
+			resumed(h);
 		return;
 	case NM_EV_MANUAL:
 		h->discovered = true;
 		manual(h, ev->message ? ev->message : "NetworkManager cannot be used");
+		if (h->resuming) {
+			/* the new NM cannot be used either: by hand until the end */
+			h->resuming = false;
+			nm_stop(h->nm);
+			h->nm = NULL;
+		}
+		return;
+	case NM_EV_BACK:
+		resume(h);
 		return;
 	case NM_EV_SCANNED:
 		if (h->doing == HOP_JOIN_ITEAD || h->doing == HOP_JOIN_FINAL)
@@ -255,8 +362,13 @@ nm_event(void *arg, const struct nm_event *ev)
 		log_warn(h->env.log, "WiFi: NetworkManager could not join: %s",
 			 ev->reason.message ? ev->reason.message : ev->message);
 		h->doing = HOP_NONE;
-		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL) &&
-		    ev->reason.kind != NMCORE_FAIL_WRONG_PSK)
+		if (h->want == HOP_JOIN_ITEAD && ev->reason.kind == NMCORE_FAIL_WRONG_PSK) {
+			/* No retry helps: the route decides (one device: the run ends with
+			 * this reason; --all: that AP is skipped, the others go on). */
+			join_refused(h, ev->reason.message ? ev->reason.message : ev->message);
+			return;
+		}
+		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL))
 			rescan_later(h);
 		else if (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL)
 			log_warn(h->env.log, "WiFi: join the device's network by hand");
@@ -285,8 +397,8 @@ nm_event(void *arg, const struct nm_event *ev)
 		}
 		return;
 	case NM_EV_LOST:
-		log_warn(h->env.log, "WiFi: %s; hop by hand from now on",
-			 ev->message ? ev->message : "NetworkManager left");
+		log_warn(h->env.log, "WiFi: %s",
+			 ev->message ? ev->message : "NetworkManager left: hop by hand from now on");
 		h->ready = false;
 		say_hops(h, false);
 		h->doing = HOP_NONE;
@@ -312,19 +424,19 @@ static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
 {
 	struct hop *h = arg;
-	static const uint8_t zero[6];
+	struct route_cloud_facts *rf = route_facts(h);
 	h->stage = to;
-	/* --all: the device that ended is not joined again in this run */
-	if (to == ROUTE_NEXT_DEVICE && from != to && e->route == &route_cloud &&
-	    memcmp(h->itead_bssid, zero, 6) != 0) {
-		if (h->ntaken < DRAWER_DEVICES_MAX)
-			memcpy(h->taken[h->ntaken++], h->itead_bssid, 6);
-		memset(h->itead_bssid, 0, 6);
-	}
+	/* --all: a device provisioned (look-next) or ended (next-device) is not joined
+	 * again in this run */
+	if ((to == ROUTE_NEXT_DEVICE || to == ROUTE_LOOK_NEXT) && from != to && rf)
+		take(h);
+	/* --all: the FinalStage to join is that of the device the route picked (its
+	 * ITEAD-<id> BSSID), not of the device provisioned last */
+	if (to == ROUTE_FINALSTAGE && from != to && rf && rf->drawer)
+		memcpy(h->itead_bssid, rf->final_bssid, 6);
 	if (!h->ready)
 		return;
 	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
-	struct route_cloud_facts *rf = route_facts(h);
 	if (a == HOP_HOME && rf &&
 	    hop_home_elsewhere(rf->home_ifindex, (int)if_nametoindex(nm_facts(h->nm)->iface))) {
 		/* Two interfaces: the serving address never left; the radio stays where

@@ -15,6 +15,7 @@ hop_on_transition(int from, int to, bool terminal)
 		return HOP_NONE;
 	switch (to) {
 	case ROUTE_WAIT_AP:
+	case ROUTE_LOOK_NEXT:   /* --all: another device's ITEAD-<id> before home */
 	case ROUTE_NEXT_DEVICE: /* --all: the next device's ITEAD-<id> */
 		return HOP_JOIN_ITEAD;
 	case ROUTE_WAIT_HOME:
@@ -23,6 +24,23 @@ hop_on_transition(int from, int to, bool terminal)
 		/* back from final-delivered: E2A rebooted into its next image and
 		 * opens FinalStage again; we stay joined (or NM rejoins) */
 		return from == ROUTE_FINAL_DELIVERED ? HOP_NONE : HOP_JOIN_FINAL;
+	default:
+		return HOP_NONE;
+	}
+}
+
+enum hop_action
+hop_for_stage(int stage)
+{
+	switch (stage) {
+	case ROUTE_WAIT_AP:
+	case ROUTE_LOOK_NEXT:
+	case ROUTE_NEXT_DEVICE:
+		return HOP_JOIN_ITEAD;
+	case ROUTE_WAIT_HOME:
+		return HOP_HOME;
+	case ROUTE_FINALSTAGE:
+		return HOP_JOIN_FINAL;
 	default:
 		return HOP_NONE;
 	}

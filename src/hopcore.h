@@ -35,7 +35,14 @@ enum hop_action {
  * finalstage from stage 2 (not back from final-delivered) joins FinalStage;
  * any terminal stage restores. A self-transition calls for nothing. */
 enum hop_action hop_on_transition(int from, int to, bool terminal);
-/* (--all: entering next-device joins the next ITEAD-<id> too.) */
+/* (--all: entering look-next or next-device joins the next ITEAD-<id> too; from
+ * next-device, finalstage joins the next device's FinalStage and wait-home goes
+ * home.) */
+
+/* The hop the cloud route's stage calls for when the driver starts over in it (a
+ * restarted NetworkManager): wait-ap, look-next and next-device join ITEAD-<id>,
+ * wait-home goes home, finalstage joins FinalStage; others need none. */
+enum hop_action hop_for_stage(int stage);
 
 const char *hop_action_name(enum hop_action a);
 

@@ -101,6 +101,8 @@ enum nm_ev_type {
 	NM_EV_DROPPED,   /* our activated connection went down (no join/restore running) */
 	NM_EV_LOST,      /* NM left the bus, or the bus died */
 	NM_EV_ERROR,     /* an operation failed otherwise (D-Bus error, timeout): message, err */
+	NM_EV_BACK,      /* after LOST: NetworkManager owns its bus name again (restarted);
+			  * this nm is still lost: nm_stop it, nm_start a new one */
 	_NM_EV_MAX
 };
 

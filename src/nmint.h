@@ -1,6 +1,6 @@
-/* nmint: what the NM client's files share: nm.c (plumbing, signals, discovery),
- * nmprop.c (a{sv} walkers, saved profiles), nmhop.c (scan), nmjoin.c (join,
- * restore). Not for other modules: use nm.h. */
+/* nmint: what the NM client's files share: nm.c (plumbing, signals), nmdisc.c
+ * (discovery), nmprop.c (a{sv} walkers, saved profiles), nmhop.c (scan), nmjoin.c
+ * (join, restore). Not for other modules: use nm.h. */
 #pragma once
 
 #include <stdarg.h>
@@ -120,6 +120,7 @@ struct nm {
 	unsigned depth;               /* > 0 while a bus or timer callback runs */
 	bool stopping;                /* nm_stop was called inside one */
 	bool lost;                    /* NM_EV_LOST sent */
+	bool back_said;               /* NM_EV_BACK sent (once per nm) */
 };
 
 /* nm.c plumbing used by nmhop.c */
@@ -155,6 +156,11 @@ void nm_profiles_read(struct nm *nm, nm_step done);
 void nm_profiles_delete_ours(struct nm *nm, nm_step done);
 
 /* nmhop.c and nmjoin.c: signal handlers nm.c routes to them */
+/* nmdisc.c: the discovery. Its first step, the answer to NameHasOwner(NM_BUS). */
+void nm_discover_has_owner(struct nm *nm, sd_bus_message *m);
+/* nmdisc.c: the discovery ends in manual hops: NM_EV_MANUAL with err and msg. */
+void nm_manual(struct nm *nm, int err, const char *msg);
+
 void nmhop_active_state(struct nm *nm, const char *path, uint32_t state, uint32_t reason);
 void nmhop_device_props(struct nm *nm, sd_bus_message *m);
 void nmhop_device_state(struct nm *nm, uint32_t state, uint32_t reason);

@@ -1,4 +1,5 @@
-/* provision: see provision.h and docs/provisioning.md (which this mirrors).
+/* provision: see provision.h and docs/provisioning.md (which this mirrors); one
+ * attempt's connection is in provconn.c (provint.h).
  *
  * Phases: GET_WAIT -> GET -> POST_WAIT -> POST -> DONE. One lws_sul per run
  * does all the timing: in a *_WAIT phase it is the backoff before the next
@@ -20,77 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpresp.h"
-#include "proto.h"
-#include "provision.h"
+#include "provint.h"
 #include "provreq.h"
 #include "util.h"
-
-#define PROV_PROTOCOL_NAME "sonota-prov"
-
-enum prov_phase {
-	PH_GET_WAIT, /* backoff before a GET attempt */
-	PH_GET,      /* a GET /device attempt is running */
-	PH_POST_WAIT,
-	PH_POST,     /* a POST /ap attempt is running */
-	PH_DONE,     /* the done callback was called (or is being called) */
-};
-
-enum prov_end {
-	END_NONE,            /* the attempt still runs */
-	END_CONNECT_FAILED,  /* no TCP connection */
-	END_CLOSED,          /* the device closed before a complete reply */
-	END_TIMEOUT,         /* the deadline passed */
-	END_MALFORMED,       /* the reply is not valid HTTP or breaks a limit */
-	END_REPLY,           /* a complete reply is in head/body */
-};
-
-/* Per-vhost data: the runs on this vhost, so that a vhost (or context) destroyed
- * under them can stop their timers before lws frees the timer lists. */
-struct prov_vhd {
-	struct prov *runs; /* list through prov.next */
-};
-
-struct prov {
-	struct lws_context *cx;   /* for connects and timers */
-	struct lws_vhost *vh;     /* the vhost with prov_protocol */
-	struct prov_vhd *vhd;     /* NULL once the vhost was destroyed */
-	struct prov *next;        /* in vhd->runs */
-	struct log *log;          /* borrowed */
-	prov_done_cb cb;          /* user callback */
-	void *arg;                /* its argument */
-
-	char addr[INET_ADDRSTRLEN]; /* the device's address */
-	uint16_t port;              /* and port */
-	char ssid[PROTO_SSID_MAX + 1]; /* for the log only */
-	char server[PROTO_HOST_MAX + 1]; /* likewise */
-	uint16_t server_port;
-	unsigned max_get, get_timeout_ms, post_timeout_ms, backoff_first_ms, backoff_max_ms;
-
-	enum prov_phase phase;    /* see the file comment */
-	unsigned get_attempts;    /* GET attempts made */
-	unsigned post_attempts;   /* POST attempts made */
-	lws_sorted_usec_list_t sul; /* backoff or deadline; "now" after a connection event */
-
-	/* the running attempt */
-	struct lws *wsi;          /* NULL when there is none or it was detached */
-	enum prov_end end;        /* how it ended */
-	bool written;             /* its request was handed to the socket */
-	char why[PROV_WHY_MAX];   /* failure text for the log */
-	char rx[PROV_REPLY_MAX];  /* reply bytes so far */
-	size_t rx_len;
-	struct httpresp head;     /* END_REPLY: the reply's head ... */
-	char body[PROV_BODY_MAX]; /* ... and NUL-terminated body */
-	size_t body_len;
-
-	/* requests, each with LWS_PRE bytes of headroom for lws_write */
-	unsigned char *get_req;   /* owned */
-	size_t get_len;
-	unsigned char *post_req;  /* owned; holds the password: zeroed and freed once written */
-	size_t post_len;
-
-	char deviceid[PROTO_DEVICEID_MAX + 1]; /* from GET /device; "" until then */
-};
 
 static const char *const result_names[_PROV_RESULT_MAX] = {
 	[PROV_OK] = "ok",
@@ -115,249 +48,17 @@ prov_post_sent(const struct prov *p)
 	return p && p->phase == PH_POST && p->written;
 }
 
-static void
-schedule_ms(struct prov *p, unsigned ms)
+void
+prov_schedule_ms(struct prov *p, unsigned ms)
 {
 	lws_sul_schedule(p->cx, 0, &p->sul, on_sul, (lws_usec_t)ms * LWS_US_PER_MS);
-}
-
-/* ---- the connection --------------------------------------------------------- */
-
-/* Forget the running wsi: its later callbacks find no prov and are ignored. */
-static void
-detach(struct prov *p)
-{
-	if (p->wsi) {
-		lws_set_opaque_user_data(p->wsi, NULL);
-		p->wsi = NULL;
-	}
-}
-
-/* Record how the attempt ended (the first report wins) and decide from the sul. */
-static void
-attempt_end(struct prov *p, enum prov_end end, const char *why)
-{
-	if (p->end != END_NONE)
-		return;
-	p->end = end;
-	if (why)
-		util_strlcpy(p->why, why, sizeof(p->why));
-	detach(p);
-	schedule_ms(p, 0);
-}
-
-/* Close the running wsi from outside its callbacks. */
-static void
-kill_wsi(struct prov *p)
-{
-	struct lws *wsi = p->wsi;
-
-	detach(p);
-	if (wsi)
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-}
-
-/* Try to complete the reply from the bytes received. Returns true when the
- * attempt ended (reply complete or malformed). eof: the device closed. */
-static bool
-try_reply(struct prov *p, bool eof)
-{
-	char err[PROV_WHY_MAX] = "";
-	int r;
-
-	for (;;) {
-		r = httpresp_parse(p->rx, p->rx_len, &p->head, err, sizeof(err));
-		if (r < 0)
-			break;
-		/* skip an interim 1xx (we never ask for one, but HTTP allows it) */
-		if (p->head.status >= 100 && p->head.status < 200 && p->head.status != 101) {
-			memmove(p->rx, p->rx + p->head.header_len, p->rx_len - p->head.header_len);
-			p->rx_len -= p->head.header_len;
-			continue;
-		}
-		r = httpresp_body(p->rx, p->rx_len, eof, &p->head, p->body, sizeof(p->body),
-				  &p->body_len, err, sizeof(err));
-		break;
-	}
-	if (r == 0) {
-		attempt_end(p, END_REPLY, NULL);
-		return true;
-	}
-	if (r == -EAGAIN) {
-		if (!eof)
-			return false;
-		attempt_end(p, END_CLOSED,
-			    p->rx_len ? "connection closed inside the reply" : "connection closed");
-		return true;
-	}
-	attempt_end(p, END_MALFORMED, err[0] ? err : "malformed reply");
-	return true;
-}
-
-static int
-on_writeable(struct prov *p, struct lws *wsi)
-{
-	bool post = p->phase == PH_POST;
-	unsigned char *buf = post ? p->post_req : p->get_req;
-	size_t len = post ? p->post_len : p->get_len;
-	int n;
-
-	if (p->written || !buf)
-		return 0;
-	/* the whole request in one write: one TCP segment (§2.4) */
-	n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_RAW);
-	if (n < (int)len) {
-		/* nothing usable was sent: a POST stays repeatable */
-		attempt_end(p, END_CONNECT_FAILED, "write failed");
-		return -1;
-	}
-	p->written = true;
-	if (post) {
-		explicit_bzero(p->post_req, LWS_PRE + PROV_REQUEST_MAX + 1);
-		free(p->post_req);
-		p->post_req = NULL;
-	}
-	return 0;
-}
-
-int
-prov_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		  size_t len)
-{
-	struct prov_vhd *vhd;
-	struct prov *p;
-
-	switch (reason) {
-	case LWS_CALLBACK_PROTOCOL_INIT:
-		vhd = lws_protocol_vh_priv_get(lws_get_vhost(wsi), lws_get_protocol(wsi));
-		if (!vhd && !lws_protocol_vh_priv_zalloc(lws_get_vhost(wsi), lws_get_protocol(wsi),
-							 sizeof(struct prov_vhd)))
-			return -1;
-		return 0;
-
-	case LWS_CALLBACK_PROTOCOL_DESTROY:
-		/* The vhost goes (lws_context_destroy): its connections were closed
-		 * already, and the timer lists die with the context. Stop every run
-		 * and tell its owner. */
-		vhd = lws_protocol_vh_priv_get(lws_get_vhost(wsi), lws_get_protocol(wsi));
-		while (vhd && vhd->runs) {
-			p = vhd->runs;
-			vhd->runs = p->next;
-			p->next = NULL;
-			p->vhd = NULL;
-			lws_sul_cancel(&p->sul);
-			detach(p);
-			if (p->phase != PH_DONE) {
-				p->phase = PH_DONE;
-				p->cb(p->arg, PROV_CANCELLED, p->deviceid[0] ? p->deviceid : NULL);
-			}
-		}
-		return 0;
-
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		p = lws_get_opaque_user_data(wsi);
-		if (p) {
-			char why[PROV_WHY_MAX];
-
-			snprintf(why, sizeof(why), "%.*s", in ? (int)len : 0,
-				 in ? (const char *)in : "");
-			attempt_end(p, END_CONNECT_FAILED, why[0] ? why : "connect failed");
-		}
-		return 0;
-
-	case LWS_CALLBACK_RAW_CONNECTED:
-		p = lws_get_opaque_user_data(wsi);
-		if (!p)
-			return -1;
-		p->wsi = wsi; /* may run before lws_client_connect_via_info returned */
-		lws_callback_on_writable(wsi);
-		return 0;
-
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		p = lws_get_opaque_user_data(wsi);
-		if (!p)
-			return -1;
-		return on_writeable(p, wsi);
-
-	case LWS_CALLBACK_RAW_RX:
-		p = lws_get_opaque_user_data(wsi);
-		if (!p)
-			return -1;
-		if (!p->written) {
-			attempt_end(p, END_MALFORMED, "the device spoke before our request");
-			return -1;
-		}
-		if (len > sizeof(p->rx) - p->rx_len) {
-			attempt_end(p, END_MALFORMED, "reply longer than PROV_REPLY_MAX");
-			return -1;
-		}
-		memcpy(p->rx + p->rx_len, in, len);
-		p->rx_len += len;
-		return try_reply(p, false) ? -1 : 0;
-
-	case LWS_CALLBACK_RAW_CLOSE:
-		p = lws_get_opaque_user_data(wsi);
-		if (p)
-			try_reply(p, true);
-		return 0;
-
-	default:
-		return 0;
-	}
-}
-
-const struct lws_protocols prov_protocol = {
-	.name = PROV_PROTOCOL_NAME,
-	.callback = prov_lws_callback,
-	.per_session_data_size = 0,
-	.rx_buffer_size = 0,
-};
-
-static void
-start_attempt(struct prov *p, enum prov_phase phase)
-{
-	struct lws_client_connect_info i = { 0 };
-	struct lws *wsi;
-
-	p->phase = phase;
-	p->end = END_NONE;
-	p->written = false;
-	p->why[0] = '\0';
-	p->rx_len = 0;
-	p->body_len = 0;
-	if (phase == PH_GET)
-		p->get_attempts++;
-	else
-		p->post_attempts++;
-
-	/* the deadline first: a connect that fails at once moves it to "now" */
-	schedule_ms(p, phase == PH_GET ? p->get_timeout_ms : p->post_timeout_ms);
-
-	i.context = p->cx;
-	i.vhost = p->vh;
-	i.address = p->addr;
-	i.port = p->port;
-	i.path = "";
-	i.host = p->addr;
-	i.origin = p->addr;
-	i.method = "RAW";
-	i.protocol = PROV_PROTOCOL_NAME;
-	i.local_protocol_name = PROV_PROTOCOL_NAME;
-	i.opaque_user_data = p;
-	wsi = lws_client_connect_via_info(&i);
-	if (!wsi) {
-		attempt_end(p, END_CONNECT_FAILED, "connect failed");
-		return;
-	}
-	if (p->end == END_NONE)
-		p->wsi = wsi;
 }
 
 static void
 finish(struct prov *p, enum prov_result r)
 {
 	lws_sul_cancel(&p->sul);
-	kill_wsi(p);
+	prov_kill_wsi(p);
 	p->phase = PH_DONE;
 	log_printf(p->log, r == PROV_OK || r == PROV_POSTED_NO_REPLY ? LOG_NOTICE : LOG_ERR,
 		   "provisioning: %s", prov_result_name(r));
@@ -423,7 +124,7 @@ get_ended(struct prov *p)
 		log_notice(p->log, "sending WiFi \"%s\" and server \"%s\" port %u to device \"%s\" "
 				   "(POST /ap, %zu bytes in one write)",
 			   p->ssid, p->server, p->server_port, p->deviceid, p->post_len);
-		start_attempt(p, PH_POST);
+		prov_start_attempt(p, PH_POST);
 		return;
 	}
 	if (p->end == END_MALFORMED) {
@@ -442,7 +143,7 @@ get_ended(struct prov *p)
 	log_info(p->log, "GET /device attempt %u of %u: %s, retrying in %u ms", p->get_attempts,
 		 p->max_get, end_text(p), backoff_ms(p, p->get_attempts));
 	p->phase = PH_GET_WAIT;
-	schedule_ms(p, backoff_ms(p, p->get_attempts));
+	prov_schedule_ms(p, backoff_ms(p, p->get_attempts));
 }
 
 /* The POST /ap attempt ended. */
@@ -464,7 +165,7 @@ post_ended(struct prov *p)
 			 p->post_attempts, PROV_POST_CONNECT_ATTEMPTS, end_text(p),
 			 backoff_ms(p, p->post_attempts));
 		p->phase = PH_POST_WAIT;
-		schedule_ms(p, backoff_ms(p, p->post_attempts));
+		prov_schedule_ms(p, backoff_ms(p, p->post_attempts));
 		return;
 	}
 	if (p->end != END_REPLY) {
@@ -501,15 +202,15 @@ on_sul(lws_sorted_usec_list_t *sul)
 
 	switch (p->phase) {
 	case PH_GET_WAIT:
-		start_attempt(p, PH_GET);
+		prov_start_attempt(p, PH_GET);
 		return;
 	case PH_POST_WAIT:
-		start_attempt(p, PH_POST);
+		prov_start_attempt(p, PH_POST);
 		return;
 	case PH_GET:
 	case PH_POST:
 		if (p->end == END_NONE) { /* the deadline */
-			kill_wsi(p);
+			prov_kill_wsi(p);
 			p->end = END_TIMEOUT;
 		}
 		if (p->phase == PH_GET)
@@ -624,7 +325,7 @@ prov_start(struct lws_context *cx, struct lws_vhost *vh, const struct prov_opts 
 	/* the first attempt runs from the loop, so the callback never runs inside
 	 * prov_start */
 	p->phase = PH_GET_WAIT;
-	schedule_ms(p, 0);
+	prov_schedule_ms(p, 0);
 	*ret = p;
 	return 0;
 }
@@ -643,7 +344,7 @@ prov_cancel(struct prov *p)
 				break;
 			}
 		lws_sul_cancel(&p->sul);
-		kill_wsi(p);
+		prov_kill_wsi(p);
 	}
 	prov_free(p);
 }

@@ -114,240 +114,6 @@ n_call(const void *c)
 	return lim / 2 < ROUTE_NOTICE_MAX_S ? (lim / 2 ? lim / 2 : 1) : ROUTE_NOTICE_MAX_S;
 }
 
-/* ---- texts ------------------------------------------------------------------------- */
-
-static const char *
-ssid(const struct route_cloud_facts *f)
-{
-	return f->ssid ? f->ssid : "your home WiFi";
-}
-
-static bool
-t_wait_ap(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "NOW: hold the device's button for about 7 seconds until its LED "
-			   "blinks fast (some firmware needs a second long press)%s",
-		 F(c)->hops_auto ? "; sonota-c joins its WiFi \"ITEAD-<id>\" itself."
-				 : ", then join this computer to the WiFi \"ITEAD-<id>\", "
-				   "password 12345678.");
-	return true;
-}
-
-static bool
-x_wait_ap(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "This computer did not join the device's WiFi \"ITEAD-<id>\" within "
-			   "%u s (--wait-timeout). Put the device in pairing mode (hold its button "
-			   "~7 s), then rerun sonota-c%s.",
-		 F(c)->wait_timeout_s, F(c)->hops_auto ? " (no ITEAD-<id> WiFi was in range, or "
-			   "NetworkManager could not join it: the lines above say which)"
-			   : " and join ITEAD-<id> when told");
-	return true;
-}
-
-static bool
-t_prov(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "Talking to the device at 10.10.7.1%s",
-		 F(c)->hops_auto ? " over its ITEAD-<id> WiFi." : ": keep this computer on its "
-								  "ITEAD-<id> WiFi.");
-	return true;
-}
-
-static bool
-x_prov(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "Provisioning did not finish within %u s (--wait-timeout). Put the "
-			   "device in pairing mode again, then rerun sonota-c.",
-		 F(c)->wait_timeout_s);
-	return true;
-}
-
-static bool
-t_posted(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "The device did not answer POST /ap; waiting up to %d s for its WiFi "
-			   "to go away (then it took the settings).", ROUTE_NO_REPLY_WAIT_S);
-	return true;
-}
-
-static bool
-x_posted_retry(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "No reply to POST /ap and the device's WiFi is still up after %d s: "
-			   "it did not take the settings. Provisioning again (run %u of %d).",
-		 ROUTE_NO_REPLY_WAIT_S, F(c)->prov_runs + 1, ROUTE_PROV_RUNS_MAX);
-	return true;
-}
-
-static bool
-x_posted_fail(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "The device never answered POST /ap and kept its WiFi up after %d "
-			   "runs: it does not take the settings. Check that it is a Sonoff in "
-			   "pairing mode (stock firmware 1.x-2.x), put it in pairing mode again, then "
-			   "rerun sonota-c; see the debug log for each attempt.",
-		 ROUTE_PROV_RUNS_MAX);
-	return true;
-}
-
-static bool
-x_prov_fail(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "Provisioning failed %d times while the device's WiFi stayed up (see "
-			   "the lines above for why). Put the device in pairing mode again, then "
-			   "rerun sonota-c.", ROUTE_PROV_RUNS_MAX);
-	return true;
-}
-
-static bool
-t_pause(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "Provisioning again in %d s%s.", ROUTE_PROV_RETRY_S,
-		 F(c)->hops_auto ? "" : "; keep this computer on ITEAD-<id>");
-	return true;
-}
-
-static bool
-n_ap_early(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "The device's WiFi went away before it was provisioned (its AP closes "
-			   "after a few minutes). Long-press the button again.");
-	return true;
-}
-
-static bool
-n_posted_gone(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "The device's WiFi went away after the unanswered POST /ap: it took "
-			   "the settings.");
-	return true;
-}
-
-static bool
-t_wait_home(const void *c, char *buf, size_t len)
-{
-	if (F(c)->hops_auto)
-		snprintf(buf, len, "sonota-c takes this computer back to \"%s\" itself (to get %s "
-				   "again); the device joins it by itself too.", ssid(F(c)),
-			 F(c)->serving_host ? F(c)->serving_host : "its address");
-	else
-		snprintf(buf, len, "NOW: reconnect this computer to \"%s\" so that it has %s "
-				   "again. The device joins it by itself.", ssid(F(c)),
-			 F(c)->serving_host ? F(c)->serving_host : "its address");
-	return true;
-}
-
-static bool
-x_wait_home(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "This computer did not get %s back within %u s (--wait-timeout): it "
-			   "must rejoin \"%s\" for the device to reach it. Rerun sonota-c once it "
-			   "has (with --no-prov if the device already left its pairing WiFi).",
-		 F(c)->serving_host ? F(c)->serving_host : "its home address",
-		 F(c)->wait_timeout_s, ssid(F(c)));
-	return true;
-}
-
-static bool
-t_wait_call(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "Waiting for the device to call %s:%u (it does within a minute of "
-			   "joining \"%s\"). Keep this computer on that network.",
-		 F(c)->serving_host ? F(c)->serving_host : "this computer", F(c)->https_port,
-		 ssid(F(c)));
-	return true;
-}
-
-static bool
-no_call_notice(const void *c, char *buf, size_t len)
-{
-	return route_cloud_no_call_text(F(c), false, buf, len);
-}
-
-static bool
-x_wait_call(const void *c, char *buf, size_t len)
-{
-	if (F(c)->provisioned)
-		return route_cloud_no_call_text(F(c), true, buf, len);
-	snprintf(buf, len, "No device called %s:%u within %u s (--wait-timeout). Check that the "
-			   "device is on \"%s\" (power-cycle it), that no firewall blocks TCP port "
-			   "%u, then rerun sonota-c.",
-		 F(c)->serving_host ? F(c)->serving_host : "this computer", F(c)->https_port,
-		 F(c)->wait_timeout_s, ssid(F(c)), F(c)->https_port);
-	return true;
-}
-
-static bool
-t_serving(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "Serving the emulated cloud (%u device%s seen). Keep this computer on "
-			   "\"%s\".", F(c)->devices, F(c)->devices == 1 ? "" : "s", ssid(F(c)));
-	return true;
-}
-
-static bool
-x_serving(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "No device finished its stock upgrade within %u s (--wait-timeout); "
-			   "the summary below says where each device stopped.",
-		 F(c)->wait_timeout_s);
-	return true;
-}
-
-static bool
-t_final(const void *c, char *buf, size_t len)
-{
-	if (F(c)->have_final)
-		snprintf(buf, len, "On FinalStage as 192.168.4.2: waiting for the device to "
-				   "download %s.",
-			 F(c)->user2_delivered ? "image_arduino.bin" : "its images (1 or 2 files)");
-	else if (F(c)->hops_auto)
-		snprintf(buf, len, "Waiting for the device's open WiFi \"FinalStage\" (10-20 s "
-				   "after it reboots): sonota-c joins it itself. Make sure nothing "
-				   "else (a phone...) joins it first: this computer must get "
-				   "192.168.4.2.");
-	else
-		snprintf(buf, len, "NOW: join this computer to the open WiFi \"FinalStage\" once it "
-				   "appears (10-20 s after the device reboots). Make sure nothing else "
-				   "(a phone...) joins it first: this computer must get 192.168.4.2, "
-				   "and no firewall may block port %u.", F(c)->http_port);
-	return true;
-}
-
-static bool
-x_final(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "image_arduino.bin was not delivered on FinalStage within %u s "
-			   "(--wait-timeout). If FinalStage is still up, rerun sonota-c with "
-			   "--no-prov and join it; if it stays up for minutes without a download, "
-			   "only serial flashing helps (README, Troubleshooting).",
-		 F(c)->wait_timeout_s);
-	return true;
-}
-
-static bool
-t_delivered(const void *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "The device writes the final firmware and restarts; waiting up to %u s "
-			   "for FinalStage to go away.", F(c)->done_timeout_s);
-	return true;
-}
-
-static bool
-n_interrupt(const void *c, char *buf, size_t len)
-{
-	(void)c;
-	snprintf(buf, len, "Interrupted before the final image was delivered: the device is NOT "
-			   "done.");
-	return true;
-}
-
 /* ---- entry actions ----------------------------------------------------------------- */
 
 #define R(ctx) ((struct route_cloud *)(ctx))
@@ -404,26 +170,28 @@ a_failed(void *c, int from, int ev, int to)
 
 static const struct engine_stage stages[_ROUTE_STAGE_MAX] = {
 	[ROUTE_PREFLIGHT] = { .name = "preflight" },
-	[ROUTE_WAIT_AP] = { .name = "wait-ap", .limit_s = l_wait, .instruction = t_wait_ap,
-			    .expiry = x_wait_ap },
+	[ROUTE_WAIT_AP] = { .name = "wait-ap", .limit_s = l_wait, .instruction = rc_t_wait_ap,
+			    .expiry = rc_x_wait_ap },
 	[ROUTE_PROVISIONING] = { .name = "provisioning", .limit_s = l_wait,
 				 .on_entry = a_prov_enter, .on_exit = a_prov_exit,
-				 .instruction = t_prov, .expiry = x_prov },
+				 .instruction = rc_t_prov, .expiry = rc_x_prov },
 	[ROUTE_POSTED] = { .name = "posted", .limit_s = l_no_reply, .on_entry = a_posted,
-			   .instruction = t_posted,
-			   .expiry = x_posted_fail },
-	[ROUTE_PROV_PAUSE] = { .name = "prov-pause", .limit_s = l_retry, .instruction = t_pause },
+			   .instruction = rc_t_posted,
+			   .expiry = rc_x_posted_fail },
+	[ROUTE_PROV_PAUSE] = { .name = "prov-pause", .limit_s = l_retry, .instruction = rc_t_pause },
+	[ROUTE_LOOK_NEXT] = { .name = "look-next", .limit_s = rc_l_look, .on_entry = rc_a_look,
+			      .instruction = rc_t_look },
 	[ROUTE_WAIT_HOME] = { .name = "wait-home", .limit_s = l_wait, .on_entry = a_provisioned,
-			      .instruction = t_wait_home, .expiry = x_wait_home },
+			      .instruction = rc_t_wait_home, .expiry = rc_x_wait_home },
 	[ROUTE_WAIT_CALL] = { .name = "wait-call", .limit_s = l_call, .notice_s = n_call,
-			      .instruction = t_wait_call, .notice = no_call_notice,
-			      .expiry = x_wait_call },
-	[ROUTE_SERVING] = { .name = "serving", .limit_s = l_wait, .instruction = t_serving,
-			    .expiry = x_serving },
-	[ROUTE_FINALSTAGE] = { .name = "finalstage", .limit_s = l_wait, .instruction = t_final,
-			       .expiry = x_final },
+			      .instruction = rc_t_wait_call, .notice = rc_no_call_notice,
+			      .expiry = rc_x_wait_call },
+	[ROUTE_SERVING] = { .name = "serving", .limit_s = l_wait, .instruction = rc_t_serving,
+			    .expiry = rc_x_serving },
+	[ROUTE_FINALSTAGE] = { .name = "finalstage", .limit_s = l_wait, .on_entry = rc_a_final,
+			       .instruction = rc_t_final, .expiry = rc_x_final },
 	[ROUTE_FINAL_DELIVERED] = { .name = "final-delivered", .limit_s = l_done,
-				    .instruction = t_delivered },
+				    .instruction = rc_t_delivered },
 	[ROUTE_NEXT_DEVICE] = { .name = "next-device", .limit_s = rc_l_next,
 				.on_entry = rc_a_next, .instruction = rc_t_next },
 	[ROUTE_DONE] = { .name = "done", .on_entry = a_done, .terminal = true, .success = true },
@@ -449,6 +217,7 @@ static const char *const ev_names[_ROUTE_EV_MAX] = {
 	[ROUTE_EV_TIMEOUT] = "timeout",
 	[ROUTE_EV_FATAL] = "fatal",
 	[ROUTE_EV_INTERRUPT] = "interrupt",
+	[ROUTE_EV_JOIN_FAILED] = "join-failed",
 	[ROUTE_EV_ENTERED] = "entered",
 };
 
@@ -456,6 +225,7 @@ static const char *const ev_names[_ROUTE_EV_MAX] = {
  * section "Transitions", lists the same rows. */
 #define ROW(f, e, g, t, n) { ROUTE_##f, ROUTE_EV_##e, g, ROUTE_##t, n }
 #define SELF(s, e) { ROUTE_##s, ROUTE_EV_##e, NULL, ROUTE_##s, NULL }
+#define SELF_IF(s, e, g) { ROUTE_##s, ROUTE_EV_##e, g, ROUTE_##s, NULL }
 static const struct engine_row rows[] = {
 	ROW(PREFLIGHT, START, NULL, WAIT_AP, NULL),
 	ROW(PREFLIGHT, START_NO_PROV, NULL, WAIT_HOME, NULL),
@@ -467,30 +237,43 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_AP, DEVICE_SEEN, NULL, SERVING, NULL),
 	ROW(WAIT_AP, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(WAIT_AP, E2A_REQUEST, NULL, FINALSTAGE, NULL),
+	/* NM cannot join it (wrong password): --all goes on with the others (the driver
+	 * skips that AP); one device: nothing else to wait for. */
+	SELF_IF(WAIT_AP, JOIN_FAILED, rc_g_drawer),
+	ROW(WAIT_AP, JOIN_FAILED, NULL, FAILED, rc_n_join_failed),
 	SELF(WAIT_AP, AP_DOWN), SELF(WAIT_AP, HOME_UP), SELF(WAIT_AP, HOME_DOWN),
 	ROW(WAIT_AP, TIMEOUT, rc_g_drawer_dev, NEXT_DEVICE, NULL), /* --all: this device */
 	ROW(WAIT_AP, TIMEOUT, NULL, FAILED, NULL),
 
+	/* --all: a device provisioned: look for another before going home (look-next) */
+	ROW(PROVISIONING, PROV_OK, rc_g_drawer, LOOK_NEXT, NULL),
+	ROW(PROVISIONING, PROV_NO_REPLY, rc_g_ap_gone_drawer, LOOK_NEXT, rc_n_posted_gone),
+	ROW(PROVISIONING, AP_DOWN, rc_g_post_sent_drawer, LOOK_NEXT, rc_n_posted_gone),
+	/* --all: devices provisioned before may call meanwhile (two interfaces) */
+	SELF_IF(PROVISIONING, DEVICE_SEEN, rc_g_drawer),
 	ROW(PROVISIONING, PROV_OK, NULL, WAIT_HOME, NULL),
 	/* Posted without a reply: the AP already gone means it took the settings. */
-	ROW(PROVISIONING, PROV_NO_REPLY, g_ap_gone, WAIT_HOME, n_posted_gone),
+	ROW(PROVISIONING, PROV_NO_REPLY, g_ap_gone, WAIT_HOME, rc_n_posted_gone),
 	ROW(PROVISIONING, PROV_NO_REPLY, NULL, POSTED, NULL),
 	/* The AP went while the POST was out: the device left with the settings. */
-	ROW(PROVISIONING, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
-	ROW(PROVISIONING, AP_DOWN, NULL, WAIT_AP, n_ap_early),
+	ROW(PROVISIONING, AP_DOWN, g_post_sent, WAIT_HOME, rc_n_posted_gone),
+	ROW(PROVISIONING, AP_DOWN, NULL, WAIT_AP, rc_n_ap_early),
 	ROW(PROVISIONING, PROV_FAILED, g_ap_gone, WAIT_AP, NULL),
 	ROW(PROVISIONING, PROV_FAILED, g_runs_left, PROV_PAUSE, NULL),
-	ROW(PROVISIONING, PROV_FAILED, rc_g_drawer, NEXT_DEVICE, x_prov_fail),
-	ROW(PROVISIONING, PROV_FAILED, NULL, FAILED, x_prov_fail),
+	ROW(PROVISIONING, PROV_FAILED, rc_g_drawer, NEXT_DEVICE, rc_x_prov_fail),
+	ROW(PROVISIONING, PROV_FAILED, NULL, FAILED, rc_x_prov_fail),
 	ROW(PROVISIONING, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(PROVISIONING, AP_UP), SELF(PROVISIONING, HOME_UP), SELF(PROVISIONING, HOME_DOWN),
 	ROW(PROVISIONING, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(PROVISIONING, TIMEOUT, NULL, FAILED, NULL),
 
 	/* The unanswered POST: the AP going away is the device leaving with the settings. */
-	ROW(POSTED, ENTERED, g_ap_gone, WAIT_HOME, n_posted_gone),
-	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, n_posted_gone),
-	ROW(POSTED, TIMEOUT, g_runs_left, PROVISIONING, x_posted_retry),
+	ROW(POSTED, ENTERED, rc_g_ap_gone_drawer, LOOK_NEXT, rc_n_posted_gone),
+	ROW(POSTED, AP_DOWN, rc_g_drawer, LOOK_NEXT, rc_n_posted_gone),
+	SELF_IF(POSTED, DEVICE_SEEN, rc_g_drawer),
+	ROW(POSTED, ENTERED, g_ap_gone, WAIT_HOME, rc_n_posted_gone),
+	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, rc_n_posted_gone),
+	ROW(POSTED, TIMEOUT, g_runs_left, PROVISIONING, rc_x_posted_retry),
 	ROW(POSTED, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(POSTED, TIMEOUT, NULL, FAILED, NULL),
 	ROW(POSTED, DEVICE_SEEN, NULL, SERVING, NULL),
@@ -498,10 +281,22 @@ static const struct engine_row rows[] = {
 
 	ROW(PROV_PAUSE, TIMEOUT, g_ap_here, PROVISIONING, NULL),
 	ROW(PROV_PAUSE, TIMEOUT, NULL, WAIT_AP, NULL),
-	ROW(PROV_PAUSE, AP_DOWN, g_post_sent, WAIT_HOME, n_posted_gone),
-	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, n_ap_early),
+	ROW(PROV_PAUSE, AP_DOWN, rc_g_post_sent_drawer, LOOK_NEXT, rc_n_posted_gone),
+	SELF_IF(PROV_PAUSE, DEVICE_SEEN, rc_g_drawer),
+	ROW(PROV_PAUSE, AP_DOWN, g_post_sent, WAIT_HOME, rc_n_posted_gone),
+	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, rc_n_ap_early),
 	ROW(PROV_PAUSE, DEVICE_SEEN, NULL, SERVING, NULL),
 	SELF(PROV_PAUSE, AP_UP), SELF(PROV_PAUSE, HOME_UP), SELF(PROV_PAUSE, HOME_DOWN),
+
+	/* --all: a device provisioned; another ITEAD-<id> in range is provisioned next,
+	 * else home (docs/stage-machine.md "look-next"). */
+	ROW(LOOK_NEXT, AP_UP, NULL, PROVISIONING, NULL),
+	ROW(LOOK_NEXT, TIMEOUT, NULL, WAIT_HOME, NULL),
+	SELF(LOOK_NEXT, AP_DOWN), SELF(LOOK_NEXT, HOME_UP), SELF(LOOK_NEXT, HOME_DOWN),
+	SELF(LOOK_NEXT, DEVICE_SEEN), SELF(LOOK_NEXT, STOCK_DONE), SELF(LOOK_NEXT, PROV_OK),
+	SELF(LOOK_NEXT, PROV_NO_REPLY), SELF(LOOK_NEXT, PROV_FAILED),
+	SELF(LOOK_NEXT, FINAL_UP), SELF(LOOK_NEXT, FINAL_DOWN), SELF(LOOK_NEXT, E2A_REQUEST),
+	SELF(LOOK_NEXT, JOIN_FAILED),
 
 	/* --no-prov resumes at FinalStage when 192.168.4.2 is already there. */
 	ROW(WAIT_HOME, ENTERED, g_final_here, FINALSTAGE, NULL),
@@ -524,6 +319,10 @@ static const struct engine_row rows[] = {
 	ROW(WAIT_CALL, TIMEOUT, rc_g_drawer, NEXT_DEVICE, NULL),
 	ROW(WAIT_CALL, TIMEOUT, NULL, FAILED, NULL),
 
+	/* --all: FinalStage one device at a time, once no device is left in stage 2 (this
+	 * computer leaving home would cut their downloads). */
+	ROW(SERVING, ENTERED, rc_g_final_ready, FINALSTAGE, NULL),
+	ROW(SERVING, STOCK_DONE, rc_g_stage2_busy, SERVING, rc_n_wait_others),
 	ROW(SERVING, STOCK_DONE, NULL, FINALSTAGE, NULL),
 	ROW(SERVING, FINAL_UP, NULL, FINALSTAGE, NULL),
 	ROW(SERVING, E2A_REQUEST, NULL, FINALSTAGE, NULL),
@@ -555,7 +354,11 @@ static const struct engine_row rows[] = {
 	SELF(FINAL_DELIVERED, HOME_DOWN), SELF(FINAL_DELIVERED, DEVICE_SEEN),
 	SELF(FINAL_DELIVERED, STOCK_DONE),
 
-	/* --all: between two devices (docs/stage-machine.md "next-device"). */
+	/* --all: between two devices (docs/stage-machine.md "next-device"): the next
+	 * device's FinalStage, back home to devices still in stage 2, or the next
+	 * ITEAD-<id>. */
+	ROW(NEXT_DEVICE, ENTERED, rc_g_final_waiting, FINALSTAGE, NULL),
+	ROW(NEXT_DEVICE, ENTERED, rc_g_stage2_busy, WAIT_HOME, NULL),
 	ROW(NEXT_DEVICE, AP_UP, NULL, PROVISIONING, NULL),
 	ROW(NEXT_DEVICE, TIMEOUT, rc_g_drawer_all_done, DONE, rc_n_next_done),
 	ROW(NEXT_DEVICE, TIMEOUT, NULL, FAILED, rc_n_next_failed),
@@ -565,13 +368,15 @@ static const struct engine_row rows[] = {
 	SELF(NEXT_DEVICE, DEVICE_SEEN), SELF(NEXT_DEVICE, STOCK_DONE),
 	SELF(NEXT_DEVICE, E2A_REQUEST), SELF(NEXT_DEVICE, FINAL_DELIVERED),
 	SELF(NEXT_DEVICE, PROV_OK), SELF(NEXT_DEVICE, PROV_NO_REPLY), SELF(NEXT_DEVICE, PROV_FAILED),
+	SELF(NEXT_DEVICE, JOIN_FAILED),
 
 	/* Every non-terminal stage. */
 	{ ENGINE_ANY, ROUTE_EV_FATAL, NULL, ROUTE_FAILED, NULL },
-	{ ENGINE_ANY, ROUTE_EV_INTERRUPT, NULL, ROUTE_FAILED, n_interrupt },
+	{ ENGINE_ANY, ROUTE_EV_INTERRUPT, NULL, ROUTE_FAILED, rc_n_interrupt },
 };
 #undef ROW
 #undef SELF
+#undef SELF_IF
 
 const struct engine_route route_cloud = {
 	.name = "cloud",

@@ -30,6 +30,12 @@
 				   * long after the wait began (half the limit if shorter) */
 #define ROUTE_DEVICEID_MAX 31     /* the <id> of ITEAD-<id> kept in the facts (SSIDs are at
 				   * most 32 bytes, "ITEAD-" included) */
+#define ROUTE_DRAWER_LOOK_S 8     /* --all: after a device took the settings, how long
+				   * look-next looks for another ITEAD-<id> before going
+				   * home (the hop driver scans at once and every 3 s), so
+				   * that devices whose buttons were pressed together go
+				   * through stage 2 together */
+#define ROUTE_JOIN_FAILURE_MAX 192 /* the hop driver's one-line reason of a failed join */
 #define ROUTE_DRAWER_NEXT_S 120   /* --all: how long next-device looks for another ITEAD-*
 				   * AP (the user presses the next device's button; the AP
 				   * stays ~3 min); --wait-timeout if shorter */
@@ -40,12 +46,14 @@ enum route_stage {
 	ROUTE_PROVISIONING,    /* GET /device + POST /ap to 10.10.7.1 */
 	ROUTE_POSTED,          /* POST /ap unanswered, the AP still up: does it go away? */
 	ROUTE_PROV_PAUSE,      /* a run failed while the AP stays: pause, then again */
+	ROUTE_LOOK_NEXT,       /* --all: a device provisioned; another ITEAD-<id> first? */
 	ROUTE_WAIT_HOME,       /* waiting for the host to be back on the home WiFi */
 	ROUTE_WAIT_CALL,       /* back home: waiting for a device to call the cloud */
 	ROUTE_SERVING,         /* stage 2: devices talk to the emulated cloud */
 	ROUTE_FINALSTAGE,      /* stage 3: waiting for / serving E2A on FinalStage */
 	ROUTE_FINAL_DELIVERED, /* image_arduino.bin delivered in full; FinalStage to go */
-	ROUTE_NEXT_DEVICE,     /* --all: a device ended (recorded); the next ITEAD-<id>? */
+	ROUTE_NEXT_DEVICE,     /* --all: a device ended (recorded): the next FinalStage,
+				* back home, or the next ITEAD-<id>? */
 	ROUTE_DONE,            /* success */
 	ROUTE_FAILED,          /* failure, a limit expired, or interrupted */
 	_ROUTE_STAGE_MAX,
@@ -70,6 +78,8 @@ enum route_ev {
 	ROUTE_EV_TIMEOUT,         /* the stage's time limit expired */
 	ROUTE_EV_FATAL,           /* unrecoverable error, logged by whoever raised it */
 	ROUTE_EV_INTERRUPT,       /* SIGINT, SIGTERM or SIGHUP */
+	ROUTE_EV_JOIN_FAILED,     /* the hop driver cannot join an ITEAD-<id>: it refused the
+				   * pairing password (f.join_failure says so) */
 	ROUTE_EV_ENTERED,         /* pseudo-event queued on entry: the follow-up rows */
 	_ROUTE_EV_MAX,
 };
@@ -107,12 +117,20 @@ struct route_cloud_facts {
 	/* --all (drawer mode, docs/stage-machine.md "next-device") */
 	bool drawer;               /* --all: a device's end leads to next-device */
 	bool drawer_all_done;      /* every device recorded so far is done (adapter) */
-	bool dev_started;          /* the current device was provisioned or tried */
+	bool dev_started;          /* a device is being provisioned (not yet in the drawer) */
 	unsigned devices_before;   /* .devices when the current device began */
+	/* the drawer's counts (src/drawer.h), kept by the adapter */
+	unsigned drawer_open;      /* devices provisioned or heard of, not ended */
+	unsigned drawer_stage2;    /* of them, provisioned or calling: not stock-done yet */
+	unsigned drawer_final_waiting; /* stock-done, their FinalStage not served yet */
+	uint8_t final_bssid[6];    /* the FinalStage to join: the soft-AP MAC of the
+				    * device picked by final_begin (all zero: any) */
 	uint8_t itead_bssid[6];    /* the ITEAD-<id> the hop driver joined for the current
 				    * device (all zero: unknown); written by src/hop.c */
 	char itead_deviceid[ROUTE_DEVICEID_MAX + 1]; /* the <id> of that ITEAD-<id> ("":
 				    * unknown); written by src/hop.c */
+	char join_failure[ROUTE_JOIN_FAILURE_MAX]; /* why the last ITEAD-<id> join failed
+				    * (NetworkManager's reason, one line); src/hop.c */
 };
 
 /* The effects, supplied by the adapter. */
@@ -120,11 +138,25 @@ struct route_cloud_ops {
 	void (*prov_start)(void *arg);            /* start a provisioning run */
 	void (*prov_stop)(void *arg);             /* stop the run if one is running */
 	void (*finish)(void *arg, bool success, bool interrupted); /* the run ended */
-	/* --all: the current device ended: outcome (drawer.h enum drawer_outcome: 0 done,
-	 * 1 failed, 2 interrupted) and the one-line why (NULL for done). Called before
-	 * finish when the run ends with a device in progress; the adapter updates
-	 * f.drawer_all_done. NULL = not in drawer mode. */
-	void (*device_end)(void *arg, int outcome, const char *why);
+	/* --all (NULL: never in drawer mode). Devices end: which (enum route_dev_end),
+	 * outcome (drawer.h enum drawer_outcome: 0 done, 1 failed, 2 interrupted) and
+	 * the one-line why (NULL for done). Called before finish when the run ends
+	 * with devices in progress; the adapter updates f.drawer_all_done and the
+	 * drawer counts. */
+	void (*device_end)(void *arg, int which, int outcome, const char *why);
+	/* --all: the device being provisioned took the settings: into the drawer */
+	void (*device_provisioned)(void *arg);
+	/* --all: finalstage entered: pick the device whose FinalStage is served next
+	 * (the one there already, else the first stock-done), write f.final_bssid */
+	void (*final_begin)(void *arg);
+};
+
+/* Which devices route_cloud_ops.device_end ends. */
+enum route_dev_end {
+	ROUTE_END_CURRENT = 0, /* the device being provisioned (not in the drawer yet) */
+	ROUTE_END_FINAL,       /* the device on FinalStage */
+	ROUTE_END_STAGE2,      /* every device provisioned or calling, not stock-done */
+	ROUTE_END_ALL,         /* every device not ended (the run ends) */
 };
 
 /* The context the engine gets (engine_init's ctx). */

@@ -208,6 +208,15 @@ on_update(struct session_table *t, struct session_conn *c, const struct session_
 	if (r < 0 || !first)
 		return r;
 	c->got_update = true;
+	if (env->hold_upgrade && d->state != SESSION_DEV_GAVE_UP &&
+	    d->state != SESSION_DEV_UPGRADED) {
+		/* Not now: the device reconnects and gets it then (no relay test either:
+		 * it comes with the upgrade). */
+		session_ev_add(out, SESSION_EV_UPGRADE_HELD, d);
+		out->close = true;
+		c->done = true;
+		return 0;
+	}
 
 	/* SonOTA order (§3.5): reply, relay test, upgrade, all in one batch. */
 	r = relay_test(t, c, env, d, m, out);

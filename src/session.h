@@ -140,6 +140,12 @@ struct session_env {
 				    * active device when the table is full */
 	const char *fresh_uuid;    /* a UUID made for this connection; used (copied) the
 				    * first time the connection needs a server key */
+	bool hold_upgrade;         /* --all: the first update is answered, then no relay
+				    * test and no upgrade: the connection is closed
+				    * (SESSION_EV_UPGRADE_HELD) and the device gets its
+				    * upgrade when it reconnects after the hold (a download
+				    * must not start while this computer is about to leave
+				    * the home WiFi) */
 };
 
 enum session_event_type {
@@ -171,6 +177,8 @@ enum session_event_type {
 	SESSION_EV_EVICTED,              /* the table was full: this offline device (deviceid,
 					  * state, attempt = its failed acks) was forgotten to
 					  * make room for the device of this frame */
+	SESSION_EV_UPGRADE_HELD,         /* env.hold_upgrade: the first update answered, the
+					  * upgrade not sent; out->close set */
 	_SESSION_EV_MAX,
 };
 

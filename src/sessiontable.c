@@ -27,6 +27,7 @@ static const char *const event_names[_SESSION_EV_MAX] = {
 	[SESSION_EV_CLOSED_BEFORE_ACK] = "closed-before-ack",
 	[SESSION_EV_GAVE_UP] = "gave-up",
 	[SESSION_EV_EVICTED] = "evicted",
+	[SESSION_EV_UPGRADE_HELD] = "upgrade-held",
 };
 
 static const char *const state_names[_SESSION_DEV_STATE_MAX] = {

@@ -108,34 +108,141 @@ device_outcome(const struct takeover *t, const struct session_dev *d, unsigned u
 	       "the WiFi already) to finish it";
 }
 
-/* --all: the device that ended (route_cloud_ops.device_end) */
+/* --all: the route's drawer counts follow the drawer (route_cloud_facts) */
 static void
-rop_device_end(void *arg, int outcome, const char *why)
+drawer_facts(struct takeover *t)
 {
-	struct takeover *t = arg;
-	static const uint8_t zero[6];
-	/* GET /device's answer, else the <id> of the ITEAD-<id> joined; the device last
-	 * done with stock only for a done one (a failed one may never have called) */
-	const char *id = t->prov_deviceid[0]		  ? t->prov_deviceid
-			 : t->rc.f.itead_deviceid[0]	  ? t->rc.f.itead_deviceid
-			 : outcome == DRAWER_DONE	  ? t->cloud->final_deviceid
-							  : NULL;
-	const uint8_t *mac = memcmp(t->rc.f.itead_bssid, zero, 6) ? t->rc.f.itead_bssid : NULL;
-	char line[DRAWER_WHY_MAX + 128];
+	struct route_cloud_facts *f = &t->rc.f;
+	f->drawer_open = drawer_open(&t->drawer);
+	f->drawer_stage2 = drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
+			   drawer_count(&t->drawer, DRAWER_ST_CALLED);
+	f->drawer_final_waiting = drawer_count(&t->drawer, DRAWER_ST_STOCK_DONE);
+	f->drawer_all_done = drawer_all_done(&t->drawer);
+}
 
-	if (drawer_record(&t->drawer, id, mac, (enum drawer_outcome)outcome, why) == 0 &&
-	    drawer_summary_line(&t->drawer, t->drawer.n - 1, line, sizeof(line)))
+/* The summary line and the JSON event of device i, which just ended. */
+static void
+say_ended(struct takeover *t, unsigned i)
+{
+	char line[DRAWER_WHY_MAX + 128];
+	if (drawer_summary_line(&t->drawer, i, line, sizeof(line)))
 		ui_say(t->ui, "%s", line);
+	ui_json(t->ui, "drawer-device", "deviceid", t->drawer.devs[i].deviceid, "outcome",
+		drawer_outcome_name(t->drawer.devs[i].outcome), NULL);
+}
+
+static void
+end_entry(struct takeover *t, unsigned i, int outcome, const char *why)
+{
+	char w[DRAWER_WHY_MAX];
+	enum drawer_state st = t->drawer.devs[i].state;
+	/* the run ends: say where the device stopped, and what the run's end was */
+	if (why && st != DRAWER_ST_FINAL)
+		snprintf(w, sizeof(w), "%s; %s", drawer_state_name(st), why);
+	else
+		snprintf(w, sizeof(w), "%s", why ? why : "");
+	if (drawer_end(&t->drawer, i, (enum drawer_outcome)outcome, w) == 0)
+		say_ended(t, i);
+}
+
+/* The device being provisioned ended before it took the settings: recorded at once. */
+static void
+end_current(struct takeover *t, int outcome, const char *why)
+{
+	static const uint8_t zero[6];
+	/* GET /device's answer, else the <id> of the ITEAD-<id> joined */
+	const char *id = t->prov_deviceid[0]	      ? t->prov_deviceid
+			 : t->rc.f.itead_deviceid[0] ? t->rc.f.itead_deviceid
+						     : NULL;
+	const uint8_t *mac = memcmp(t->rc.f.itead_bssid, zero, 6) ? t->rc.f.itead_bssid : NULL;
+	if (drawer_record(&t->drawer, id, mac, (enum drawer_outcome)outcome, why) == 0)
+		say_ended(t, t->drawer.n - 1);
 	else
 		log_warn(t->log, "--all: more than %d devices: this one is counted, not listed",
 			 DRAWER_DEVICES_MAX);
-	ui_json(t->ui, "drawer-device", "deviceid", id, "outcome",
-		drawer_outcome_name((enum drawer_outcome)outcome), NULL);
-	t->rc.f.drawer_all_done = drawer_all_done(&t->drawer);
 	t->prov_deviceid[0] = '\0';
+}
+
+/* --all: devices ended (route_cloud_ops.device_end) */
+static void
+rop_device_end(void *arg, int which, int outcome, const char *why)
+{
+	struct takeover *t = arg;
+	int i;
+
+	switch (which) {
+	case ROUTE_END_CURRENT:
+		end_current(t, outcome, why);
+		break;
+	case ROUTE_END_FINAL:
+		if ((i = drawer_final_cur(&t->drawer)) >= 0)
+			end_entry(t, (unsigned)i, outcome, why);
+		break;
+	case ROUTE_END_STAGE2:
+	case ROUTE_END_ALL:
+		if (which == ROUTE_END_ALL && t->rc.f.dev_started)
+			end_current(t, outcome, why);
+		for (unsigned k = 0; k < t->drawer.n; k++) {
+			enum drawer_state st = t->drawer.devs[k].state;
+			if (st == DRAWER_ST_ENDED ||
+			    (which == ROUTE_END_STAGE2 && st != DRAWER_ST_PROVISIONED &&
+			     st != DRAWER_ST_CALLED))
+				continue;
+			end_entry(t, k, outcome, why);
+		}
+		break;
+	default:
+		break;
+	}
+	drawer_facts(t);
 	/* the route resets its copy (reset_device); the source must follow, else the
 	 * next transfers event copies this device's facts back */
-	transfers_next_device(t->tr);
+	if (which != ROUTE_END_STAGE2)
+		transfers_next_device(t->tr);
+}
+
+/* --all: the device being provisioned took the settings */
+static void
+rop_device_provisioned(void *arg)
+{
+	struct takeover *t = arg;
+	struct route_cloud_facts *f = &t->rc.f;
+	static const uint8_t zero[6];
+	const char *id = t->prov_deviceid[0] ? t->prov_deviceid : f->itead_deviceid;
+	const uint8_t *mac = memcmp(f->itead_bssid, zero, 6) ? f->itead_bssid : NULL;
+	int i = drawer_add(&t->drawer, id, mac);
+	if (i < 0)
+		log_warn(t->log, "--all: more than %d devices: this one is counted, not listed",
+			 DRAWER_DEVICES_MAX);
+	else
+		log_notice(t->log, "--all: device %u: %s provisioned; %u device%s in stage 2 "
+				   "now", (unsigned)i + 1, id[0] ? id : "(id unknown)",
+			   drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
+				   drawer_count(&t->drawer, DRAWER_ST_CALLED),
+			   drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
+					   drawer_count(&t->drawer, DRAWER_ST_CALLED) == 1
+				   ? "" : "s");
+	t->prov_deviceid[0] = '\0';
+	memset(f->itead_bssid, 0, sizeof(f->itead_bssid));
+	f->itead_deviceid[0] = '\0';
+	drawer_facts(t);
+}
+
+/* --all: finalstage entered: whose FinalStage */
+static void
+rop_final_begin(void *arg)
+{
+	struct takeover *t = arg;
+	int i = drawer_final_next(&t->drawer);
+	memset(t->rc.f.final_bssid, 0, sizeof(t->rc.f.final_bssid));
+	if (i >= 0) {
+		const struct drawer_dev *v = &t->drawer.devs[i];
+		memcpy(t->rc.f.final_bssid, v->bssid, 6);
+		log_notice(t->log, "--all: FinalStage of device %d: %s (%u more waiting)", i + 1,
+			   v->deviceid[0] ? v->deviceid : "(id unknown)",
+			   drawer_count(&t->drawer, DRAWER_ST_STOCK_DONE));
+	}
+	drawer_facts(t);
 }
 
 static void
@@ -182,8 +289,12 @@ print_summary(struct takeover *t)
 		       t->tr->requests ? " (resumed at FinalStage)" : "");
 	if (!ndev && t->tr->delivered && !t->rc.f.drawer)
 		ui_say(t->ui, "  the device on FinalStage: DONE: final firmware delivered");
-	ui_say(t->ui, "  final image: %s",
-	       t->tr->delivered ? "delivered in full" : "NOT delivered");
+	if (t->rc.f.drawer)
+		ui_say(t->ui, "  final image: delivered to %u of %u devices",
+		       drawer_count_done(&t->drawer), t->drawer.n + t->drawer.dropped);
+	else
+		ui_say(t->ui, "  final image: %s",
+		       t->tr->delivered ? "delivered in full" : "NOT delivered");
 	if (t->eng.diagnosis[0])
 		ui_say(t->ui, "  why the run ended: %s", t->eng.diagnosis);
 	for (int i = 0; i < _IMAGESET_ROLE_MAX; i++) {
@@ -232,7 +343,8 @@ rop_finish(void *arg, bool success, bool interrupted)
 
 static const struct route_cloud_ops route_ops = {
 	.prov_start = rop_prov_start, .prov_stop = rop_prov_stop, .finish = rop_finish,
-	.device_end = rop_device_end,
+	.device_end = rop_device_end, .device_provisioned = rop_device_provisioned,
+	.final_begin = rop_final_begin,
 };
 
 /* ---- observers: time per stage, the checklist, the JSON stage event ---------------- */
@@ -243,7 +355,7 @@ static const struct {
 	enum route_stage first, last; /* the stages that make up the step */
 } steps[] = {
 	{ "pre-flight", ROUTE_PREFLIGHT, ROUTE_PREFLIGHT },
-	{ "provisioning", ROUTE_WAIT_AP, ROUTE_PROV_PAUSE },
+	{ "provisioning", ROUTE_WAIT_AP, ROUTE_LOOK_NEXT },
 	{ "home WiFi", ROUTE_WAIT_HOME, ROUTE_WAIT_HOME },
 	{ "emulated cloud", ROUTE_WAIT_CALL, ROUTE_SERVING },
 	{ "FinalStage", ROUTE_FINALSTAGE, ROUTE_FINAL_DELIVERED },
@@ -257,6 +369,11 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 	(void)e, (void)ev;
 	if (from == to)
 		return;
+	/* --all: a device gets its upgrade only while this computer stays home (wait-call,
+	 * serving): anywhere else it may leave the home WiFi, which would cut the
+	 * download (session_env.hold_upgrade) */
+	if (t->rc.f.drawer)
+		t->cloud->hold_upgrade = to != ROUTE_WAIT_CALL && to != ROUTE_SERVING;
 	int64_t now = mono_ms();
 	if (!route_cloud.stages[to].terminal) { /* finish() accounted for the last one */
 		t->stage_ms[from] += now - t->stage_since_ms;
@@ -294,6 +411,18 @@ takeover_cloud_event(void *arg, enum cloud_event ev)
 {
 	struct takeover *t = arg;
 	t->rc.f.devices = peers_devices(t->cloud->peers);
+	if (t->rc.f.drawer) {
+		/* where each device is, before the route reads the counts */
+		const struct session_table *st = &t->cloud->sessions;
+		for (unsigned i = 0; i < SESSION_MAX_DEVICES; i++)
+			if (st->devs[i].used && st->devs[i].deviceid[0] &&
+			    drawer_cloud(&t->drawer, st->devs[i].deviceid,
+					 st->devs[i].state == SESSION_DEV_UPGRADED) == -ENOSPC)
+				log_debug(t->log, "--all: more than %d devices: %s is not "
+						  "followed", DRAWER_DEVICES_MAX,
+					  st->devs[i].deviceid);
+		drawer_facts(t);
+	}
 	takeover_post(t, ev == CLOUD_STOCK_DONE ? ROUTE_EV_STOCK_DONE : ROUTE_EV_DEVICE_SEEN);
 }
 
@@ -407,6 +536,7 @@ takeover_start(struct takeover *t)
 	f->ssid = t->ssid;
 	f->serving_host = t->serving_host;
 	f->drawer = t->cfg->all;
+	t->cloud->hold_upgrade = f->drawer;
 	takeover_post(t, t->cfg->no_prov ? ROUTE_EV_START_NO_PROV : ROUTE_EV_START);
 }
 

@@ -41,7 +41,9 @@ struct takeover {
 	struct lws_context *lws;           /* the loop: timers, provisioning */
 	struct lws_vhost *vh_loop;         /* has prov_protocol */
 	const char *ssid, *password, *serving_host; /* borrowed (pre-flight's) */
-	const struct cloud *cloud;         /* borrowed: sessions for the summary */
+	struct cloud *cloud;               /* borrowed: sessions for the summary and
+					    * --all's drawer; --all holds its upgrades
+					    * while this computer may leave home */
 	struct transfers *tr;              /* borrowed: FinalStage facts for the summary;
 					    * --all resets its per-device facts */
 	const struct imageset *images;     /* borrowed: for the summary */
@@ -54,7 +56,7 @@ struct takeover {
 	int acct_stage;                    /* the stage whose time runs since then */
 	int64_t stage_ms[_ROUTE_STAGE_MAX]; /* time spent per stage */
 	int exit_code;                     /* set when the route ends */
-	struct drawer drawer;              /* --all: each device's outcome */
+	struct drawer drawer;              /* --all: where each device is, its outcome */
 };
 
 /* Prepare (no event yet). All borrowed pointers must be set by the caller before

@@ -127,21 +127,15 @@ dev_fail(struct devsim *d, enum dev_exit code, const char *fmt, ...)
 	return -EPROTO;
 }
 
-int
-dev_hook(struct devsim *d, const char *event)
+/* Run `CMD <event> <deviceid>` and wait for it (bounded): its exit status in *status.
+ * 0, or -errno after dev_fail. */
+static int
+hook_run(struct devsim *d, const char *event, int *status)
 {
 	char cmd[4096];
 	int64_t end;
 	pid_t pid;
-	int status;
 
-	dev_log(d, "wifi event %s", event);
-	if (!strcmp(event, "sta-up"))
-		d->sta_up = true;
-	else if (!strcmp(event, "sta-down"))
-		d->sta_up = false;
-	if (!d->hook)
-		return 0;
 	/* `CMD <event> <deviceid>`: CMD may itself carry arguments */
 	snprintf(cmd, sizeof(cmd), "%s \"$@\"", d->hook);
 	pid = fork();
@@ -155,7 +149,7 @@ dev_hook(struct devsim *d, const char *event)
 	if (end < d->deadline_ms)
 		end = d->deadline_ms;
 	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
+		pid_t w = waitpid(pid, status, WNOHANG);
 
 		if (w == pid)
 			break;
@@ -163,17 +157,52 @@ dev_hook(struct devsim *d, const char *event)
 			return dev_fail(d, DEV_EXIT_HOOK, "waitpid: %s", strerror(errno));
 		if (conn_now_ms() >= end) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			waitpid(pid, status, 0);
 			return dev_fail(d, DEV_EXIT_TIMEOUT, "the hook for %s did not finish (overall "
 					"timeout %d s)", event, d->timeout_s);
 		}
 		usleep(DEV_HOOK_POLL_MS * 1000);
 	}
+	return 0;
+}
+
+int
+dev_hook(struct devsim *d, const char *event)
+{
+	int status, r;
+
+	dev_log(d, "wifi event %s", event);
+	if (!strcmp(event, "sta-up"))
+		d->sta_up = true;
+	else if (!strcmp(event, "sta-down"))
+		d->sta_up = false;
+	if (!d->hook)
+		return 0;
+	r = hook_run(d, event, &status);
+	if (r < 0)
+		return r;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return dev_fail(d, DEV_EXIT_HOOK, "hook \"%s %s %s\" failed (%s %d)", d->hook, event,
 				d->deviceid, WIFEXITED(status) ? "exit" : "signal",
 				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	return 0;
+}
+
+int
+dev_hook_ask(struct devsim *d, const char *question)
+{
+	int status, r;
+
+	if (!d->hook)
+		return 1;
+	r = hook_run(d, question, &status);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= 1)
+		return WEXITSTATUS(status) == 0;
+	return dev_fail(d, DEV_EXIT_HOOK, "hook \"%s %s %s\" failed (%s %d)", d->hook, question,
+			d->deviceid, WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 void

@@ -114,6 +114,10 @@ int dev_fail(struct devsim *d, enum dev_exit code, const char *fmt, ...)
 const char *dev_exit_name(enum dev_exit code);
 /* Run the --hook for a WiFi event; 0, or -errno after recording DEV_EXIT_HOOK. */
 int dev_hook(struct devsim *d, const char *event);
+/* Ask the hook a question (`CMD <question> <deviceid>`, not logged, no WiFi state
+ * change): 1 when it exits 0 (or there is no hook), 0 when it exits 1, else
+ * dev_fail (DEV_EXIT_HOOK) and -errno. */
+int dev_hook_ask(struct devsim *d, const char *question);
 /* Fill buf with len random bytes (getrandom). */
 void dev_random(void *buf, size_t len);
 /* A random (version 4) UUID, lower-case 8-4-4-4-12, as the device's own apikey. */

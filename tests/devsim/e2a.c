@@ -106,6 +106,18 @@ e2a_probe(struct devsim *d)
 		return dev_fail(d, DEV_EXIT_E2A, "out of memory");
 	d->phase = "E2A probing the FinalStage host";
 	for (;;) {
+		/* The radio: only the station associated with this device's FinalStage can
+		 * reach it (the driver knows who that is; several devices' FinalStage may
+		 * share one test network). */
+		r = dev_hook_ask(d, "final-assoc");
+		if (r < 0)
+			break;
+		if (r == 0) {
+			r = conn_sleep(d, E2A_PROBE_MS);
+			if (r < 0)
+				break;
+			continue;
+		}
 		conn_init(c, d);
 		r = conn_tcp_connect(c, d->final_host, (uint16_t)d->final_port, NULL, E2A_PROBE_MS);
 		n++;

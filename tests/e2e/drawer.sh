@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hands-lib.sh
 . "$HERE/hands-lib.sh"
 
-SCENARIOS="two prov-fail no-finalstage"
+SCENARIOS="two prov-fail no-finalstage batch"
 
 SCENARIO="${1:-}"
 case " $SCENARIOS " in
@@ -142,6 +142,79 @@ common_end()
 		grep -aqF -- "$PW" "$E2E_LOGS/$f" && e2e_fail "the WiFi password appears in $f"
 	done
 	[ ! -e "$E2E_WORK/nm/manual" ] || e2e_fail "the run was switched to manual hops"
+}
+
+# first_line NAME REGEX: the number of the first line of NAME's log matching REGEX (0: none).
+first_line()
+{
+	local n
+	n=$(grep -Enm1 -- "$2" "$E2E_LOGS/$1.log" 2>/dev/null | cut -d: -f1)
+	echo "${n:-0}"
+}
+
+# expect_before NAME REGEX_A REGEX_B: a line matching A comes before any matching B.
+expect_before()
+{
+	local a b
+	a=$(first_line "$1" "$2")
+	b=$(first_line "$1" "$3")
+	[ "$a" -gt 0 ] || e2e_fail "$1.log: no line matches /$2/"
+	[ "$b" -gt 0 ] || e2e_fail "$1.log: no line matches /$3/"
+	[ "$a" -lt "$b" ] || e2e_fail "$1.log: /$2/ (line $a) does not come before /$3/ (line $b)"
+	e2e_log "ok: $1.log: /$2/ (line $a) before /$3/ (line $b)"
+}
+
+# Two devices in stage 2 at once (issue 10 item 4): the second device's button is pressed
+# while the first one takes its settings; sonota-c provisions both before it goes home
+# (look-next), serves both through the emulated cloud together, then takes their FinalStage
+# one at a time, each by its own BSSID. Both done, exit 0, Home back. In the one DEV
+# namespace both FinalStage APs are up at once; devsim's E2A reaches 192.168.4.2 only while
+# the mock's radio is on its own BSSID (final-assoc, hands-lib.sh).
+s_batch()
+{
+	local s=sonota-1 b1 b2
+	DEVSIM_TIMEOUT=80 DEVSIM_BOUND=85 SONOTA_BOUND=130	# two devices' stages, in turn
+	images
+	e2e_nm_start
+	sonota_start "$s"
+	wait_log "$s" "^WiFi hops: auto, through NetworkManager on $E2E_IF\$" 15
+	devsim_start devsim-1 basic-user1 --deviceid "$ID1" --start ap \
+		--ssid-check "$E2E_NM_HOME_SSID" --expect-final "$IMG/image_arduino.bin"
+	wait_log "$s" '^stage: provisioning → prov-ok → look-next$' 30
+	# the second device's button: its AP comes up once the first one's is gone (both
+	# would be 10.10.7.1 in the one DEV namespace)
+	e2e_wait_log "$E2E_LOGS/hook.log" " ap-down $ID1 ok" 10 ||
+		e2e_fail "devsim-1 did not close its AP within 10 s of its provisioning"
+	devsim_start devsim-2 basic-user1 --deviceid "$ID2" --start ap \
+		--ssid-check "$E2E_NM_HOME_SSID" --expect-final "$IMG/image_arduino.bin"
+	wait_log "$s" '^stage: look-next → ap-up → provisioning$' 15
+	wait_log "$s" '^stage: look-next → timeout → wait-home$' 30
+	device_ok devsim-1
+	device_ok devsim-2
+	expect_end "$s" $((WAIT_S + 25)) 0
+	b1=$(e2e_dev_bssid "$ID1")
+	b2=$(e2e_dev_bssid "$ID2")
+	e2e_expect_log "$s" "^WiFi: joining ITEAD-$ID1 "
+	e2e_expect_log "$s" "^WiFi: joining ITEAD-$ID2 "
+	# both provisioned before either got its upgrade: stage 2 together
+	expect_before "$s" "provisioned; 2 devices in stage 2 now" "device $ID1: upgrade sent"
+	expect_before "$s" "device $ID2: upgrade sent" 'stock-done → finalstage$'
+	expect_before "$s" "device $ID1: upgrade sent" 'stock-done → finalstage$'
+	# the first to finish stage 2 waited for the other before FinalStage
+	e2e_expect_log_count "$s" '^stage: serving → stock-done → serving$' 1
+	e2e_expect_log_count "$s" '^stage: serving → stock-done → finalstage$' 1
+	# FinalStage one device at a time, each by its own BSSID
+	e2e_expect_log_count "$s" '^stage: [a-z-]+ → final-down → next-device$' 2
+	e2e_expect_log "$s" '^stage: next-device → entered → finalstage$'
+	e2e_expect_log "$s" '^stage: next-device → timeout → done$'
+	e2e_expect_log "$s" "^  device 1 of 2: $ID1 \\(BSSID $b1\\): DONE: final firmware delivered\$"
+	e2e_expect_log "$s" "^  device 2 of 2: $ID2 \\(BSSID $b2\\): DONE: final firmware delivered\$"
+	e2e_expect_log "$s" '^  final image: delivered to 2 of 2 devices$'
+	e2e_expect_log "$s" '^Done: every device \(2\) runs the new firmware'
+	e2e_nm_expect_joins "$ID1" 1
+	e2e_nm_expect_joins "$ID2" 1
+	e2e_nm_expect_hop_latency "$E2E_LOGS/$s.debug" 50
+	common_end "$s"
 }
 
 # Two devices, both done: one run, the second device found after the first, each FinalStage

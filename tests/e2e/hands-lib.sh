@@ -12,7 +12,10 @@
 #     instead: ap-up -> the mock's AddAP(ITEAD-<id>, WPA2, PSK 12345678, BSSID
 #     e2e_dev_bssid ID, lease 10.10.7.2/24); ap-down -> RemoveBSS(ITEAD-<id>, BSSID);
 #     finalstage-up -> AddAP(FinalStage, open, the same BSSID, lease 192.168.4.2/24);
-#     finalstage-down -> RemoveBSS(FinalStage, BSSID).
+#     finalstage-down -> RemoveBSS(FinalStage, BSSID); final-assoc (E2A asks before each
+#     probe whether the radio is on its FinalStage) -> yes only when the mock's last
+#     FinalStage activation is that device's BSSID: several devices' FinalStage may be up
+#     at once in the one DEV namespace, and only the one joined may reach 192.168.4.2.
 #   the mock's activation hook (_e2e_nm_addr): an activation that reaches ACTIVATED adds its
 #     lease to SRV's e2e0, its teardown removes it; the saved "Home" profile (SSID e2e-home)
 #     leases the laptop's home address 192.168.77.5/24. So joining ITEAD-<id> (which replaces
@@ -144,12 +147,19 @@ EOF
 
 _e2e_nm_addr()
 {
-	local what="$1" ssid="$2" cidr="${3:-}" rc=0 dev="$E2E_IF"
+	local what="$1" ssid="$2" cidr="${3:-}" bssid="${4:-}" rc=0 dev="$E2E_IF"
 	[ -n "$cidr" ] || return 0
 	[ -r "$E2E_WORK/nm/wifi-if" ] && dev=$(cat "$E2E_WORK/nm/wifi-if")
 	case "$what" in
-	up) e2e_ip "$NS_SRV" addr replace "$cidr" dev "$dev" || rc=1 ;;
-	down) e2e_ip "$NS_SRV" addr del "$cidr" dev "$dev" 2>/dev/null ;;
+	up)
+		e2e_ip "$NS_SRV" addr replace "$cidr" dev "$dev" || rc=1
+		# whose FinalStage the radio is on: devsim's E2A asks (final-assoc)
+		[ "$ssid" = FinalStage ] && echo "$bssid" >"$E2E_WORK/nm/assoc"
+		;;
+	down)
+		e2e_ip "$NS_SRV" addr del "$cidr" dev "$dev" 2>/dev/null
+		[ "$ssid" = FinalStage ] && rm -f "$E2E_WORK/nm/assoc"
+		;;
 	*) rc=1 ;;
 	esac
 	echo "$(date +%T.%N | cut -c1-12) $what $ssid $cidr $([ $rc = 0 ] && echo ok || echo FAIL)" \
@@ -272,8 +282,13 @@ _e2e_nm_on()
 # _e2e_nm_event EVENT ID: the radio's view of device ID's access points changes.
 _e2e_nm_event()
 {
-	local ev="$1" id="$2" bssid extra=''
+	local ev="$1" id="$2" bssid extra='' i
 	bssid=$(e2e_dev_bssid "$id")
+	# NM restarting (hands-nm-restart): the radio's view reaches the new one once it is up
+	for ((i = 0; i < 50; i++)); do
+		_e2e_nm_owned && break
+		sleep 0.1
+	done
 	case "$ev" in
 	ap-up)
 		[ -r "$E2E_WORK/nm/itead-$id.json" ] && extra=$(cat "$E2E_WORK/nm/itead-$id.json")
@@ -361,7 +376,8 @@ print('%d joins, all volatile + client-bound; FinalStage by %s with $E2E_FS_SRV'
 # e2e_nm_expect_hop_latency LOG MAX_MS [WANT...]: in sonota-c's debug log (--log-file), every
 # "WiFi: hop ACTION requested for stage: A → E → B" line comes at most MAX_MS after the
 # transition line "stage: A → E → B" before it, and every transition that calls for a hop
-# (into wait-ap, wait-home, finalstage from stage 2, a terminal stage) has one. WANT: the
+# (into wait-ap, look-next, next-device, wait-home, finalstage but from final-delivered, a
+# terminal stage) has one. WANT: the
 # actions that must appear, in order (e.g. join-itead home join-finalstage restore).
 # E2E_NM_HOME_ELSEWHERE=1: wait-home calls for no hop (the serving address is on another
 # interface than the radio: two interfaces).
@@ -375,7 +391,7 @@ from datetime import datetime
 log, mx, want = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 ts = r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \w+: '
 trans, hops, bad = [], [], []
-calls = ('wait-ap', 'wait-home', 'finalstage', 'done', 'failed')
+calls = ('wait-ap', 'look-next', 'next-device', 'wait-home', 'finalstage', 'done', 'failed')
 if os.environ.get('E2E_NM_HOME_ELSEWHERE') == '1':   # two interfaces: no way home
     calls = tuple(c for c in calls if c != 'wait-home')
 for line in open(log, encoding='utf-8', errors='replace'):

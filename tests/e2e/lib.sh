@@ -312,6 +312,14 @@ EOF
 _e2e_hook()
 {
 	local ev="${1:-}" id="${2:-}" rc=0 home nm=false
+	# E2A's question before each probe (devsim --hook): is the laptop on this device's
+	# FinalStage? Exit 0 yes, 1 no. With manual hops there is one device: yes.
+	if [ "$ev" = final-assoc ]; then
+		[ -e "$E2E_WORK/nm/on" ] && [ ! -e "$E2E_WORK/nm/manual" ] || return 0
+		declare -F e2e_dev_bssid >/dev/null || . "$(dirname "$E2E_LIB")/hands-lib.sh"
+		[ "$(cat "$E2E_WORK/nm/assoc" 2>/dev/null)" = "$(e2e_dev_bssid "$id")" ]
+		return
+	fi
 	exec 8>>"$E2E_WORK/hook.lock"
 	flock 8
 	# Hands-free runs (hands-lib.sh, e2e_nm_start): the SRV side is not played here; the NM
@@ -351,6 +359,7 @@ _e2e_hook()
 	finalstage-up)
 		# E2A raises the open FinalStage AP; the laptop leaves home and joins it.
 		e2e_ip "$NS_DEV" addr replace "$E2E_FS_DEV" dev "$E2E_IF" || rc=1
+		: >"$E2E_WORK/fs-up-$id"
 		if $nm; then
 			_e2e_nm_event "$ev" "$id" || rc=1
 		else
@@ -359,7 +368,11 @@ _e2e_hook()
 		fi
 		;;
 	finalstage-down)
-		e2e_ip "$NS_DEV" addr del "$E2E_FS_DEV" dev "$E2E_IF" 2>/dev/null
+		# several devices' FinalStage may be up at once (--all): the shared address
+		# goes with the last of them
+		rm -f "$E2E_WORK/fs-up-$id"
+		compgen -G "$E2E_WORK/fs-up-*" >/dev/null ||
+			e2e_ip "$NS_DEV" addr del "$E2E_FS_DEV" dev "$E2E_IF" 2>/dev/null
 		# With the flag file the laptop has not noticed yet that FinalStage is gone and
 		# keeps 192.168.4.2 (exercises sonota-c's --done-timeout).
 		if $nm; then

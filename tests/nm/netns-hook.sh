@@ -1,5 +1,5 @@
 #!/bin/sh
-# netns-hook.sh up|down SSID CIDR
+# netns-hook.sh up|down SSID CIDR [BSSID]
 #
 # The NM mock's activation hook (tests/nm/nmmock.py, parameter "hook") for tests
 # that run in network namespaces: an activation of SSID adds CIDR to device

@@ -22,7 +22,7 @@ what that version lacks and sonota-c needs (WIFI-AUTOMATION.md section 3):
   'appear_on_scan' only show up then);
 * autoconnect: after autoconnect_delay_ms a device with nothing active gets
   the best visible autoconnect profile, as NM >= 1.26 does;
-* an optional hook program run as 'hook up|down <ssid> <cidr>' (the tests that
+* an optional hook program run as 'hook up|down <ssid> <cidr> [<BSSID>]' (the tests that
   move namespace addresses: tests/nm/netns-hook.sh, tests/e2e/hands-lib.sh);
 * a record of every property write a client sends (a bus message filter), so a
   test can show that Device.Autoconnect is never written.
@@ -117,9 +117,10 @@ def next_path(kind):
     return f'/org/freedesktop/NetworkManager/{kind}/{S["seq"]}'
 
 
-def run_hook(what, ssid, cidr):
+def run_hook(what, ssid, cidr, bssid=''):
     if S['hook']:
-        subprocess.run([S['hook'], what, ssid, cidr or ''], check=False)
+        subprocess.run([S['hook'], what, ssid, cidr or ''] + ([bssid.upper()] if bssid else []),
+                       check=False)
 
 
 # ---- objects ---------------------------------------------------------------------
@@ -405,11 +406,12 @@ def finish_activation(acp):
     ac['ap'] = ap
     ac['ssid'] = a['ssid']
     ac['cidr'] = a['dhcp']
+    ac['bssid'] = a['bssid'] or ''
     set_prop(acp, AC_IFACE, 'Ip4Config', opath(ip4))
     set_prop(acp, AC_IFACE, 'StateFlags', u32(0x8 | 0x4))  # IP4_READY | LAYER2_READY
     set_prop(dev, DEVICE_IFACE, 'Ip4Config', opath(ip4))
     set_prop(dev, WIRELESS_IFACE, 'ActiveAccessPoint', opath(ap))
-    run_hook('up', a['ssid'].decode('utf-8', 'replace'), a['dhcp'])
+    run_hook('up', a['ssid'].decode('utf-8', 'replace'), a['dhcp'], a['bssid'])
     S['activated'].append({'id': profile_id(profile), 'ssid': a['ssid'].decode('utf-8', 'replace'),
                            'bssid': (a['bssid'] or '').upper(), 'cidr': a['dhcp'],
                            'volatile': S['profiles'][profile]['volatile']})
@@ -439,7 +441,7 @@ def deactivate(acp, dev_reason, ac_reason, autoconnect, failed=False):
         set_ac_state(acp, AC_DEACTIVATING, ac_reason)
         set_device_state(dev, DS.DEACTIVATING, dev_reason)
         # the SSID kept at activation: the AP may be gone already (RemoveAP)
-        run_hook('down', ac['ssid'].decode('utf-8', 'replace'), ac['cidr'])
+        run_hook('down', ac['ssid'].decode('utf-8', 'replace'), ac['cidr'], ac.get('bssid'))
     set_ac_state(acp, AC_DEACTIVATED, ac_reason)
     del S['acs'][acp]
     S['devices'][dev]['ac'] = None

@@ -192,7 +192,8 @@ fi
 if [ "$scenario" = join ]; then
 	# home up at start; down when we join ITEAD; ITEAD down when home comes back
 	cat "$tmp/hook.log"
-	want=$'up HomeNet 198.51.100.5/24\ndown HomeNet 198.51.100.5/24\nup ITEAD-10000abcde 10.10.7.2/24\ndown ITEAD-10000abcde 10.10.7.2/24\nup HomeNet 198.51.100.5/24'
+	# (the ITEAD AP's BSSID too: the e2e hook records whose FinalStage the radio is on)
+	want=$'up HomeNet 198.51.100.5/24\ndown HomeNet 198.51.100.5/24\nup ITEAD-10000abcde 10.10.7.2/24 D8:F1:5B:00:00:01\ndown ITEAD-10000abcde 10.10.7.2/24 D8:F1:5B:00:00:01\nup HomeNet 198.51.100.5/24'
 	[ "$(cat "$tmp/hook.log")" = "$want" ] || { echo "FAIL: hook calls differ from: $want"; rc=1; }
 fi
 exit "$rc"

@@ -37,6 +37,15 @@ test_transitions(void)
 		{ ROUTE_NEXT_DEVICE, ROUTE_NEXT_DEVICE, false, HOP_NONE },
 		{ ROUTE_NEXT_DEVICE, ROUTE_PROVISIONING, false, HOP_NONE },
 		{ ROUTE_NEXT_DEVICE, ROUTE_DONE, true, HOP_RESTORE_EXIT },
+		/* --all, several devices in stage 2 (look-next) */
+		{ ROUTE_PROVISIONING, ROUTE_LOOK_NEXT, false, HOP_JOIN_ITEAD },
+		{ ROUTE_POSTED, ROUTE_LOOK_NEXT, false, HOP_JOIN_ITEAD },
+		{ ROUTE_LOOK_NEXT, ROUTE_PROVISIONING, false, HOP_NONE },
+		{ ROUTE_LOOK_NEXT, ROUTE_LOOK_NEXT, false, HOP_NONE },
+		{ ROUTE_LOOK_NEXT, ROUTE_WAIT_HOME, false, HOP_HOME },
+		{ ROUTE_NEXT_DEVICE, ROUTE_FINALSTAGE, false, HOP_JOIN_FINAL },
+		{ ROUTE_NEXT_DEVICE, ROUTE_WAIT_HOME, false, HOP_HOME },
+		{ ROUTE_SERVING, ROUTE_SERVING, false, HOP_NONE },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		CHECK_MSG(hop_on_transition(rows[i].from, rows[i].to, rows[i].terminal) ==
@@ -131,10 +140,32 @@ test_pick_skip(void)
 				(const uint8_t(*)[6])taken, 2, NULL), -1);
 }
 
+/* A restarted NetworkManager: the hop the current stage calls for. */
+static void
+test_for_stage(void)
+{
+	static const struct {
+		int stage;
+		enum hop_action want;
+	} rows[] = {
+		{ ROUTE_PREFLIGHT, HOP_NONE },       { ROUTE_WAIT_AP, HOP_JOIN_ITEAD },
+		{ ROUTE_PROVISIONING, HOP_NONE },    { ROUTE_POSTED, HOP_NONE },
+		{ ROUTE_PROV_PAUSE, HOP_NONE },      { ROUTE_LOOK_NEXT, HOP_JOIN_ITEAD },
+		{ ROUTE_WAIT_HOME, HOP_HOME },       { ROUTE_WAIT_CALL, HOP_NONE },
+		{ ROUTE_SERVING, HOP_NONE },         { ROUTE_FINALSTAGE, HOP_JOIN_FINAL },
+		{ ROUTE_FINAL_DELIVERED, HOP_NONE }, { ROUTE_NEXT_DEVICE, HOP_JOIN_ITEAD },
+		{ ROUTE_DONE, HOP_NONE },            { ROUTE_FAILED, HOP_NONE },
+		{ -1, HOP_NONE },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK_MSG(hop_for_stage(rows[i].stage) == rows[i].want, "stage %d", rows[i].stage);
+}
+
 int
 main(void)
 {
 	test_transitions();
+	test_for_stage();
 	test_ssh();
 	test_home_elsewhere();
 	test_pick();

@@ -633,6 +633,51 @@ test_closed_before_ack(void)
 	sim_done(&s);
 }
 
+/* --all holds the upgrade while this computer may leave home: the first update is
+ * answered, nothing else is sent (no relay test, no upgrade), the connection is to
+ * be closed; once the hold is off, the device's next connection gets both, as its
+ * first attempt. */
+static void
+test_hold_upgrade(void)
+{
+	struct session_table t;
+	struct sim s = { 0 };
+	const struct session_event *e;
+	char seq[32];
+
+	session_table_init(&t);
+	for (int k = 0; k < 2; k++) {
+		sim_connect(&s, "10000eeee2", "key-h");
+		s.env.hold_upgrade = true;
+		CHECK_INT(sim_register(&t, &s, "PSC-B01-GL", "2.0.2"), 0);
+		CHECK(!s.out.close);
+		CHECK_INT(sim_action(&t, &s, "update", "{\"switch\":\"off\"}"), 0);
+		CHECK_INT(s.out.ntexts, 1); /* the reply only */
+		upgrade_seq(&s, seq, sizeof(seq));
+		CHECK_STR(seq, "");
+		CHECK(s.out.close);
+		CHECK(event(&s, SESSION_EV_UPGRADE_HELD) != NULL);
+		CHECK(event(&s, SESSION_EV_RELAY_TEST) == NULL);
+		CHECK(event(&s, SESSION_EV_UPGRADE_SENT) == NULL);
+		session_out_free(&s.out);
+		session_conn_close(&t, &s.c, &s.out);
+		CHECK(event(&s, SESSION_EV_CLOSED_BEFORE_ACK) == NULL);
+		CHECK_INT(session_find(&t, "10000eeee2")->state, SESSION_DEV_REGISTERED);
+	}
+	sim_connect(&s, "10000eeee2", "key-h");
+	sim_register(&t, &s, "PSC-B01-GL", "2.0.2");
+	sim_action(&t, &s, "update", "{\"switch\":\"off\"}");
+	upgrade_seq(&s, seq, sizeof(seq));
+	CHECK(seq[0] != '\0');
+	CHECK(!s.out.close);
+	CHECK(event(&s, SESSION_EV_RELAY_TEST) != NULL);
+	CHECK((e = event(&s, SESSION_EV_UPGRADE_SENT)) != NULL);
+	if (e)
+		CHECK_INT(e->attempt, 1);
+	CHECK_STR(session_event_name(SESSION_EV_UPGRADE_HELD), "upgrade-held");
+	sim_done(&s);
+}
+
 /* A device reconnects while its old connection is still open (half-dead TCP):
  * both work, and closing the old one does not disturb the new upgrade. */
 static void
@@ -1227,6 +1272,7 @@ main(void)
 	test_give_up();
 	test_acks();
 	test_closed_before_ack();
+	test_hold_upgrade();
 	test_takeover();
 	test_five_interleaved();
 	test_unknown_and_malformed();

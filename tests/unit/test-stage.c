@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "drawer.h"
 #include "fakeclock.h"
 #include "route-cloud.h"
 
@@ -26,10 +27,13 @@ struct fake {
 	unsigned nsaid;
 	unsigned prov_starts, prov_stops, finishes;
 	bool success, interrupted;
-	/* drawer: the devices ended, as device_end got them */
+	/* drawer: kept as the adapter (src/takeover.c) keeps it; the devices ended, in
+	 * the order device_end ended them */
+	struct drawer dr;
 	unsigned nend;
 	int end_outcome[8];
 	char end_why[8][ENGINE_TEXT_MAX];
+	char end_id[8][DRAWER_ID_MAX];
 };
 
 static void
@@ -77,31 +81,107 @@ r_finish(void *arg, bool success, bool interrupted)
 	f->interrupted = interrupted;
 }
 
-/* drawer: as the adapter does, record and keep f.drawer_all_done */
+/* drawer: as the adapter does, keep the drawer and the route's counts */
 static void
-r_device_end(void *arg, int outcome, const char *why)
+f_counts(struct fake *f)
 {
-	struct fake *f = arg;
-	CHECK_MSG(f->finishes == 0, "device_end after finish");
+	struct route_cloud_facts *rf = &f->rc.f;
+	rf->drawer_open = drawer_open(&f->dr);
+	rf->drawer_stage2 = drawer_count(&f->dr, DRAWER_ST_PROVISIONED) +
+			    drawer_count(&f->dr, DRAWER_ST_CALLED);
+	rf->drawer_final_waiting = drawer_count(&f->dr, DRAWER_ST_STOCK_DONE);
+	rf->drawer_all_done = drawer_all_done(&f->dr);
+}
+
+static void
+f_ended(struct fake *f, const char *id, int outcome, const char *why)
+{
 	if (f->nend < 8) {
 		f->end_outcome[f->nend] = outcome;
 		snprintf(f->end_why[f->nend], sizeof(f->end_why[0]), "%s", why ? why : "");
+		snprintf(f->end_id[f->nend], sizeof(f->end_id[0]), "%s", id ? id : "");
 		f->nend++;
 	}
-	bool all = true;
-	for (unsigned i = 0; i < f->nend; i++)
-		all &= f->end_outcome[i] == 0;
-	f->rc.f.drawer_all_done = all;
+}
+
+static void
+r_device_end(void *arg, int which, int outcome, const char *why)
+{
+	struct fake *f = arg;
+	CHECK_MSG(f->finishes == 0, "device_end after finish");
+	int i;
+	switch (which) {
+	case ROUTE_END_CURRENT:
+		CHECK(f->rc.f.dev_started);
+		drawer_record(&f->dr, f->rc.f.itead_deviceid, NULL, outcome, why);
+		f_ended(f, f->rc.f.itead_deviceid, outcome, why);
+		break;
+	case ROUTE_END_FINAL:
+		i = drawer_final_cur(&f->dr);
+		CHECK_MSG(i >= 0, "final device ended, but none is on FinalStage");
+		if (i >= 0) {
+			drawer_end(&f->dr, (unsigned)i, outcome, why);
+			f_ended(f, f->dr.devs[i].deviceid, outcome, why);
+		}
+		break;
+	default:
+		if (which == ROUTE_END_ALL && f->rc.f.dev_started) {
+			drawer_record(&f->dr, f->rc.f.itead_deviceid, NULL, outcome, why);
+			f_ended(f, f->rc.f.itead_deviceid, outcome, why);
+		}
+		for (unsigned k = 0; k < f->dr.n; k++) {
+			enum drawer_state st = f->dr.devs[k].state;
+			if (st == DRAWER_ST_ENDED ||
+			    (which == ROUTE_END_STAGE2 && st != DRAWER_ST_PROVISIONED &&
+			     st != DRAWER_ST_CALLED))
+				continue;
+			drawer_end(&f->dr, k, outcome, why);
+			f_ended(f, f->dr.devs[k].deviceid, outcome, why);
+		}
+		break;
+	}
+	f_counts(f);
+}
+
+static void
+r_device_provisioned(void *arg)
+{
+	struct fake *f = arg;
+	CHECK(drawer_add(&f->dr, f->rc.f.itead_deviceid, f->rc.f.itead_bssid) >= 0);
+	f_counts(f);
+}
+
+static void
+r_final_begin(void *arg)
+{
+	struct fake *f = arg;
+	int i = drawer_final_next(&f->dr);
+	memset(f->rc.f.final_bssid, 0, 6);
+	if (i >= 0)
+		memcpy(f->rc.f.final_bssid, f->dr.devs[i].bssid, 6);
+	f_counts(f);
+}
+
+/* The emulated cloud heard from device id (as takeover_cloud_event) */
+static void
+f_cloud(struct fake *f, const char *id, bool stock_done)
+{
+	CHECK(drawer_cloud(&f->dr, id, stock_done) >= 0);
+	f_counts(f);
+	f->rc.f.devices = f->dr.n;
+	engine_post(&f->e, stock_done ? ROUTE_EV_STOCK_DONE : ROUTE_EV_DEVICE_SEEN);
 }
 
 static const struct route_cloud_ops fake_route_ops = { r_prov_start, r_prov_stop, r_finish,
-						       r_device_end };
+						       r_device_end, r_device_provisioned,
+						       r_final_begin };
 
 static void
 fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
 	fakeclock_init(&f->clock);
+	drawer_init(&f->dr);
 	f->rc.ops = &fake_route_ops;
 	f->rc.arg = f;
 	f->rc.f.call_timeout_s = 300;
@@ -489,26 +569,57 @@ test_auto_texts(void)
 	CHECK(!said(&f, "itself"));
 }
 
-/* ---- drawer (--all): next-device -------------------------------------------------- */
+/* ---- drawer (--all): look-next, next-device --------------------------------------- */
 
-/* One device from wait-ap to final-delivered, FinalStage then gone. */
+/* The hop driver joined ITEAD-<id> of device n (BSSID ..:0n): the facts it writes,
+ * then the address. */
 static void
-drawer_one_device(struct fake *f)
+drawer_join(struct fake *f, int n)
 {
+	snprintf(f->rc.f.itead_deviceid, sizeof(f->rc.f.itead_deviceid), "100000000%d", n);
+	const uint8_t mac[6] = { 0xd8, 0xf1, 0x5b, 0, 0, (uint8_t)n };
+	memcpy(f->rc.f.itead_bssid, mac, 6);
 	f->rc.f.have_ap = true;
 	f->rc.f.prov_runs = 0;
 	engine_post(&f->e, ROUTE_EV_AP_UP);
 	CHECK_INT(f->e.cur, ROUTE_PROVISIONING);
+}
+
+/* Device n provisioned: look-next; the AP goes; as the adapter does, the facts of the
+ * device being provisioned are cleared once it is in the drawer. */
+static void
+drawer_provision(struct fake *f, int n)
+{
+	drawer_join(f, n);
 	engine_post(&f->e, ROUTE_EV_PROV_OK);
+	CHECK_INT(f->e.cur, ROUTE_LOOK_NEXT);
+	CHECK(!f->rc.f.dev_started && f->rc.f.provisioned);
+	f->rc.f.itead_deviceid[0] = 0;
+	memset(f->rc.f.itead_bssid, 0, 6);
 	f->rc.f.have_ap = false;
 	engine_post(&f->e, ROUTE_EV_AP_DOWN);
+	CHECK_INT(f->e.cur, ROUTE_LOOK_NEXT);
+}
+
+/* look-next's limit: home; the home address: wait-call */
+static void
+drawer_home(struct fake *f)
+{
+	CHECK_INT(route_cloud.stages[ROUTE_LOOK_NEXT].limit_s(&f->rc), ROUTE_DRAWER_LOOK_S);
+	fake_advance(f, ROUTE_DRAWER_LOOK_S * 1000ll);
+	CHECK_INT(f->e.cur, ROUTE_WAIT_HOME);
 	f->rc.f.have_home = true;
 	engine_post(&f->e, ROUTE_EV_HOME_UP);
-	CHECK_INT(f->e.cur, ROUTE_WAIT_CALL);
-	f->rc.f.devices++;
-	engine_post(&f->e, ROUTE_EV_DEVICE_SEEN);
-	CHECK_INT(f->e.cur, ROUTE_SERVING);
-	engine_post(&f->e, ROUTE_EV_STOCK_DONE);
+}
+
+/* FinalStage of the device the route picked, delivered, gone: next-device */
+static void
+drawer_final(struct fake *f, int n)
+{
+	CHECK_INT(f->e.cur, ROUTE_FINALSTAGE);
+	CHECK_INT(f->rc.f.final_bssid[5], n);
+	f->rc.f.have_home = false;
+	engine_post(&f->e, ROUTE_EV_HOME_DOWN);
 	f->rc.f.have_final = true;
 	engine_post(&f->e, ROUTE_EV_FINAL_UP);
 	f->rc.f.user2_delivered = true;
@@ -518,11 +629,25 @@ drawer_one_device(struct fake *f)
 	engine_post(&f->e, ROUTE_EV_FINAL_DOWN);
 }
 
+/* One device from wait-ap (or next-device) to final-delivered, FinalStage then gone. */
+static void
+drawer_one_device(struct fake *f, int n)
+{
+	char id[16];
+	snprintf(id, sizeof(id), "100000000%d", n);
+	drawer_provision(f, n);
+	drawer_home(f);
+	CHECK_INT(f->e.cur, ROUTE_WAIT_CALL);
+	f_cloud(f, id, false);
+	CHECK_INT(f->e.cur, ROUTE_SERVING);
+	f_cloud(f, id, true);
+	drawer_final(f, n);
+}
+
 static void
 drawer_init_fake(struct fake *f)
 {
 	fake_init(f);
-	snprintf(f->rc.f.itead_deviceid, sizeof(f->rc.f.itead_deviceid), "1000abcdef");
 	f->rc.f.drawer = true;
 	engine_post(&f->e, ROUTE_EV_START);
 	CHECK_INT(f->e.cur, ROUTE_WAIT_AP);
@@ -533,17 +658,16 @@ test_drawer(void)
 {
 	struct fake f;
 
-	/* Two devices done, then no third: done. The second device waits for its own
-	 * call (wait-call), not served at once because the first one called. */
+	/* Two devices done one after the other, then no third: done. */
 	drawer_init_fake(&f);
-	drawer_one_device(&f);
+	drawer_one_device(&f, 1);
 	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
 	CHECK_INT(f.nend, 1);
 	CHECK_INT(f.end_outcome[0], 0);
-	CHECK(!f.rc.f.provisioned && !f.rc.f.user2_delivered && f.rc.f.devices_before == 1);
-	CHECK(!f.rc.f.itead_deviceid[0]);
+	CHECK_STR(f.end_id[0], "1000000001");
+	CHECK(!f.rc.f.user2_delivered && !f.rc.f.drawer_open);
 	CHECK_INT(f.finishes, 0);
-	drawer_one_device(&f);
+	drawer_one_device(&f, 2);
 	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
 	CHECK_INT(f.nend, 2);
 	CHECK_INT(route_cloud.stages[ROUTE_NEXT_DEVICE].limit_s(&f.rc), ROUTE_DRAWER_NEXT_S);
@@ -557,15 +681,11 @@ test_drawer(void)
 	/* The second device never shows FinalStage: its limit -> next-device, recorded
 	 * failed with finalstage's diagnosis; the run then fails. */
 	drawer_init_fake(&f);
-	drawer_one_device(&f);
-	f.rc.f.have_ap = true;
-	engine_post(&f.e, ROUTE_EV_AP_UP);
-	engine_post(&f.e, ROUTE_EV_PROV_OK);
-	f.rc.f.have_ap = false;
-	engine_post(&f.e, ROUTE_EV_AP_DOWN);
-	f.rc.f.devices++;
-	engine_post(&f.e, ROUTE_EV_DEVICE_SEEN);
-	engine_post(&f.e, ROUTE_EV_STOCK_DONE);
+	drawer_one_device(&f, 1);
+	drawer_provision(&f, 2);
+	drawer_home(&f);
+	f_cloud(&f, "1000000002", false);
+	f_cloud(&f, "1000000002", true);
 	CHECK_INT(f.e.cur, ROUTE_FINALSTAGE);
 	fake_advance(&f, 900 * 1000);
 	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
@@ -580,8 +700,7 @@ test_drawer(void)
 
 	/* Provisioning gives up on a device: next-device, not the end of the run. */
 	drawer_init_fake(&f);
-	f.rc.f.have_ap = true;
-	engine_post(&f.e, ROUTE_EV_AP_UP);
+	drawer_join(&f, 1);
 	for (int k = 0; k < ROUTE_PROV_RUNS_MAX; k++) {
 		engine_post(&f.e, ROUTE_EV_PROV_FAILED);
 		if (k < ROUTE_PROV_RUNS_MAX - 1)
@@ -602,8 +721,7 @@ test_drawer(void)
 	CHECK_INT(f.nend, 2); /* the device in provisioning: interrupted */
 	CHECK_INT(f.end_outcome[1], 2);
 	drawer_init_fake(&f);
-	f.rc.f.have_ap = true;
-	engine_post(&f.e, ROUTE_EV_AP_UP);
+	drawer_join(&f, 1);
 	for (int k = 0; k < ROUTE_PROV_RUNS_MAX; k++) {
 		engine_post(&f.e, ROUTE_EV_PROV_FAILED);
 		fake_advance(&f, ROUTE_PROV_RETRY_S * 1000);
@@ -614,7 +732,7 @@ test_drawer(void)
 	CHECK_INT(f.nend, 1); /* nothing in progress: nothing more recorded */
 	/* ... and done when every device taken over is (the user ends the run). */
 	drawer_init_fake(&f);
-	drawer_one_device(&f);
+	drawer_one_device(&f, 1);
 	engine_post(&f.e, ROUTE_EV_INTERRUPT);
 	CHECK_INT(f.e.cur, ROUTE_DONE);
 	CHECK(f.success && f.nend == 1);
@@ -627,9 +745,8 @@ test_drawer(void)
 
 	/* A fatal error in the middle of a device: failed, the device recorded failed. */
 	drawer_init_fake(&f);
-	drawer_one_device(&f);
-	f.rc.f.have_ap = true;
-	engine_post(&f.e, ROUTE_EV_AP_UP);
+	drawer_one_device(&f, 1);
+	drawer_join(&f, 2);
 	engine_post(&f.e, ROUTE_EV_FATAL);
 	CHECK_INT(f.e.cur, ROUTE_FAILED);
 	CHECK(f.nend == 2 && f.end_outcome[1] == 1);
@@ -637,7 +754,19 @@ test_drawer(void)
 	/* Without --all none of this: final-delivered -> done, finalstage's limit fails. */
 	fake_init(&f);
 	engine_post(&f.e, ROUTE_EV_START);
-	drawer_one_device(&f);
+	f.rc.f.have_ap = true;
+	engine_post(&f.e, ROUTE_EV_AP_UP);
+	engine_post(&f.e, ROUTE_EV_PROV_OK);
+	CHECK_INT(f.e.cur, ROUTE_WAIT_HOME);
+	f.rc.f.have_home = true;
+	engine_post(&f.e, ROUTE_EV_HOME_UP);
+	f.rc.f.devices = 1;
+	engine_post(&f.e, ROUTE_EV_DEVICE_SEEN);
+	engine_post(&f.e, ROUTE_EV_STOCK_DONE);
+	CHECK_INT(f.e.cur, ROUTE_FINALSTAGE);
+	engine_post(&f.e, ROUTE_EV_FINAL_DELIVERED);
+	f.rc.f.have_final = false;
+	engine_post(&f.e, ROUTE_EV_FINAL_DOWN);
 	CHECK_INT(f.e.cur, ROUTE_DONE);
 	CHECK_INT(f.nend, 0);
 
@@ -661,6 +790,153 @@ test_drawer(void)
 	CHECK_INT(route_cloud.stages[ROUTE_NEXT_DEVICE].limit_s(&f.rc), 30);
 }
 
+/* --all with devices in stage 2 together (issue 10 item 4): three devices provisioned
+ * one after another (look-next finds the next ITEAD-<id> each time), served together,
+ * then FinalStage one device at a time, in the order they were provisioned, each
+ * matched by its own BSSID. */
+static void
+test_drawer_batch(void)
+{
+	struct fake f;
+
+	drawer_init_fake(&f);
+	drawer_provision(&f, 1);
+	/* look-next: another ITEAD-<id> joined before the limit */
+	fake_advance(&f, ROUTE_DRAWER_LOOK_S * 1000ll - 1);
+	CHECK_INT(f.e.cur, ROUTE_LOOK_NEXT);
+	drawer_provision(&f, 2);
+	drawer_provision(&f, 3);
+	CHECK_INT(f.rc.f.drawer_stage2, 3);
+	/* home came back by NM's autoconnect meanwhile: look-next stays */
+	f.rc.f.have_home = true;
+	engine_post(&f.e, ROUTE_EV_HOME_UP);
+	CHECK_INT(f.e.cur, ROUTE_LOOK_NEXT);
+	/* a device calling during look-next does not end it */
+	f_cloud(&f, "1000000001", false);
+	CHECK_INT(f.e.cur, ROUTE_LOOK_NEXT);
+	/* its limit: wait-home, where home is already up and a device was heard
+	 * from: serving at once */
+	fake_advance(&f, ROUTE_DRAWER_LOOK_S * 1000ll);
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	CHECK_INT(f.rc.f.drawer_open, 3);
+	f_cloud(&f, "1000000001", false); /* it reconnects */
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	f_cloud(&f, "1000000002", false);
+	f_cloud(&f, "1000000003", false);
+	/* two done with stage 2: serving stays while one is still in it */
+	f_cloud(&f, "1000000003", true);
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	CHECK(said(&f, "waits until the other 2 devices in stage 2 finish too"));
+	f_cloud(&f, "1000000001", true);
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	CHECK_INT(f.rc.f.drawer_final_waiting, 2);
+	/* the last one: FinalStage of the first device provisioned (1) */
+	f_cloud(&f, "1000000002", true);
+	drawer_final(&f, 1);
+	/* next-device: the next FinalStage at once (2, then 3) */
+	CHECK_INT(f.nend, 1);
+	CHECK_STR(f.end_id[0], "1000000001");
+	drawer_final(&f, 2);
+	drawer_final(&f, 3);
+	CHECK_INT(f.e.cur, ROUTE_NEXT_DEVICE);
+	CHECK_INT(f.nend, 3);
+	CHECK(f.rc.f.drawer_all_done);
+	fake_advance(&f, ROUTE_DRAWER_NEXT_S * 1000ll);
+	CHECK_INT(f.e.cur, ROUTE_DONE);
+	CHECK(f.success);
+
+	/* A device that never calls: serving's limit ends it (failed) and the others'
+	 * FinalStage follow; the run then fails. */
+	drawer_init_fake(&f);
+	drawer_provision(&f, 1);
+	drawer_provision(&f, 2);
+	drawer_home(&f);
+	f_cloud(&f, "1000000001", false);
+	f_cloud(&f, "1000000001", true);
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	fake_advance(&f, 900 * 1000);
+	CHECK_INT(f.e.cur, ROUTE_FINALSTAGE);
+	CHECK_INT(f.nend, 1);
+	CHECK_STR(f.end_id[0], "1000000002");
+	CHECK_INT(f.end_outcome[0], 1);
+	drawer_final(&f, 1);
+	CHECK_INT(f.nend, 2);
+	CHECK_INT(f.end_outcome[1], 0);
+	fake_advance(&f, ROUTE_DRAWER_NEXT_S * 1000ll);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+
+	/* Ctrl-C in serving: every device interrupted, none done. */
+	drawer_init_fake(&f);
+	drawer_provision(&f, 1);
+	drawer_provision(&f, 2);
+	drawer_home(&f);
+	f_cloud(&f, "1000000001", true);
+	engine_post(&f.e, ROUTE_EV_INTERRUPT);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK(f.interrupted && f.nend == 2);
+	CHECK(f.end_outcome[0] == 2 && f.end_outcome[1] == 2);
+
+	/* NM cannot join an ITEAD-<id> (wrong password): --all goes on (the driver skips
+	 * it) wherever it looks; one device: failed at once, with NM's reason. */
+	drawer_init_fake(&f);
+	snprintf(f.rc.f.join_failure, sizeof(f.rc.f.join_failure), "the network refused the "
+		 "password");
+	engine_post(&f.e, ROUTE_EV_JOIN_FAILED);
+	CHECK_INT(f.e.cur, ROUTE_WAIT_AP);
+	drawer_provision(&f, 1);
+	engine_post(&f.e, ROUTE_EV_JOIN_FAILED);
+	CHECK_INT(f.e.cur, ROUTE_LOOK_NEXT);
+	fake_init(&f);
+	engine_post(&f.e, ROUTE_EV_START);
+	snprintf(f.rc.f.itead_deviceid, sizeof(f.rc.f.itead_deviceid), "1000abcdef");
+	snprintf(f.rc.f.join_failure, sizeof(f.rc.f.join_failure), "the network refused the "
+		 "password (wrong PSK, or not a Sonoff in pairing mode)");
+	engine_post(&f.e, ROUTE_EV_JOIN_FAILED);
+	CHECK_INT(f.e.cur, ROUTE_FAILED);
+	CHECK(!f.success && !f.interrupted);
+	CHECK(strstr(f.e.diagnosis, "could not join the device's WiFi ITEAD-1000abcdef: the "
+				    "network refused the password (wrong PSK") != NULL);
+	CHECK(strstr(f.e.diagnosis, "--wifi manual") != NULL);
+
+	/* An unanswered POST /ap, then the AP goes: provisioned, look-next too. */
+	drawer_init_fake(&f);
+	drawer_join(&f, 1);
+	engine_post(&f.e, ROUTE_EV_PROV_NO_REPLY);
+	CHECK_INT(f.e.cur, ROUTE_POSTED);
+	f.rc.f.have_ap = false;
+	engine_post(&f.e, ROUTE_EV_AP_DOWN);
+	CHECK_INT(f.e.cur, ROUTE_LOOK_NEXT);
+	CHECK_INT(f.rc.f.drawer_stage2, 1);
+
+	/* Two interfaces: a device provisioned earlier calls during provisioning: stays */
+	drawer_init_fake(&f);
+	drawer_provision(&f, 1);
+	drawer_join(&f, 2);
+	f_cloud(&f, "1000000001", false);
+	CHECK_INT(f.e.cur, ROUTE_PROVISIONING);
+
+	/* From next-device back home when devices are still in stage 2 (FinalStage was
+	 * joined by hand while they were). */
+	drawer_init_fake(&f);
+	drawer_provision(&f, 1);
+	drawer_provision(&f, 2);
+	drawer_home(&f);
+	f_cloud(&f, "1000000001", false);
+	f_cloud(&f, "1000000001", true);
+	f_cloud(&f, "1000000002", false);
+	CHECK_INT(f.e.cur, ROUTE_SERVING);
+	f.rc.f.have_final = true;
+	engine_post(&f.e, ROUTE_EV_FINAL_UP);
+	CHECK_INT(f.e.cur, ROUTE_FINALSTAGE);
+	CHECK_INT(f.rc.f.final_bssid[5], 1);
+	engine_post(&f.e, ROUTE_EV_FINAL_DELIVERED);
+	f.rc.f.have_final = false;
+	f.rc.f.have_home = false;
+	engine_post(&f.e, ROUTE_EV_FINAL_DOWN);
+	CHECK_INT(f.e.cur, ROUTE_WAIT_HOME);
+	CHECK_INT(f.nend, 1);
+}
+
 int
 main(void)
 {
@@ -671,5 +947,6 @@ main(void)
 	test_invariants();
 	test_auto_texts();
 	test_drawer();
+	test_drawer_batch();
 	return check_done();
 }

@@ -104,6 +104,15 @@ CASES = {
                                 r"connected, waiting for the upgrade command",
                                 {"args": ["--timeout", "3"], "hook": "", "hook_sleep": 0.5,
                                  "events": ["sta-up", "sta-down"]}),
+    # the radio is never on this device's FinalStage (final-assoc says no): E2A never
+    # probes the server, and the overall bound ends it
+    "fail-final-assoc": ("none", "basic-user1", "sta", 16, r"RESULT fail timeout: .*E2A probing",
+                         {"args": ["--timeout", "8", "--blink-ms", "0"], "hook": "",
+                          "assoc": "no",
+                          "events": ["sta-up", "sta-down", "finalstage-up",
+                                     "finalstage-down"],
+                          "log": [r"fake: ota_conn: connection"],
+                          "nolog": [r"E2A: TCP probe"]}),
     "fail-hook": ("none", "basic-user1", "sta", 18,
                   r"fail hook: hook \"\S+ sta-up 1000abcd01\" failed \(exit 3\)",
                   {"hook": "sta-up"}),
@@ -336,8 +345,10 @@ def main():
                 hook = os.path.join(tmp, "hook.sh")
                 with open(hook, "w") as f:
                     f.write('#!/bin/sh\nsleep %s\necho "$1 $2" >> %s\n'
-                            '[ "$1" = "%s" ] && exit 3\nexit 0\n'
-                            % (extra.get("hook_sleep", 0), events, extra["hook"]))
+                            '[ "$1" = "%s" ] && exit 3\n'
+                            '[ "$1" = final-assoc ] && exit %d\nexit 0\n'
+                            % (extra.get("hook_sleep", 0), events, extra["hook"],
+                               1 if extra.get("assoc") == "no" else 0))
                 os.chmod(hook, 0o755)
                 cmd += ["--hook", hook]
             cmd += extra.get("args", [])
@@ -371,14 +382,33 @@ def main():
             ok = False
         if "events" in extra:
             with open(events) as f:
-                got = [l.split() for l in f.read().splitlines()]
+                asked = [l.split() for l in f.read().splitlines()]
+            # final-assoc is E2A's question before each probe, not a WiFi event: it
+            # must be asked (only) while a FinalStage is up
+            got, up = [], False
+            for e in asked:
+                if e[0] == "final-assoc":
+                    if not up:
+                        print("runner: final-assoc asked with no FinalStage up")
+                        ok = False
+                    continue
+                up = {"finalstage-up": True, "finalstage-down": False}.get(e[0], up)
+                got.append(e)
             want = [[e, DEVICEID] for e in extra["events"]]
             if got != want:
                 print("runner: hook events %r, expected %r" % (got, want))
                 ok = False
+            if "finalstage-up" in extra["events"] and \
+                    not any(e[0] == "final-assoc" for e in asked):
+                print("runner: E2A never asked final-assoc")
+                ok = False
         for pat in extra.get("log", []):
             if not any(re.search(pat, l) for l in lines.all + fake_lines.all):
                 print("runner: no log line matches %r" % pat)
+                ok = False
+        for pat in extra.get("nolog", []):
+            if any(re.search(pat, l) for l in lines.all):
+                print("runner: a devsim log line matches %r" % pat)
                 ok = False
         print("runner: case %s %s" % (a.case, "PASSED" if ok else "FAILED"))
         return 0 if ok else 1
