@@ -13,6 +13,8 @@
 #               completion POST, the device left mDNS; the stages in order
 #   pair-lan    pair -> LAN mode: the one-line diagnosis with what to do, exit 1 well before
 #               the discover limit, nothing sent to the device's API, nothing flashed
+#   pair-wrong-pw the password is not the WiFi's: the device never joins; the discover limit
+#               (60 s from this computer's return) names the device and the wrong password
 #   pair-control negative control: a malformed POST /ap (a field missing; HTTP/1.0) gets no
 #               reply and the device stays in its AP; the done assertion rejects that run
 # Cleanup on every exit (trap); every wait is bounded. Exit 77 without root or a package.
@@ -175,6 +177,23 @@ pair-lan)
 	! grep -q "POST /zeroconf\|downloading" "$tmp/dev.log" || fail "something was sent"
 	device_exit
 	[ "$dev_rc" = 12 ] || fail "diysim exit $dev_rc, want 12 (idle: nothing flashed)"
+	;;
+pair-wrong-pw)
+	# the user typed another password than the WiFi's: the device takes it, leaves its AP
+	# and never joins (diysim exit 13); sonota-c's discover limit (60 s from home) names
+	# the paired device and the wrong password first; nothing flashed
+	home_pw_dev=$home_pw
+	device r3-3.6-pair-diy
+	home_pw=not-the-wifi-pw
+	pair_run
+	home_pw=$home_pw_dev
+	want_rc 1
+	want_stages "failed"
+	want_err "$dev_id did not announce itself on \"$home_ssid\" within 60 s"
+	want_err "a wrong WiFi password (it gives up after 20 s"
+	[ "$elapsed" -ge 55 ] || fail "failed after $elapsed s, before the discover limit"
+	device_exit
+	[ "$dev_rc" = 13 ] || fail "diysim exit $dev_rc, want 13 (never joined)"
 	;;
 pair-control)
 	# negative control: the simulator must refuse what the real device ignores
