@@ -333,8 +333,10 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 		d->rd.f.mdns_watch = false;
 		log_warn(d->log, "mDNS: %s", ev->why ? ev->why : "Avahi went away");
 		if (!d->found) {
-			ui_say(d->ui, "No Avahi (%s): name the device with --device-ip IP.",
-			       ev->why ? ev->why : "gone");
+			ui_say(d->ui, d->rd.f.pair.on ? "No Avahi (%s): --pair finds the device "
+				      "over mDNS; start avahi-daemon, or pair and rerun --diy "
+				      "--device-ip IP." : "No Avahi (%s): name the device with "
+				      "--device-ip IP.", ev->why ? ev->why : "gone");
 			d->exit_code = SONOTA_EXIT_PREFLIGHT;
 			engine_post(&d->eng, RDIY_EV_FATAL);
 			return;
