@@ -39,7 +39,7 @@ completion(struct sim *s, const struct dl *d, int error)
 		sim_log(s, "model sends no completion POST (error would be %d)", error);
 		return;
 	}
-	fd = net_connect(d->host, d->port, CONNECT_MS);
+	fd = net_connect_from(s->bind, d->host, d->port, CONNECT_MS); /* from its address */
 	if (fd < 0) {
 		sim_log(s, "completion POST: cannot connect to %s:%u", d->host, d->port);
 		return;
@@ -189,7 +189,7 @@ download_run(struct sim *s)
 			return;
 		}
 		if (d.fd < 0) {
-			d.fd = net_connect(d.host, d.port, CONNECT_MS);
+			d.fd = net_connect_from(s->bind, d.host, d.port, CONNECT_MS);
 			d.reqs_on_fd = 0;
 			if (d.fd < 0) {
 				fail(s, "cannot connect to the image server", d.off);

@@ -116,7 +116,17 @@ net_close_rst(int fd)
 int
 net_connect(const char *ip, uint16_t port, int timeout_ms)
 {
+	return net_connect_from((struct in_addr){ .s_addr = htonl(INADDR_ANY) }, ip, port,
+				timeout_ms);
+}
+
+/* A device has one address: its connections leave from it, also when a test puts several
+ * simulated devices' addresses on one interface (the kernel would pick the primary). */
+int
+net_connect_from(struct in_addr src, const char *ip, uint16_t port, int timeout_ms)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr = src };
 	struct pollfd p;
 	int fd, r, err = 0;
 	socklen_t el = sizeof(err);
@@ -126,6 +136,11 @@ net_connect(const char *ip, uint16_t port, int timeout_ms)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	if (src.s_addr != htonl(INADDR_ANY) && bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
 	if (r < 0 && errno != EINPROGRESS) {
 		r = -errno;

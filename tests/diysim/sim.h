@@ -75,6 +75,7 @@ int net_read_exact(int fd, uint8_t *buf, size_t n, int timeout_ms);
 int net_write_all(int fd, const void *buf, size_t n);
 void net_close_rst(int fd);
 int net_connect(const char *ip, uint16_t port, int timeout_ms);
+int net_connect_from(struct in_addr src, const char *ip, uint16_t port, int timeout_ms);
 int net_fill(int fd, uint8_t *buf, size_t n, size_t have, int timeout_ms);
 
 /* api.c: serve one accepted connection on 8081 (one at a time). */

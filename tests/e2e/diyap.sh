@@ -13,6 +13,7 @@
 #               completion POST, the device left mDNS; the stages in order
 #   pair-lan    pair -> LAN mode: the one-line diagnosis with what to do, exit 1 well before
 #               the discover limit, nothing sent to the device's API, nothing flashed
+#   pair-other  another DIY-mode device on the LAN: only the paired one is flashed
 #   pair-wrong-pw the password is not the WiFi's: the device never joins; the discover limit
 #               (60 s from this computer's return) names the device and the wrong password
 #   pair-control negative control: a malformed POST /ap (a field missing; HTTP/1.0) gets no
@@ -177,6 +178,24 @@ pair-lan)
 	! grep -q "POST /zeroconf\|downloading" "$tmp/dev.log" || fail "something was sent"
 	device_exit
 	[ "$dev_rc" = 12 ] || fail "diysim exit $dev_rc, want 12 (idle: nothing flashed)"
+	;;
+pair-other)
+	# another Sonoff in DIY mode already on the home WiFi: only the paired device (its id
+	# from GET /device) is flashed; the other one is never asked anything
+	other_ip=$(avahi_dev_addr 2)
+	ip netns exec "$AVAHI_NS_DEV" timeout 170 "$diysim" --model "$models/r3-3.6.model" \
+		--deviceid 1000ffff99 --bind "$other_ip" --mdns 224.0.0.251:5353 --timeout 160 \
+		>"$tmp/other.log" 2>&1 &
+	other_pid=$!
+	pids+=("$other_pid")
+	_avahi_wait 5 grep -q "listening on" "$tmp/other.log" || fail "the other diysim did not start"
+	device r3-3.6-pair-diy
+	pair_run
+	assert_pair_done || fail "the paired device not done"
+	grep -q '"deviceid":"1000abcd51"' "$tmp/sonota.json" || fail "not the paired device"
+	! grep -q "POST /zeroconf" "$tmp/other.log" || fail "the other device was asked"
+	grep -q "1000ffff99 is not the paired device\|eWeLink_1000ffff99" "$tmp/sonota.err" ||
+		fail "the other device was never seen (the case proves nothing)"
 	;;
 pair-wrong-pw)
 	# the user typed another password than the WiFi's: the device takes it, leaves its AP
