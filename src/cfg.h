@@ -159,6 +159,9 @@ struct cfg {
 	bool all;                      /* --all */
 	/* diymore: several DIY devices on the LAN (src/diypick.h) */
 	char *device_id;               /* --device-id: the DIY device to take / list; NULL: any */
+	/* issue 11 item 2 (diyap): into DIY mode through the compatible-pairing AP */
+	bool pair;                     /* --pair: with --diy, give the device (in its
+					* ITEAD-<id> AP) the home WiFi first (docs/diy.md) */
 
 	uint64_t given;                /* bit per option table entry seen on the command
 					* line; test with cfg_given() */
@@ -204,6 +207,7 @@ enum cfg_opt {
 	CFG_OPT_DEVICE_IP,
 	CFG_OPT_ALL, /* drawer: --all */
 	CFG_OPT_DEVICE_ID, /* diymore: choose among several DIY-mode devices */
+	CFG_OPT_PAIR, /* issue 11 item 2 (diyap): --diy --pair */
 	_CFG_OPT_MAX,
 };
 

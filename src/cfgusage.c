@@ -235,7 +235,9 @@ cfg_usage(FILE *f)
 		"  sonota-c --check-images=/path/to/images\n"
 		"  sonota-c --diy --diy-image tasmota-lite.bin [--device-ip 192.168.1.77]\n"
 		"  sonota-c --scan\n"
-		"  sonota-c --diy --diy-image tasmota-lite.bin --device-id 1000abcdef\n",
+		"  sonota-c --diy --diy-image tasmota-lite.bin --device-id 1000abcdef\n"
+		"  sonota-c --diy --pair --diy-image tasmota-lite.bin --wifi-ssid Home \\\n"
+		"           --wifi-password-file pw\n",
 		CFG_ENV_WIFI_PASSWORD, "", SONOTA_EXIT_OK, SONOTA_EXIT_FAILURE, SONOTA_EXIT_USAGE,
 		SONOTA_EXIT_IMAGES, SONOTA_EXIT_BIND, SONOTA_EXIT_PREFLIGHT, SONOTA_EXIT_UNPROVEN,
 		SONOTA_EXIT_INTERRUPTED);

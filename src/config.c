@@ -262,6 +262,14 @@ static const struct option_def options[_CFG_OPT_MAX] = {
 			"this deviceid (needed when several announce\n"
 			"themselves); with --scan: list it only",
 	},
+	/* issue 11 item 2 (diyap): into DIY mode through the compatible-pairing AP */
+	[CFG_OPT_PAIR] = {
+		"pair", 0, K_FLAG, false, F(pair), 0,
+		.help = "with --diy: first give the device in its\n"
+			"ITEAD-<id> WiFi (firmware 3.5+, button 5 s,\n"
+			"then 5 s more) the home WiFi of --wifi-ssid;\n"
+			"you hop this computer when told",
+	},
 };
 
 #undef F
@@ -694,11 +702,101 @@ cfg_parse_args(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	return 0;
 }
 
+/* The home WiFi's password (--wifi-password, --wifi-password-file or the environment)
+ * and its pairing with --wifi-ssid: the cloud route's stage 1 and --diy --pair. */
+static int
+check_wifi(struct cfg *c, char *err, size_t errlen)
+{
+	char msg[160];
+	const char *env;
+	int r;
+
+	if (c->wifi_password && c->wifi_password_file) {
+		util_seterr(err, errlen,
+		            "--wifi-password-file: cannot be used with --wifi-password");
+		return -EINVAL;
+	}
+	if (c->wifi_password) {
+		c->wifi_password_source = CFG_PASSWORD_ARG;
+	} else if (c->wifi_password_file) {
+		r = read_password_file(c, err, errlen);
+		if (r < 0)
+			return r;
+	} else if ((env = getenv(CFG_ENV_WIFI_PASSWORD)) && *env) {
+		if (validate_password(env, msg, sizeof(msg)) < 0) {
+			util_seterr(err, errlen, "%s: %s", CFG_ENV_WIFI_PASSWORD, msg);
+			return -EINVAL;
+		}
+		c->wifi_password = strdup(env);
+		if (!c->wifi_password) {
+			util_seterr(err, errlen, "%s: out of memory", CFG_ENV_WIFI_PASSWORD);
+			return -ENOMEM;
+		}
+		c->wifi_password_source = CFG_PASSWORD_ENV;
+	}
+
+	if (c->wifi_ssid && !c->wifi_password) {
+		util_seterr(err, errlen,
+		            "--wifi-ssid: needs a password: --wifi-password, "
+		            "--wifi-password-file or $%s",
+		            CFG_ENV_WIFI_PASSWORD);
+		return -EINVAL;
+	}
+	/* The environment is ambient: it may hold a password for a later prompt
+	 * of the SSID, but an explicit password without the SSID is a mistake. */
+	if (!c->wifi_ssid && (c->wifi_password_source == CFG_PASSWORD_ARG ||
+			      c->wifi_password_source == CFG_PASSWORD_FILE)) {
+		util_seterr(err, errlen, "--%s: needs --wifi-ssid",
+		            options[c->wifi_password_source == CFG_PASSWORD_ARG
+		                        ? CFG_OPT_WIFI_PASSWORD
+		                        : CFG_OPT_WIFI_PASSWORD_FILE]
+		                .name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* issue 11 item 2 (diyap): --diy --pair gives the device in its compatible-pairing AP
+ * the home WiFi, then runs the DIY route: it needs the WiFi settings, and finds the device
+ * over mDNS once it joined (its address comes from the router's DHCP: --device-ip cannot
+ * name it beforehand, and only its announcement tells DIY mode from LAN mode). The hops are
+ * the user's: the NetworkManager hop driver runs only the cloud route. */
+static int
+check_pair(struct cfg *c, char *err, size_t errlen)
+{
+	int r;
+
+	if (c->no_prov) {
+		util_seterr(err, errlen, "--pair: cannot be used with --no-prov (--pair is the "
+			    "provisioning step)");
+		return -EINVAL;
+	}
+	if (c->device_ip) {
+		util_seterr(err, errlen, "--pair: cannot be used with --device-ip (after pairing "
+			    "the device gets its address from your router; sonota-c finds it over "
+			    "mDNS). If mDNS cannot see it, pair with --pair, then rerun --diy "
+			    "--device-ip IP");
+		return -EINVAL;
+	}
+	if (c->wifi == CFG_WIFI_AUTO) {
+		util_seterr(err, errlen, "--pair: the WiFi hops are yours (join ITEAD-<id>, then "
+			    "your home WiFi, when told): --wifi auto does not apply");
+		return -EINVAL;
+	}
+	if ((r = check_wifi(c, err, errlen)) < 0)
+		return r;
+	if (!c->wifi_ssid) {
+		util_seterr(err, errlen, "--pair: needs --wifi-ssid SSID and its password "
+			    "(--wifi-password-file, $%s or --wifi-password): the WiFi the device "
+			    "is to join", CFG_ENV_WIFI_PASSWORD);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 cfg_check(struct cfg *c, char *err, size_t errlen)
 {
-	const char *env;
-	char msg[160];
 	int level, r;
 
 	if (err && errlen)
@@ -812,12 +910,20 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 				    "tasmota-lite.bin: DOUT, at most 508000 bytes)");
 			return -EINVAL;
 		}
+		if (c->pair)
+			return check_pair(c, err, errlen);
 		if (c->no_prov || c->wifi_ssid || c->wifi_password || c->wifi_password_file) {
 			util_seterr(err, errlen, "--diy: the device is on the WiFi already; "
-				    "--no-prov and the --wifi-* settings do not apply");
+				    "--no-prov and the --wifi-* settings do not apply (add --pair "
+				    "to give a device in its ITEAD-<id> WiFi the home WiFi first)");
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (c->pair) {
+		util_seterr(err, errlen, "--pair: needs --diy (the cloud route provisions the "
+			    "device without it)");
+		return -EINVAL;
 	}
 
 	/* drawer: --all hops from device to device by itself; both need stage 1. */
@@ -857,47 +963,5 @@ cfg_check(struct cfg *c, char *err, size_t errlen)
 		return 0;
 	}
 
-	if (c->wifi_password && c->wifi_password_file) {
-		util_seterr(err, errlen,
-		            "--wifi-password-file: cannot be used with --wifi-password");
-		return -EINVAL;
-	}
-	if (c->wifi_password) {
-		c->wifi_password_source = CFG_PASSWORD_ARG;
-	} else if (c->wifi_password_file) {
-		r = read_password_file(c, err, errlen);
-		if (r < 0)
-			return r;
-	} else if ((env = getenv(CFG_ENV_WIFI_PASSWORD)) && *env) {
-		if (validate_password(env, msg, sizeof(msg)) < 0) {
-			util_seterr(err, errlen, "%s: %s", CFG_ENV_WIFI_PASSWORD, msg);
-			return -EINVAL;
-		}
-		c->wifi_password = strdup(env);
-		if (!c->wifi_password) {
-			util_seterr(err, errlen, "%s: out of memory", CFG_ENV_WIFI_PASSWORD);
-			return -ENOMEM;
-		}
-		c->wifi_password_source = CFG_PASSWORD_ENV;
-	}
-
-	if (c->wifi_ssid && !c->wifi_password) {
-		util_seterr(err, errlen,
-		            "--wifi-ssid: needs a password: --wifi-password, "
-		            "--wifi-password-file or $%s",
-		            CFG_ENV_WIFI_PASSWORD);
-		return -EINVAL;
-	}
-	/* The environment is ambient: it may hold a password for a later prompt
-	 * of the SSID, but an explicit password without the SSID is a mistake. */
-	if (!c->wifi_ssid && (c->wifi_password_source == CFG_PASSWORD_ARG ||
-			      c->wifi_password_source == CFG_PASSWORD_FILE)) {
-		util_seterr(err, errlen, "--%s: needs --wifi-ssid",
-		            options[c->wifi_password_source == CFG_PASSWORD_ARG
-		                        ? CFG_OPT_WIFI_PASSWORD
-		                        : CFG_OPT_WIFI_PASSWORD_FILE]
-		                .name);
-		return -EINVAL;
-	}
-	return 0;
+	return check_wifi(c, err, errlen);
 }

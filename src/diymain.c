@@ -21,6 +21,8 @@
 #endif
 #include "diyrun.h"
 #include "imgsrv.h"
+#include "netwatch.h"
+#include "provision.h"
 
 struct diymain {
 	struct ui ui;
@@ -29,12 +31,13 @@ struct diymain {
 	bool evq_ready;
 	struct lws_context *lws;
 	struct lws_vhost *vh;
-	struct lws_protocols protocols[4];
+	struct lws_protocols protocols[6]; /* loop, diyclient, bus, netwatch, prov, end */
 	struct ackwatch *ackwatch;
 	struct imgsrv *http;
 	int sigfd;
 	struct bus *bus;
 	struct avahi *avahi;
+	struct netwatch *nw;             /* --pair: this computer's addresses */
 	struct diyrun run;
 	bool run_ready;
 };
@@ -111,6 +114,12 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 	m->protocols[1] = diyclient_protocol;
 #ifdef SONOTA_WITH_NM
 	m->protocols[2] = bus_protocol;
+	/* issue 11 item 2 (diyap): --pair's provisioning and address watch */
+	m->protocols[3] = netwatch_protocol;
+	m->protocols[4] = prov_protocol;
+#else
+	m->protocols[2] = netwatch_protocol;
+	m->protocols[3] = prov_protocol;
 #endif
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "loop";
@@ -153,6 +162,12 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 	if ((r = diyrun_init(&m->run, m->lws, m->vh)) < 0)
 		return SONOTA_EXIT_FAILURE;
 	m->run_ready = true;
+	/* issue 11 item 2 (diyap): --pair follows this computer's hops (the initial addresses
+	 * are recorded now, the route is told from its start on) */
+	if (cfg->pair && (r = netwatch_start(m->vh, diyrun_pair_addr, &m->run, &m->nw)) < 0) {
+		log_err(log, "cannot watch this computer's addresses: %s", strerror(-r));
+		return SONOTA_EXIT_FAILURE;
+	}
 #ifdef SONOTA_WITH_NM
 	if ((r = bus_open(m->vh, NULL, NULL, &m->bus)) < 0) {
 		log_notice(log, "no system D-Bus (%s): no mDNS through Avahi", strerror(-r));
@@ -162,6 +177,11 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 		m->avahi = NULL;
 	}
 #endif
+	if (!m->avahi && cfg->pair) { /* diyap: only mDNS tells DIY from LAN mode after it */
+		log_err(log, "--pair: no Avahi on the system bus to find the device over mDNS once "
+			     "it joined your WiFi (apt install avahi-daemon); nothing was sent");
+		return SONOTA_EXIT_PREFLIGHT;
+	}
 	if (!m->avahi && !cfg->device_ip) {
 		log_err(log, "--diy: no Avahi on the system bus to find the device over mDNS: name "
 			     "it with --device-ip IP (its address in DIY mode)");
@@ -186,6 +206,7 @@ teardown(struct diymain *m)
 #endif
 	if (m->run_ready)
 		diyrun_fini(&m->run);
+	netwatch_stop(m->nw);
 	imgsrv_stop(m->http);
 	ackwatch_stop(m->ackwatch);
 #ifdef SONOTA_WITH_NM

@@ -278,8 +278,12 @@ rop_finish(void *arg, bool success, bool interrupted)
 			      "WiFi \"tasmota-XXXXXX\" for its own set-up.)");
 }
 
-static const struct route_diy_ops route_ops = { .send = rop_send, .finish = rop_finish,
-						.probe = rop_probe };
+static const struct route_diy_ops route_ops = {
+	.send = rop_send, .finish = rop_finish,
+	.probe = rop_probe, /* diymore */
+	/* issue 11 item 2 (diyap): --pair (diypair.c) */
+	.prov_start = diyrun_pair_prov_start, .prov_stop = diyrun_pair_prov_stop,
+};
 
 static void
 observe(void *arg, const struct engine *e, int from, int ev, int to)
@@ -287,8 +291,10 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 	struct diyrun *d = arg;
 
 	(void)e, (void)ev;
-	if (from != to)
+	if (from != to) {
 		ui_json(d->ui, "stage", "stage", engine_stage_name(&route_diy, to), NULL);
+		diyrun_pair_entered(d, to); /* issue 11 item 2 (diyap): --pair */
+	}
 }
 
 /* ---- discovery --------------------------------------------------------------------- */
@@ -350,6 +356,16 @@ found(struct diyrun *d, const char *ip, const char *id, bool multi)
 	ui_say(d->ui, "DIY-mode device %s at %s%s", d->deviceid[0] ? d->deviceid : "(id unknown)",
 	       d->device_ip, multi ? " (multi-channel: requests without deviceid)" : "");
 	engine_post(&d->eng, RDIY_EV_FOUND);
+}
+
+/* issue 11 item 2 (diyap): a DIY-mode announcement of the paired device seen before
+ * discover, replayed on entering it (diypair.c) */
+void
+diyrun_found_at(struct diyrun *d, const char *ip, const char *id, bool multi)
+{
+	d->seen_in_mdns = true;
+	d->rd.f.mdns_watch = d->avahi_alive;
+	found(d, ip, id, multi);
 }
 
 #ifdef SONOTA_WITH_NM
@@ -430,6 +446,8 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 			};
 			d->rd.f.hidden = dnssd_hidden_diagnosis(&h);
 		}
+		if (d->rd.f.pair.on && diyrun_pair_found(d, a)) /* diyap: --pair */
+			return;
 		if (d->found && strcmp(a->addr, d->device_ip) != 0 &&
 		    !(d->deviceid[0] && strcmp(a->dev.id, d->deviceid) == 0))
 			return; /* another device */
@@ -511,8 +529,10 @@ diyrun_avahi(void *arg, const struct avahi_ev *ev)
 		d->rd.f.unobservable = NULL; /* the reason is now: no Avahi */
 		log_warn(d->log, "mDNS: %s", ev->why ? ev->why : "Avahi went away");
 		if (!d->found) {
-			ui_say(d->ui, "No Avahi (%s): name the device with --device-ip IP.",
-			       ev->why ? ev->why : "gone");
+			ui_say(d->ui, d->rd.f.pair.on ? "No Avahi (%s): --pair finds the device "
+				      "over mDNS; start avahi-daemon, or pair and rerun --diy "
+				      "--device-ip IP." : "No Avahi (%s): name the device with "
+				      "--device-ip IP.", ev->why ? ev->why : "gone");
 			d->exit_code = SONOTA_EXIT_PREFLIGHT;
 			engine_post(&d->eng, RDIY_EV_FATAL);
 			return;
@@ -529,6 +549,7 @@ int
 diyrun_init(struct diyrun *d, struct lws_context *cx, struct lws_vhost *vh)
 {
 	d->lws = cx;
+	d->vh = vh;
 	engine_lws_init(&d->el, &d->eng, cx, d->ui, d->log);
 	d->rd.ops = &route_ops;
 	d->rd.arg = d;
@@ -545,8 +566,14 @@ diyrun_start(struct diyrun *d, bool mdns)
 {
 	d->avahi_alive = mdns;
 	d->rd.f.mdns_watch = mdns; /* until Avahi says the device cannot be watched */
+	/* issue 11 item 2 (diyap): --pair starts at wait-ap (diypair.c has the addresses) */
+	d->rd.f.pair.on = d->cfg->pair;
+	d->rd.f.pair.ssid = d->cfg->wifi_ssid;
+	d->rd.f.pair.wait_timeout_s = d->cfg->wait_timeout;
 	engine_post(&d->eng, RDIY_EV_START);
-	if (d->cfg->device_ip) {
+	if (d->cfg->pair) {
+		return;
+	} else if (d->cfg->device_ip) {
 		found(d, d->cfg->device_ip, NULL, false);
 	} else {
 		ui_say(d->ui, "Looking for a Sonoff in DIY mode on this network (mDNS "
@@ -570,6 +597,7 @@ void
 diyrun_fini(struct diyrun *d)
 {
 	engine_lws_fini(&d->el);
+	diyrun_pair_fini(d); /* diyap */
 	if (d->lws) {
 		lws_sul_cancel(&d->tick);
 		lws_sul_cancel(&d->pick_timer);

@@ -42,6 +42,23 @@
 
 struct avahi;
 struct avahi_ev;
+struct avahi_dev;
+struct netwatch;
+struct netwatch_addr;
+struct prov;
+
+/* issue 11 item 2 (diyap): --pair's adapter state (src/diypair.c) */
+struct diyrun_pair {
+	struct prov *prov;                 /* the running provisioning run, or NULL */
+	unsigned home_addrs;               /* this computer's addresses off 10.10.7.0/24,
+					    * loopback and link-local */
+	char home_ip[16];                  /* the first of them seen: POST /ap's serverName */
+	bool pend;                         /* an announcement of the paired device came
+					    * before discover: replayed on entering it */
+	bool pend_lan;                     /* ... in LAN mode */
+	bool pend_multi;
+	char pend_addr[16];
+};
 
 struct diyrun {
 	struct engine eng;
@@ -68,6 +85,8 @@ struct diyrun {
 	uint64_t flash_ms;                 /* ota_flash answered (0: not yet) */
 	bool serving;                      /* in serving-image or later */
 	struct engine_lws el;              /* the engine's timers and texts on the loop */
+	struct lws_vhost *vh;              /* borrowed: provisioning's connections (--pair) */
+	struct diyrun_pair pr;             /* --pair (issue 11 item 2, src/diypair.c) */
 	lws_sorted_usec_list_t tick;       /* the 1 s verdict tick */
 	int exit_code;                     /* set when the route ends */
 	/* diymore: which DIY-mode device to take (diypick.h; --device-id) */
@@ -99,3 +118,23 @@ void diyrun_fini(struct diyrun *d);
 
 /* The whole --diy run (diymain.c): image, server, discovery, route, summary. The exit code. */
 int diyrun_main(const struct cfg *cfg, struct log *log);
+
+/* issue 11 item 2 (diyap): --pair (src/diypair.c). The route's prov_start/prov_stop (GET
+ * /device + POST /ap to 10.10.7.1 through provision.h, unchanged; serverName is this
+ * computer's home address and --https-port, as route 1's), this computer's addresses from
+ * netwatch (netwatch_cb: 10.10.7.x -> have_ap, any other but link-local -> have_home; the
+ * events are posted only while pairing or discovering), and the announcements seen while
+ * pairing: the paired device's (id from GET /device) only; its LAN mode ->
+ * RDIY_EV_LAN_MODE; another device's are ignored. */
+void diyrun_pair_prov_start(void *arg);
+void diyrun_pair_prov_stop(void *arg);
+void diyrun_pair_addr(void *arg, bool added, const struct netwatch_addr *a);
+/* Called first on every Avahi FOUND with --pair: true when it was handled here (the caller
+ * returns), false to go on as without --pair (the paired device in DIY mode, found in
+ * discover). */
+bool diyrun_pair_found(struct diyrun *d, const struct avahi_dev *a);
+/* The observer's part: on entering discover, say so and replay a pending announcement. */
+void diyrun_pair_entered(struct diyrun *d, int to);
+/* diyrun.c: the device found at ip (id, multi-channel) from an announcement */
+void diyrun_found_at(struct diyrun *d, const char *ip, const char *id, bool multi);
+void diyrun_pair_fini(struct diyrun *d);

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "route-diy.h"
+#include "route-diy-int.h"
 
 #define F(ctx) (&((const struct route_diy *)(ctx))->f)
 
@@ -141,6 +141,8 @@ ip(const void *c)
 static bool
 x_discover(const void *c, char *buf, size_t len)
 {
+	if (F(c)->pair.on) /* --pair: the device we just paired (route-diy-pair.c) */
+		return rdp_x_discover(c, buf, len);
 	if (F(c)->hidden)
 		snprintf(buf, len, "no Sonoff in DIY mode announced itself within %d s: %s (or name "
 			 "it with --device-ip)", DIYFLOW_DISCOVER_MS / 1000, F(c)->hidden);
@@ -311,6 +313,19 @@ static const struct engine_stage stages[_RDIY_STAGE_MAX] = {
 	[RDIY_UNPROVEN] = { .name = "unproven", .on_entry = a_failed, .terminal = true },
 	[RDIY_LEAVE_PROBE] = { .name = "probe-8081", .limit_s = l_probe, .on_entry = a_probe,
 			       .expiry = x_probe }, /* diymore */
+	/* issue 11 item 2 (diyap): --pair (route-diy-pair.c) */
+	[RDIY_WAIT_AP] = { .name = "wait-ap", .limit_s = rdp_l_wait, .instruction = rdp_t_wait_ap,
+			   .expiry = rdp_x_wait_ap },
+	[RDIY_PROVISIONING] = { .name = "provisioning", .limit_s = rdp_l_wait,
+				.on_entry = rdp_a_prov_enter, .on_exit = rdp_a_prov_exit,
+				.instruction = rdp_t_prov, .expiry = rdp_x_prov },
+	[RDIY_POSTED] = { .name = "posted", .limit_s = rdp_l_no_reply, .on_entry = rdp_a_posted,
+			  .instruction = rdp_t_posted, .expiry = rdp_x_posted_fail },
+	[RDIY_PROV_PAUSE] = { .name = "prov-pause", .limit_s = rdp_l_retry,
+			      .instruction = rdp_t_pause },
+	[RDIY_WAIT_HOME] = { .name = "wait-home", .limit_s = rdp_l_wait,
+			     .on_entry = rdp_a_provisioned, .instruction = rdp_t_wait_home,
+			     .expiry = rdp_x_wait_home },
 };
 
 static const char *const ev_names[_RDIY_EV_MAX] = {
@@ -323,6 +338,15 @@ static const char *const ev_names[_RDIY_EV_MAX] = {
 	[RDIY_EV_ENTERED] = "entered",
 	[RDIY_EV_FOUND] = "found",
 	[RDIY_EV_PROBED] = "probed", /* diymore */
+	/* issue 11 item 2 (diyap): --pair */
+	[RDIY_EV_AP_UP] = "ap-up",
+	[RDIY_EV_AP_DOWN] = "ap-down",
+	[RDIY_EV_PROV_OK] = "prov-ok",
+	[RDIY_EV_PROV_NO_REPLY] = "prov-no-reply",
+	[RDIY_EV_PROV_FAILED] = "prov-failed",
+	[RDIY_EV_HOME_UP] = "home-up",
+	[RDIY_EV_HOME_DOWN] = "home-down",
+	[RDIY_EV_LAN_MODE] = "lan-mode",
 };
 
 #define ROW(from, ev, guard, to, note) { RDIY_##from, RDIY_EV_##ev, guard, RDIY_##to, note }
@@ -337,7 +361,47 @@ static const char *const ev_names[_RDIY_EV_MAX] = {
 	ROW(from, PROGRESS, NULL, from, NULL),                  \
 	ROW(from, TIMEOUT, NULL, FAILED, NULL)
 
+#define SELF(s, ev) ROW(s, ev, NULL, s, NULL)
 static const struct engine_row rows[] = {
+	/* issue 11 item 2 (diyap): --pair, into DIY mode before discover, as route 1's stage 1
+	 * (route-cloud.c); the user hops; discover's 60 s start when this computer is home */
+	ROW(PREFLIGHT, START, rdp_g_pair, WAIT_AP, NULL),
+	ROW(WAIT_AP, ENTERED, rdp_g_ap_here_runs_left, PROVISIONING, NULL),
+	ROW(WAIT_AP, AP_UP, NULL, PROVISIONING, NULL),
+	SELF(WAIT_AP, AP_DOWN), SELF(WAIT_AP, HOME_UP), SELF(WAIT_AP, HOME_DOWN),
+	ROW(WAIT_AP, TIMEOUT, NULL, FAILED, NULL),
+	ROW(PROVISIONING, PROV_OK, NULL, WAIT_HOME, NULL),
+	/* posted without a reply: the AP already gone means it took the settings */
+	ROW(PROVISIONING, PROV_NO_REPLY, rdp_g_ap_gone, WAIT_HOME, rdp_n_posted_gone),
+	ROW(PROVISIONING, PROV_NO_REPLY, NULL, POSTED, NULL),
+	ROW(PROVISIONING, AP_DOWN, rdp_g_post_sent, WAIT_HOME, rdp_n_posted_gone),
+	ROW(PROVISIONING, AP_DOWN, NULL, WAIT_AP, rdp_n_ap_early),
+	ROW(PROVISIONING, PROV_FAILED, rdp_g_ap_gone, WAIT_AP, NULL),
+	ROW(PROVISIONING, PROV_FAILED, rdp_g_runs_left, PROV_PAUSE, NULL),
+	ROW(PROVISIONING, PROV_FAILED, NULL, FAILED, rdp_x_prov_fail),
+	SELF(PROVISIONING, AP_UP), SELF(PROVISIONING, HOME_UP), SELF(PROVISIONING, HOME_DOWN),
+	ROW(PROVISIONING, TIMEOUT, NULL, FAILED, NULL),
+	ROW(POSTED, ENTERED, rdp_g_ap_gone, WAIT_HOME, rdp_n_posted_gone),
+	ROW(POSTED, AP_DOWN, NULL, WAIT_HOME, rdp_n_posted_gone),
+	ROW(POSTED, TIMEOUT, rdp_g_runs_left, PROVISIONING, rdp_x_posted_retry),
+	ROW(POSTED, TIMEOUT, NULL, FAILED, NULL),
+	SELF(POSTED, AP_UP), SELF(POSTED, HOME_UP), SELF(POSTED, HOME_DOWN),
+	ROW(PROV_PAUSE, TIMEOUT, rdp_g_ap_here, PROVISIONING, NULL),
+	ROW(PROV_PAUSE, TIMEOUT, NULL, WAIT_AP, NULL),
+	ROW(PROV_PAUSE, AP_DOWN, rdp_g_post_sent, WAIT_HOME, rdp_n_posted_gone),
+	ROW(PROV_PAUSE, AP_DOWN, NULL, WAIT_AP, rdp_n_ap_early),
+	SELF(PROV_PAUSE, AP_UP), SELF(PROV_PAUSE, HOME_UP), SELF(PROV_PAUSE, HOME_DOWN),
+	ROW(WAIT_HOME, ENTERED, rdp_g_home_back, DISCOVER, NULL),
+	ROW(WAIT_HOME, HOME_UP, rdp_g_home_back, DISCOVER, NULL),
+	ROW(WAIT_HOME, AP_DOWN, rdp_g_home_back, DISCOVER, NULL),
+	SELF(WAIT_HOME, AP_UP), SELF(WAIT_HOME, AP_DOWN), SELF(WAIT_HOME, HOME_UP),
+	SELF(WAIT_HOME, HOME_DOWN), SELF(WAIT_HOME, PROV_OK), SELF(WAIT_HOME, PROV_NO_REPLY),
+	ROW(WAIT_HOME, TIMEOUT, NULL, FAILED, NULL),
+	/* the paired device came back in eWeLink LAN mode: one line, nothing flashed */
+	ROW(DISCOVER, LAN_MODE, NULL, FAILED, rdp_n_lan_mode),
+	SELF(DISCOVER, AP_UP), SELF(DISCOVER, AP_DOWN), SELF(DISCOVER, HOME_UP),
+	SELF(DISCOVER, HOME_DOWN),
+
 	ROW(PREFLIGHT, START, NULL, DISCOVER, NULL),
 	ROW(DISCOVER, FOUND, NULL, INFO, NULL),
 	ROW(DISCOVER, TIMEOUT, NULL, FAILED, NULL),

@@ -46,6 +46,12 @@ enum route_diy_stage {
 	RDIY_UNPROVEN,      /* "unproven": success reported, leaving mDNS not observable */
 	/* diymore: no goodbye within the left-mdns limit: one /zeroconf/info (diyleave.h) */
 	RDIY_LEAVE_PROBE,   /* "probe-8081": does the DIY firmware still answer? */
+	/* issue 11 item 2 (diyap): --pair, into DIY mode before discover (route-diy-pair.c) */
+	RDIY_WAIT_AP,       /* "wait-ap": the user presses the button, joins ITEAD-<id> */
+	RDIY_PROVISIONING,  /* "provisioning": GET /device + POST /ap to 10.10.7.1 */
+	RDIY_POSTED,        /* "posted": POST /ap unanswered, the AP still up: does it go? */
+	RDIY_PROV_PAUSE,    /* "prov-pause": a run failed while the AP stays: pause, again */
+	RDIY_WAIT_HOME,     /* "wait-home": the user rejoins the home WiFi */
 	_RDIY_STAGE_MAX,
 };
 
@@ -59,7 +65,43 @@ enum route_diy_ev {
 	RDIY_EV_ENTERED,   /* pseudo-event queued on entry */
 	RDIY_EV_FOUND,     /* the device is known: facts.device_ip (and deviceid) set */
 	RDIY_EV_PROBED,    /* diymore: the probe ended; facts.probe and probe_diag set */
+	/* issue 11 item 2 (diyap): --pair */
+	RDIY_EV_AP_UP,         /* this computer got a 10.10.7.x address (pair.have_ap) */
+	RDIY_EV_AP_DOWN,       /* it lost it */
+	RDIY_EV_PROV_OK,       /* POST /ap answered {"error":0} (pair.deviceid set) */
+	RDIY_EV_PROV_NO_REPLY, /* POST /ap went out, no usable reply */
+	RDIY_EV_PROV_FAILED,   /* a provisioning run gave up (nothing posted, or refused) */
+	RDIY_EV_HOME_UP,       /* this computer has an address on another network (have_home) */
+	RDIY_EV_HOME_DOWN,     /* it has none any more */
+	RDIY_EV_LAN_MODE,      /* the paired device announced eWeLink LAN mode, not DIY mode */
 	_RDIY_EV_MAX,
+};
+
+/* issue 11 item 2 (diyap): --pair, the compatible-pairing AP of firmware 3.5+ (ITEAD-<id>,
+ * 12345678, the device at 10.10.7.1) gets the home WiFi through provision.h as in route 1
+ * (its limits and diagnoses), then the user rejoins the home WiFi and discover begins (its
+ * 60 s limit starts then). The hops are the user's; the adapter reports this computer's
+ * addresses (netwatch). POST /ap may leave the device in DIY mode or in eWeLink LAN mode
+ * (DIY-PROTOCOL.md §1.3): the paired device's LAN-mode announcement (RDIY_EV_LAN_MODE)
+ * fails the run at once with one line saying what to do. */
+#define RDIY_PROV_RUNS_MAX 3   /* provisioning runs per AP session (route 1's 3) */
+#define RDIY_NO_REPLY_WAIT_S 5 /* after an unanswered POST /ap, how long the AP may stay
+				* before the POST counts as not taken (as route 1) */
+#define RDIY_PROV_RETRY_S 5    /* pause before provisioning again while the AP stays */
+#define RDIY_PAIR_ID_MAX 31    /* the deviceid GET /device answered */
+
+struct route_diy_pair {
+	bool on;                   /* --pair: start at wait-ap, not discover */
+	const char *ssid;          /* the home WiFi (borrowed) */
+	unsigned wait_timeout_s;   /* --wait-timeout: wait-ap, provisioning, wait-home */
+	bool have_ap;              /* this computer has a 10.10.7.x address */
+	bool have_home;            /* ... and an address on another network (not 10.10.7.x,
+				    * loopback, link-local) */
+	unsigned runs;             /* provisioning runs in this AP session */
+	bool post_sent;            /* the running POST /ap was written (reply or not) */
+	bool posted_unanswered;    /* an earlier run of this AP session posted, no reply */
+	bool provisioned;          /* the device took the settings */
+	char deviceid[RDIY_PAIR_ID_MAX + 1]; /* from GET /device; "" unknown */
 };
 
 /* What the route knows. Written by the adapter before the event that explains it. */
@@ -82,6 +124,7 @@ struct route_diy_facts {
 	char probe_diag[DIYLEAVE_TEXT_MAX];
 	/* diymore: why leaving mDNS cannot be observed (diyhidden.h; static), NULL: no Avahi */
 	const char *unobservable;
+	struct route_diy_pair pair;     /* --pair (issue 11 item 2) */
 };
 
 /* The effects, supplied by the adapter. */
@@ -93,6 +136,10 @@ struct route_diy_ops {
 	 * then set facts.probe/probe_diag and post RDIY_EV_PROBED; NULL: never probed (the
 	 * stage's backstop fails it) */
 	void (*probe)(void *arg);
+	/* --pair (issue 11 item 2): start a provisioning run (GET /device + POST /ap), stop
+	 * the running one; NULL without --pair */
+	void (*prov_start)(void *arg);
+	void (*prov_stop)(void *arg);
 };
 
 /* The context the engine gets (engine_init's ctx), also route_diy_observer()'s arg. */

@@ -78,13 +78,15 @@ sim_announce(struct sim *s, bool goodbye)
 	if (s->mdns_fd < 0)
 		return;
 	st = state(s, false);
-	json = cJSON_PrintUnformatted(st);
+	json = s->lan_mode ? strdup("q83vEjRWeJA=") /* LAN mode: ciphertext (§2, §8) */
+			   : cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
 	if (!json)
 		return;
 	n = sim_mdns_encode(&(struct sim_announce){ .id = s->id, .type = s->m.type, .seq = s->seq,
 						  .state = json, .addr = s->bind.s_addr,
-						  .port = s->port, .goodbye = goodbye },
+						  .port = s->port, .goodbye = goodbye,
+						  .lan = s->lan_mode },
 			    pkt, sizeof(pkt));
 	free(json);
 	if (n > 0 && sendto(s->mdns_fd, pkt, (size_t)n, 0, (struct sockaddr *)&s->mdns_dest,

@@ -103,7 +103,9 @@ usage(void)
 	    "usage: diysim --model FILE [--deviceid ID] [--bind IP] [--port N] [--mdns "
 	    "IP:PORT|off]\n"
 	    "              [--unlock internet|offline|IP:PORT] [--unlock-hang-ms N] [--unlocked]\n"
-	    "              [--timeout SECS]\n");
+	    "              [--timeout SECS]\n"
+	    "              [--pair-ap IP [--pair-port N] [--pair-ssid SSID] [--pair-password PW]\n"
+	    "               [--pair-join CMD]]\n");
 }
 
 static int
@@ -170,6 +172,7 @@ exit_name(enum sim_exit e)
 	case SIM_EXIT_BRICKED: return "bricked";
 	case SIM_EXIT_FAILED: return "flash-failed";
 	case SIM_EXIT_IDLE: return "idle";
+	case SIM_EXIT_PAIR_FAILED: return "pair-failed";
 	default: return "usage";
 	}
 }
@@ -187,6 +190,12 @@ main(int argc, char **argv)
 		{ "unlock-hang-ms", required_argument, NULL, 'H' },
 		{ "unlocked", no_argument, NULL, 'U' },
 		{ "timeout", required_argument, NULL, 't' },
+		/* diyap (issue 11 item 2): the compatible-pairing AP first (pair.c) */
+		{ "pair-ap", required_argument, NULL, 'A' },
+		{ "pair-port", required_argument, NULL, 'P' },
+		{ "pair-ssid", required_argument, NULL, 'S' },
+		{ "pair-password", required_argument, NULL, 'W' },
+		{ "pair-join", required_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct sim sim;
@@ -200,6 +209,8 @@ main(int argc, char **argv)
 	snprintf(s->id, sizeof(s->id), "1000abcdef");
 	s->port = 8081;
 	s->unlock_hang_ms = 120000;
+	s->pair_port = 80;
+	s->listen_fd = -1;
 	inet_pton(AF_INET, "127.0.0.1", &s->bind);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -224,6 +235,15 @@ main(int argc, char **argv)
 		case 'H': s->unlock_hang_ms = atoi(optarg); break;
 		case 'U': unlocked = true; break;
 		case 't': timeout_s = atol(optarg); break;
+		case 'A':
+			if (inet_pton(AF_INET, optarg, &s->pair_addr) != 1)
+				goto bad;
+			s->pair_on = true;
+			break;
+		case 'P': s->pair_port = (uint16_t)atoi(optarg); break;
+		case 'S': s->pair_ssid = optarg; break;
+		case 'W': s->pair_password = optarg; break;
+		case 'J': s->pair_join = optarg; break;
 		default: goto bad;
 		}
 	}
@@ -232,14 +252,37 @@ main(int argc, char **argv)
 	s->unlocked = s->m.ota_unlocked || unlocked;
 	s->seq = 1;
 	s->image = malloc(SIM_IMAGE_MAX);
-	if (!s->image || setup_listen(s) < 0 || setup_mdns(s, mdns) < 0) {
-		fprintf(stderr, "diysim: setup failed: %s\n", strerror(errno));
-		return SIM_EXIT_USAGE;
-	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	{
+	deadline = sim_now_ms() + timeout_s * 1000;
+	/* diyap: the compatible-pairing AP first; in LAN mode no DIY API listens */
+	if (s->image && s->pair_on) {
+		int pr = pair_run(s, deadline, &stop_signal);
+
+		if (pr <= 0) {
+			if (pr == 0) {
+				s->result = SIM_EXIT_IDLE;
+				snprintf(s->reason, sizeof(s->reason), "%s in the pairing AP",
+					 stop_signal ? "stopped" : "timed out");
+			}
+			fprintf(stderr, "diysim: RESULT %s: %s (pair-ignored=%u)\n",
+				exit_name(s->result), s->reason, s->pair_ignored);
+			free(s->image);
+			return s->result;
+		}
+	}
+	if (!s->image || (!s->lan_mode && setup_listen(s) < 0) || setup_mdns(s, mdns) < 0) {
+		fprintf(stderr, "diysim: setup failed: %s\n", strerror(errno));
+		return SIM_EXIT_USAGE;
+	}
+	if (s->lan_mode) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &s->bind, ip, sizeof(ip));
+		sim_log(s, "eWeLink LAN mode, fw %s, announcing %s (no DIY API)",
+			s->m.fw_version[0] ? s->m.fw_version : "3.3", ip);
+	} else {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &s->bind, ip, sizeof(ip));
@@ -249,7 +292,6 @@ main(int argc, char **argv)
 	sim_announce(s, false);
 	s->announces_left = 1;
 	s->next_announce_ms = sim_now_ms() + ANNOUNCE_GAP_MS;
-	deadline = sim_now_ms() + timeout_s * 1000;
 
 	while (!s->finished && !stop_signal && sim_now_ms() < deadline) {
 		struct pollfd p[2] = {{.fd = s->listen_fd, .events = POLLIN},
@@ -282,7 +324,8 @@ main(int argc, char **argv)
 				download_run(s);
 		}
 	}
-	close(s->listen_fd); /* rebooted (or stopped): port 8081 is gone */
+	if (s->listen_fd >= 0)
+		close(s->listen_fd); /* rebooted (or stopped): port 8081 is gone */
 	if (!s->finished) {
 		s->result = s->flashes_failed ? SIM_EXIT_FAILED : SIM_EXIT_IDLE;
 		if (!s->flashes_failed)
@@ -291,9 +334,9 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr,
 	        "diysim: RESULT %s: %s (http10-ignored=%u gap-refused=%u second-conn-rst=%u "
-	        "flashes-failed=%u)\n",
+	        "flashes-failed=%u pair-ignored=%u)\n",
 	        exit_name(s->result), s->reason, s->http10_ignored, s->gap_refused,
-	        s->second_conn_rst, s->flashes_failed);
+	        s->second_conn_rst, s->flashes_failed, s->pair_ignored);
 	free(s->image);
 	return s->result;
 bad:

@@ -51,6 +51,9 @@ struct sim_model {
 					* the digest does not match, completion 409 */
 	int drop_at;                   /* 1..99: WiFi drops at this % of the download; 0 off */
 	bool ota_unlocked;             /* otaUnlock at start */
+	/* diyap (issue 11 item 2): which mode a JSON POST /ap on the compatible-pairing AP
+	 * leaves the device in (DIY-PROTOCOL.md §1.3: unknown, so a model key, §9.14) */
+	enum sim_pair_mode { SIM_PAIR_DIY = 0, SIM_PAIR_LAN } pair_ap;
 };
 
 void sim_model_defaults(struct sim_model *m);
@@ -98,6 +101,8 @@ struct sim_announce {
 	uint32_t addr;        /* A record, network order */
 	uint16_t port;        /* SRV port */
 	bool goodbye;         /* TTL 0: withdraw (RFC 6762 §10.1) */
+	bool lan;             /* eWeLink LAN mode: encrypt=true, iv, dataN = state as given
+			       * (base64 ciphertext) (§2, §8) */
 };
 
 /* Encode an unsolicited mDNS response (PTR, SRV, TXT, A; no name compression). Returns the

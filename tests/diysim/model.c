@@ -82,6 +82,9 @@ set(struct sim_model *m, const char *k, const char *v)
 	if (!strcmp(k, "malformed"))
 		return !strcmp(v, "hang") ? (m->malformed = SIM_BAD_HANG, 0)
 		       : !strcmp(v, "reset") ? (m->malformed = SIM_BAD_RESET, 0) : -EINVAL;
+	if (!strcmp(k, "pair_ap")) /* diyap: the mode after a POST /ap */
+		return !strcmp(v, "diy") ? (m->pair_ap = SIM_PAIR_DIY, 0)
+		       : !strcmp(v, "lan") ? (m->pair_ap = SIM_PAIR_LAN, 0) : -EINVAL;
 	if (!strcmp(k, "host_itead"))
 		return yesno(v, &m->host_itead);
 	if (!strcmp(k, "multi_channel"))

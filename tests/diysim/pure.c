@@ -292,6 +292,10 @@ sim_mdns_encode(const struct sim_announce *a, uint8_t *out, size_t outlen)
 	txt_str(&p, "apivers", "1", 1);
 	snprintf(num, sizeof(num), "%u", a->seq);
 	txt_str(&p, "seq", num, strlen(num));
+	if (a->lan) { /* LAN mode: encrypted state (§2 "encrypt, iv") */
+		txt_str(&p, "encrypt", "true", 4);
+		txt_str(&p, "iv", "MTIzNDU2Nzg5MGFiY2RlZg==", 24);
+	}
 	for (size_t off = 0, i = 1; off < sl; off += SIM_TXT_PIECE, i++) {
 		char key[8];
 		size_t n = sl - off < SIM_TXT_PIECE ? sl - off : SIM_TXT_PIECE;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,8 @@ enum sim_exit {
 	SIM_EXIT_BRICKED = 10,  /* a bad image was accepted and written: the device is dead */
 	SIM_EXIT_FAILED = 11,   /* a flash failed; the device stays in DIY mode on its firmware */
 	SIM_EXIT_IDLE = 12,     /* stopped (timeout/signal) without any flash attempt */
+	SIM_EXIT_PAIR_FAILED = 13, /* --pair-ap: POST /ap carried another WiFi than the home
+				    * one (--pair-ssid/--pair-password): it never joins */
 };
 
 enum sim_unlock {
@@ -51,6 +54,15 @@ struct sim {
 	/* counters, reported in the RESULT line */
 	unsigned http10_ignored, gap_refused, second_conn_rst, flashes_failed;
 	uint8_t *image;               /* SIM_IMAGE_MAX download buffer */
+	/* diyap (issue 11 item 2): the compatible-pairing AP before DIY mode (pair.c) */
+	bool pair_on;                 /* --pair-ap given: start in the pairing AP */
+	struct in_addr pair_addr;     /* 10.10.7.1 */
+	uint16_t pair_port;           /* 80 */
+	const char *pair_ssid;        /* the home WiFi POST /ap must carry (NULL: any) */
+	const char *pair_password;    /* ... and its password (NULL: any) */
+	const char *pair_join;        /* shell command: AP address down, home address up */
+	bool lan_mode;                /* joined in eWeLink LAN mode (model pair_ap=lan) */
+	unsigned pair_ignored;        /* pairing-AP requests ignored (no reply) */
 };
 
 int64_t sim_now_ms(void);
@@ -74,6 +86,11 @@ int net_fill(int fd, uint8_t *buf, size_t n, size_t have, int timeout_ms);
 void api_serve(struct sim *s, int fd);
 /* mDNS: announce now (goodbye = TTL 0). */
 void sim_announce(struct sim *s, bool goodbye);
+
+/* pair.c: serve the compatible-pairing AP until a valid POST /ap (then run pair_join) or
+ * the deadline or *stop. 1: joined the home WiFi (s->lan_mode per the model); 0: stopped
+ * or timed out unpaired; -1: paired with another WiFi than the home one (s->result set). */
+int pair_run(struct sim *s, int64_t deadline_ms, volatile const sig_atomic_t *stop);
 
 /* download.c: the accepted ota_flash (after its reply); sets s->result / s->finished. */
 void download_run(struct sim *s);

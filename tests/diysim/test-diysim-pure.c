@@ -40,6 +40,14 @@ test_models(void)
 	CHECK_INT(sim_model_parse(&m, "host_itead=maybe\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(sim_model_parse(&m, "drop_at=100\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(sim_model_parse(&m, "novalue\n", err, sizeof(err)), -EINVAL);
+	/* diyap: which mode POST /ap leaves (§1.3), diy by default */
+	sim_model_defaults(&m);
+	CHECK(m.pair_ap == SIM_PAIR_DIY);
+	CHECK_INT(sim_model_parse(&m, "pair_ap=lan\n", err, sizeof(err)), 0);
+	CHECK(m.pair_ap == SIM_PAIR_LAN);
+	CHECK_INT(sim_model_parse(&m, "pair_ap=diy\n", err, sizeof(err)), 0);
+	CHECK(m.pair_ap == SIM_PAIR_DIY);
+	CHECK_INT(sim_model_parse(&m, "pair_ap=cloud\n", err, sizeof(err)), -EINVAL);
 	/* every shipped model parses */
 	d = dir ? opendir(dir) : NULL;
 	CHECK(d != NULL);

@@ -1127,6 +1127,67 @@ write_file(char *path, size_t len, const char *name, const char *content, mode_t
 	close(fd);
 }
 
+/* issue 11 item 2 (diyap): --diy --pair needs the home WiFi; --pair alone, with
+ * --device-ip, --no-prov or --wifi auto is refused naming --pair; --diy without --pair
+ * still refuses the WiFi settings. */
+static void
+test_pair(void)
+{
+	static const struct row rows[] = {
+		{ { "--pair", "--wifi-ssid", "Home", "--wifi-password", "12345678" }, 2, -EINVAL,
+		  "--pair: needs --diy", "12345678" },
+		{ { "--diy", "--diy-image", "x.bin", "--pair" }, 2, -EINVAL,
+		  "--pair: needs --wifi-ssid", NULL },
+		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home" }, 2, -EINVAL,
+		  "--wifi-ssid: needs a password", NULL },
+		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
+		    "--wifi-password", "12345678", "--device-ip", "192.168.1.7" }, 2, -EINVAL,
+		  "--pair: cannot be used with --device-ip", "12345678" },
+		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
+		    "--wifi-password", "12345678", "--no-prov" }, 2, -EINVAL,
+		  "--pair: cannot be used with --no-prov", "12345678" },
+		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
+		    "--wifi-password", "12345678", "--wifi", "auto" }, 2, -EINVAL,
+		  "--pair: the WiFi hops are yours", "12345678" },
+		{ { "--diy", "--diy-image", "x.bin", "--wifi-ssid", "Home", "--wifi-password",
+		    "12345678" }, 2, -EINVAL, "add --pair", "12345678" },
+	};
+	static const char *const ok[] = {
+		"--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
+		"--wifi-password-file", pwfile_ok, NULL,
+	};
+	struct cfg c;
+	char err[512];
+	int stage;
+
+	unsetenv(CFG_ENV_WIFI_PASSWORD);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r = run(&c, rows[i].args, err, sizeof(err), &stage);
+
+		CHECK_MSG(r == rows[i].ret && stage == rows[i].stage, "pair row %zu: ret %d at %d, "
+			  "err \"%s\"", i, r, stage, err);
+		CHECK_MSG(strstr(err, rows[i].err) != NULL, "pair row %zu: err \"%s\" lacks \"%s\"",
+			  i, err, rows[i].err);
+		CHECK_MSG(!rows[i].absent || !strstr(err, rows[i].absent), "pair row %zu: secret "
+			  "shown", i);
+		cfg_free(&c);
+	}
+	CHECK_INT(run(&c, ok, err, sizeof(err), &stage), 0);
+	CHECK(c.diy && c.pair);
+	CHECK_STR(c.wifi_ssid, "Home");
+	CHECK_STR(c.wifi_password, file_password);
+	CHECK_INT(c.wifi_password_source, CFG_PASSWORD_FILE);
+	cfg_free(&c);
+	/* the environment's password is enough */
+	setenv(CFG_ENV_WIFI_PASSWORD, "from-the-env", 1);
+	CHECK_INT(run(&c, (const char *const[]){ "--diy", "--diy-image", "x.bin", "--pair",
+						 "--wifi-ssid", "Home", NULL },
+		      err, sizeof(err), &stage), 0);
+	CHECK_STR(c.wifi_password, "from-the-env");
+	cfg_free(&c);
+	unsetenv(CFG_ENV_WIFI_PASSWORD);
+}
+
 int
 main(void)
 {
@@ -1161,6 +1222,7 @@ main(void)
 	test_reentry();
 	test_man_page();
 	test_paths();
+	test_pair(); /* issue 11 item 2 (diyap) */
 
 	snprintf(line, sizeof(line), "rm -rf '%s'", tmpdir);
 	if (system(line) != 0)

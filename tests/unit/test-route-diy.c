@@ -72,7 +72,26 @@ f_finish(void *arg, bool success, bool interrupted)
 	f->finished = success ? 1 : interrupted ? -2 : -1;
 }
 
-static const struct route_diy_ops rops = { .send = f_send, .finish = f_finish };
+/* --pair (issue 11 item 2): provisioning runs started and stopped */
+static unsigned prov_starts, prov_stops;
+
+static void
+f_prov_start(void *arg)
+{
+	(void)arg;
+	prov_starts++;
+}
+
+static void
+f_prov_stop(void *arg)
+{
+	(void)arg;
+	prov_stops++;
+}
+
+static const struct route_diy_ops rops = { .send = f_send, .finish = f_finish,
+					   .prov_start = f_prov_start,
+					   .prov_stop = f_prov_stop };
 
 static void
 setup(struct fake *f)
@@ -320,6 +339,259 @@ test_failures(void)
 	CHECK_INT(f.bugs, 0);
 }
 
+
+/* ---- issue 11 item 2 (diyap): --pair, the stages before discover --------------------- */
+
+/* The engine's say() lines of a --pair run, to check the instructions. */
+static char said[4096];
+
+static void
+p_say(void *arg, const char *text)
+{
+	(void)arg;
+	if (strlen(said) + strlen(text) + 2 < sizeof(said)) {
+		strcat(said, text);
+		strcat(said, "\n");
+	}
+}
+
+static const struct engine_ops pops = { fakeclock_arm, fakeclock_cancel, f_narrate,
+				       p_say, f_bug, NULL };
+
+/* A --pair run at wait-ap; this computer at home (have_home), not on ITEAD-<id>. */
+static void
+setup_pair(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	said[0] = '\0';
+	prov_starts = prov_stops = 0;
+	fakeclock_init(&f->clock);
+	f->rd.ops = &rops;
+	f->rd.arg = f;
+	f->rd.f.mdns_watch = true;
+	f->rd.f.pair.on = true;
+	f->rd.f.pair.ssid = "HomeNet";
+	f->rd.f.pair.wait_timeout_s = 900;
+	f->rd.f.pair.have_home = true;
+	engine_init(&f->e, &route_diy, &f->rd, &pops, f);
+	CHECK_INT(engine_observe(&f->e, route_diy_observer, &f->rd), 0);
+	CHECK_INT(engine_post(&f->e, RDIY_EV_START), 0);
+	CHECK_STR(stage(f), "wait-ap");
+	CHECK(f->deadline[ENGINE_TIMER_LIMIT] == 900 * 1000);
+	CHECK_INT(prov_starts, 0);
+}
+
+/* the user's hop to ITEAD-<id>, and back home, as netwatch reports them */
+static void
+hop_to_ap(struct fake *f)
+{
+	f->rd.f.pair.have_home = false;
+	engine_post(&f->e, RDIY_EV_HOME_DOWN);
+	f->rd.f.pair.have_ap = true;
+	f->rd.f.pair.runs = 0;
+	engine_post(&f->e, RDIY_EV_AP_UP);
+}
+
+static void
+hop_home(struct fake *f)
+{
+	f->rd.f.pair.have_ap = false;
+	engine_post(&f->e, RDIY_EV_AP_DOWN);
+	f->rd.f.pair.have_home = true;
+	engine_post(&f->e, RDIY_EV_HOME_UP);
+}
+
+/* wait-ap (the button sequence) -> provisioning -> prov-ok -> wait-home -> discover (its
+ * 60 s start only now) -> found -> info: nothing is sent to 8081 before the device is
+ * found, and the instructions name the button sequence and ITEAD-<id> / 12345678. */
+static void
+test_pair_ok(void)
+{
+	struct fake f;
+
+	setup_pair(&f);
+	fakeclock_advance(&f.clock, &f.e, 100); /* the instruction is said once settled */
+	CHECK(strstr(said, "hold the device's button 5 s until its LED blinks, then 5 s more "
+		      "until it blinks fast") != NULL);
+	CHECK(strstr(said, "\"ITEAD-<id>\", password 12345678") != NULL);
+	fakeclock_advance(&f.clock, &f.e, 200000); /* the user takes minutes */
+	CHECK_STR(stage(&f), "wait-ap");
+	hop_to_ap(&f);
+	CHECK_STR(stage(&f), "provisioning");
+	CHECK_INT(prov_starts, 1);
+	CHECK_INT(f.nsent, 0);
+	snprintf(f.rd.f.pair.deviceid, sizeof(f.rd.f.pair.deviceid), "1000abcd51");
+	engine_post(&f.e, RDIY_EV_PROV_OK);
+	CHECK_STR(stage(&f), "wait-home");
+	CHECK_INT(prov_stops, 1);
+	CHECK(f.rd.f.pair.provisioned);
+	fakeclock_advance(&f.clock, &f.e, 100);
+	CHECK(strstr(said, "reconnect this computer to \"HomeNet\"") != NULL);
+	fakeclock_advance(&f.clock, &f.e, 30000); /* the discover limit must not run yet */
+	/* an address elsewhere while this computer is still on ITEAD-<id> (a second
+	 * interface): not home yet, the device's mDNS would not be seen */
+	f.rd.f.pair.have_home = true;
+	engine_post(&f.e, RDIY_EV_HOME_UP);
+	CHECK_STR(stage(&f), "wait-home");
+	f.rd.f.pair.have_ap = false;
+	engine_post(&f.e, RDIY_EV_AP_DOWN);
+	CHECK_STR(stage(&f), "discover");
+	CHECK(f.deadline[ENGINE_TIMER_LIMIT] == f.now_ms + DIYFLOW_DISCOVER_MS);
+	CHECK_INT(f.nsent, 0);
+	f.rd.f.device_ip = "192.0.2.7";
+	engine_post(&f.e, RDIY_EV_FOUND);
+	CHECK_STR(stage(&f), "info");
+	CHECK_INT(f.nsent, 1);
+	CHECK_INT(f.finished, 0);
+	CHECK_INT(f.bugs, 0);
+	CHECK_INT(f.e.rejected, 0);
+}
+
+/* Already on ITEAD-<id> at start: provisioning at once. POST /ap unanswered: the AP going
+ * away means it took the settings; a second unanswered run while the AP stays retries,
+ * the third fails with route 1's diagnosis (here: the browser form). */
+static void
+test_pair_no_reply(void)
+{
+	struct fake f;
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	CHECK_STR(stage(&f), "provisioning");
+	f.rd.f.pair.post_sent = true;
+	engine_post(&f.e, RDIY_EV_PROV_NO_REPLY);
+	CHECK_STR(stage(&f), "posted");
+	f.rd.f.pair.have_ap = false;
+	engine_post(&f.e, RDIY_EV_AP_DOWN);
+	CHECK_STR(stage(&f), "wait-home");
+
+	/* the AP stays after each unanswered POST: runs 1..3, then failed */
+	setup_pair(&f);
+	hop_to_ap(&f);
+	for (unsigned run = 1; run <= RDIY_PROV_RUNS_MAX; run++) {
+		CHECK_STR(stage(&f), "provisioning");
+		CHECK_INT(prov_starts, run);
+		engine_post(&f.e, RDIY_EV_PROV_NO_REPLY);
+		CHECK_STR(stage(&f), "posted");
+		fakeclock_advance(&f.clock, &f.e, RDIY_NO_REPLY_WAIT_S * 1000);
+	}
+	CHECK_STR(stage(&f), "failed");
+	CHECK_INT(f.finished, -1);
+	CHECK(strstr(f.e.diagnosis, "never answered POST /ap") != NULL);
+	CHECK(strstr(f.e.diagnosis, "http://10.10.7.1/") != NULL);
+	CHECK_INT(f.nsent, 0);
+}
+
+/* A run that fails while the AP stays: pause, again; three failures end the run. The AP
+ * going before anything was posted: back to wait-ap with the button sequence. */
+static void
+test_pair_failed(void)
+{
+	struct fake f;
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	engine_post(&f.e, RDIY_EV_PROV_FAILED);
+	CHECK_STR(stage(&f), "prov-pause");
+	fakeclock_advance(&f.clock, &f.e, RDIY_PROV_RETRY_S * 1000);
+	CHECK_STR(stage(&f), "provisioning");
+	engine_post(&f.e, RDIY_EV_PROV_FAILED);
+	fakeclock_advance(&f.clock, &f.e, RDIY_PROV_RETRY_S * 1000);
+	CHECK_STR(stage(&f), "provisioning");
+	engine_post(&f.e, RDIY_EV_PROV_FAILED);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "Provisioning failed 3 times") != NULL);
+	CHECK_INT(prov_starts, 3);
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	f.rd.f.pair.have_ap = false;
+	engine_post(&f.e, RDIY_EV_AP_DOWN);
+	CHECK_STR(stage(&f), "wait-ap");
+	CHECK(strstr(said, "went away before it was provisioned") != NULL);
+	/* and the AP went while the POST was out: it left with the settings */
+	hop_to_ap(&f);
+	f.rd.f.pair.post_sent = true;
+	f.rd.f.pair.have_ap = false;
+	engine_post(&f.e, RDIY_EV_AP_DOWN);
+	CHECK_STR(stage(&f), "wait-home");
+}
+
+/* The limits: wait-ap and wait-home end at --wait-timeout with their diagnoses; after
+ * pairing, discover's limit names the paired device and the WiFi; a LAN-mode
+ * announcement of the paired device fails at once with what to do, nothing sent. */
+static void
+test_pair_limits(void)
+{
+	struct fake f;
+
+	setup_pair(&f);
+	fakeclock_advance(&f.clock, &f.e, 900 * 1000);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "did not join the device's WiFi \"ITEAD-<id>\" within 900 s")
+	      != NULL);
+	CHECK(strstr(f.e.diagnosis, "5 s more") != NULL);
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	engine_post(&f.e, RDIY_EV_PROV_OK);
+	fakeclock_advance(&f.clock, &f.e, 900 * 1000);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "did not get back to \"HomeNet\"") != NULL);
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	snprintf(f.rd.f.pair.deviceid, sizeof(f.rd.f.pair.deviceid), "1000abcd51");
+	engine_post(&f.e, RDIY_EV_PROV_OK);
+	hop_home(&f);
+	CHECK_STR(stage(&f), "discover");
+	fakeclock_advance(&f.clock, &f.e, DIYFLOW_DISCOVER_MS);
+	CHECK_STR(stage(&f), "failed");
+	CHECK(strstr(f.e.diagnosis, "1000abcd51 did not announce itself on \"HomeNet\" within "
+		      "60 s") != NULL);
+	CHECK(strstr(f.e.diagnosis, "--device-ip") != NULL);
+
+	setup_pair(&f);
+	hop_to_ap(&f);
+	snprintf(f.rd.f.pair.deviceid, sizeof(f.rd.f.pair.deviceid), "1000abcd51");
+	engine_post(&f.e, RDIY_EV_PROV_OK);
+	hop_home(&f);
+	engine_post(&f.e, RDIY_EV_LAN_MODE);
+	CHECK_STR(stage(&f), "failed");
+	CHECK_INT(f.finished, -1);
+	CHECK(strstr(f.e.diagnosis, "1000abcd51 joined \"HomeNet\" in eWeLink LAN mode, not DIY "
+		      "mode") != NULL);
+	CHECK(strstr(f.e.diagnosis, "hold the button 5 s until the LED blinks, then 5 s more")
+	      != NULL);
+	CHECK(strstr(f.e.diagnosis, "ITEAD-<id> (password 12345678)") != NULL);
+	CHECK(!strchr(f.e.diagnosis, '\n'));
+	CHECK_INT(f.nsent, 0);
+	CHECK_INT(f.bugs, 0);
+
+	/* already on ITEAD-<id> at start: provisioning at once; an interrupt then stops the
+	 * run (exit action) and is not done */
+	memset(&f, 0, sizeof(f));
+	prov_starts = prov_stops = 0;
+	fakeclock_init(&f.clock);
+	f.rd.ops = &rops;
+	f.rd.arg = &f;
+	f.rd.f.pair.on = true;
+	f.rd.f.pair.wait_timeout_s = 900;
+	f.rd.f.pair.have_ap = true;
+	engine_init(&f.e, &route_diy, &f.rd, &pops, &f);
+	engine_post(&f.e, RDIY_EV_START);
+	CHECK_STR(stage(&f), "provisioning");
+	CHECK_INT(prov_starts, 1);
+	engine_post(&f.e, RDIY_EV_INTERRUPT);
+	CHECK_STR(stage(&f), "failed");
+	CHECK_INT(prov_stops, 1);
+	CHECK_INT(f.finished, -2);
+
+	/* without --pair, START still goes to discover and the addresses are no events */
+	setup(&f);
+	CHECK_STR(stage(&f), "info");
+}
+
 int
 main(void)
 {
@@ -328,5 +600,9 @@ main(void)
 	test_deviceid_retry();
 	test_failures();
 	test_unproven();
+	test_pair_ok(); /* issue 11 item 2 (diyap) */
+	test_pair_no_reply();
+	test_pair_failed();
+	test_pair_limits();
 	return check_done();
 }
