@@ -52,6 +52,8 @@ struct option_def {
 /* The option table's row for id (an enum cfg_opt below _CFG_OPT_MAX), or NULL
  * past the end. The table lives in config.c; rows are constant. */
 const struct option_def *cfg_opt_def(unsigned id);
+/* The table itself (cfgopts.c), one row per enum cfg_opt. */
+extern const struct option_def cfg_options[_CFG_OPT_MAX];
 
 /* A field of struct cfg at byte offset off, as a row's offset names it. */
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
