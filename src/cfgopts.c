@@ -265,7 +265,7 @@ const struct option_def cfg_options[_CFG_OPT_MAX] = {
 		.help = "with --diy: first give the device in its\n"
 			"ITEAD-<id> WiFi (firmware 3.5+, button 5 s,\n"
 			"then 5 s more) the home WiFi of --wifi-ssid;\n"
-			"you hop this computer when told",
+			"the WiFi hops as with --wifi",
 	},
 };
 

@@ -481,11 +481,6 @@ check_pair(struct cfg *c, char *err, size_t errlen)
 			    "--device-ip IP");
 		return -EINVAL;
 	}
-	if (c->wifi == CFG_WIFI_AUTO) {
-		util_seterr(err, errlen, "--pair: the WiFi hops are yours (join ITEAD-<id>, then "
-			    "your home WiFi, when told): --wifi auto does not apply");
-		return -EINVAL;
-	}
 	if ((r = check_wifi(c, err, errlen)) < 0)
 		return r;
 	if (!c->wifi_ssid) {

@@ -22,6 +22,7 @@
 #include "diyrun.h"
 #include "imgsrv.h"
 #include "netwatch.h"
+#include "plugins.h"
 #include "provision.h"
 
 struct diymain {
@@ -40,6 +41,7 @@ struct diymain {
 	struct netwatch *nw;             /* --pair: this computer's addresses */
 	struct diyrun run;
 	bool run_ready;
+	struct plugins plugins;          /* --pair: the WiFi hop driver (issue 10's), if NM */
 };
 
 static int
@@ -191,6 +193,18 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 		ui_say(&m->ui, "Without Avahi the device's leaving mDNS cannot be observed: a "
 			       "successful flash ends with exit %d (success reported, not proven).",
 		       SONOTA_EXIT_UNPROVEN);
+	/* --pair: the WiFi hops through NetworkManager (src/hop.c), as route 1's, unless
+	 * --wifi manual: joining ITEAD-<id> and going home are the driver's then */
+	if (cfg->pair && cfg->wifi != CFG_WIFI_MANUAL) {
+		struct plugin_env pe = { &m->run.eng, m->lws, m->vh, cfg, log, &m->ui, m->bus };
+		const char *name = NULL;
+		if ((r = plugins_start(&m->plugins, NULL, &pe, &name)) < 0) {
+			if (r != -EPERM)
+				log_err(log, "cannot start %s: %s", name ? name : "a plug-in",
+					strerror(-r));
+			return r == -EPERM ? SONOTA_EXIT_PREFLIGHT : SONOTA_EXIT_FAILURE;
+		}
+	}
 	log_notice(log, "listening: HTTP %u (DIY image and completion POST)",
 		   m->run.http_port);
 	ui_json_int(&m->ui, "ready", "http_port", m->run.http_port);
@@ -201,6 +215,7 @@ setup(struct diymain *m, const struct cfg *cfg, struct log *log, sigset_t *mask)
 static void
 teardown(struct diymain *m)
 {
+	plugins_stop(&m->plugins); /* before the bus they ride on */
 #ifdef SONOTA_WITH_NM
 	avahi_stop(m->avahi);
 #endif
@@ -241,6 +256,10 @@ diyrun_main(const struct cfg *cfg, struct log *log)
 	code = setup(m, cfg, log, &mask);
 	if (code == 0) {
 		while (!diyrun_ended(&m->run))
+			if (lws_service(m->lws, 0) < 0)
+				break;
+		/* --pair: the hop driver restores the user's network (bounded by it) */
+		while (plugins_busy(&m->plugins))
 			if (lws_service(m->lws, 0) < 0)
 				break;
 		code = diyrun_ended(&m->run) ? m->run.exit_code : SONOTA_EXIT_FAILURE;

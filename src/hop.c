@@ -13,6 +13,7 @@
 #include "hopcore.h"
 #include "nm.h"
 #include "route-cloud.h"
+#include "route-diy.h"
 
 struct hop {
 	struct plugin_env env;
@@ -52,14 +53,36 @@ route_facts(struct hop *h)
 	return e && e->route == &route_cloud ? &((struct route_cloud *)e->ctx)->f : NULL;
 }
 
-/* Tell the cloud route whether we hop, so that its texts say who joins what
- * (route_cloud_facts.hops_auto); other routes have no such fact. */
+/* The DIY route's --pair facts (its hops), or NULL when the engine runs another. */
+static struct route_diy_pair *
+diy_pair(struct hop *h)
+{
+	struct engine *e = h->env.eng;
+	return e && e->route == &route_diy ? &((struct route_diy *)e->ctx)->f.pair : NULL;
+}
+
+/* Tell the route whether we hop, so that its texts say who joins what
+ * (route_cloud_facts.hops_auto, route_diy_pair.hops_auto). */
 static void
 say_hops(struct hop *h, bool on)
 {
 	struct route_cloud_facts *rf = route_facts(h);
+	struct route_diy_pair *dp = diy_pair(h);
 	if (rf)
 		rf->hops_auto = on;
+	if (dp)
+		dp->hops_auto = on;
+}
+
+/* The hop a transition of the running route calls for. */
+static enum hop_action
+hop_for(struct hop *h, int from, int to, bool terminal)
+{
+	if (route_facts(h))
+		return hop_on_transition(from, to, terminal);
+	if (diy_pair(h))
+		return hop_on_diy_transition(from, to, terminal);
+	return terminal ? HOP_RESTORE_EXIT : HOP_NONE;
 }
 
 static void
@@ -300,9 +323,14 @@ resumed(struct hop *h)
 	say_hops(h, true);
 	log_notice(h->env.log, "WiFi hops: auto again, through NetworkManager on %s",
 		   nm_facts(h->nm)->iface);
-	enum hop_action a = hop_for_stage(h->stage);
 	struct route_cloud_facts *rf = route_facts(h);
-	if (!rf)
+	struct route_diy_pair *dp = diy_pair(h);
+	enum hop_action a = rf ? hop_for_stage(h->stage) : dp ? hop_for_diy_stage(h->stage)
+							     : HOP_NONE;
+	if (dp)
+		a = (a == HOP_HOME && dp->have_home) || (a == HOP_JOIN_ITEAD && dp->have_ap)
+			    ? HOP_NONE : a;
+	else if (!rf)
 		a = HOP_NONE;
 	/* already where the stage wants this computer (joined by hand meanwhile): a new
 	 * activation would only cut what runs there */
@@ -362,13 +390,15 @@ nm_event(void *arg, const struct nm_event *ev)
 		log_warn(h->env.log, "WiFi: NetworkManager could not join: %s",
 			 ev->reason.message ? ev->reason.message : ev->message);
 		h->doing = HOP_NONE;
-		if (h->want == HOP_JOIN_ITEAD && ev->reason.kind == NMCORE_FAIL_WRONG_PSK) {
+		if (h->want == HOP_JOIN_ITEAD && ev->reason.kind == NMCORE_FAIL_WRONG_PSK &&
+		    route_facts(h)) {
 			/* No retry helps: the route decides (one device: the run ends with
 			 * this reason; --all: that AP is skipped, the others go on). */
 			join_refused(h, ev->reason.message ? ev->reason.message : ev->message);
 			return;
 		}
-		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL))
+		if (++h->fails <= 2 && (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL) &&
+		    ev->reason.kind != NMCORE_FAIL_WRONG_PSK)
 			rescan_later(h);
 		else if (h->want == HOP_JOIN_ITEAD || h->want == HOP_JOIN_FINAL)
 			log_warn(h->env.log, "WiFi: join the device's network by hand");
@@ -436,7 +466,7 @@ observe(void *arg, const struct engine *e, int from, int ev, int to)
 		memcpy(h->itead_bssid, rf->final_bssid, 6);
 	if (!h->ready)
 		return;
-	enum hop_action a = hop_on_transition(from, to, engine_is_terminal(e));
+	enum hop_action a = hop_for(h, from, to, engine_is_terminal(e));
 	if (a == HOP_HOME && rf &&
 	    hop_home_elsewhere(rf->home_ifindex, (int)if_nametoindex(nm_facts(h->nm)->iface))) {
 		/* Two interfaces: the serving address never left; the radio stays where

@@ -5,6 +5,7 @@
 
 #include "hopcore.h"
 #include "route-cloud.h"
+#include "route-diy.h"
 
 enum hop_action
 hop_on_transition(int from, int to, bool terminal)
@@ -44,6 +45,20 @@ hop_for_stage(int stage)
 	default:
 		return HOP_NONE;
 	}
+}
+
+enum hop_action
+hop_for_diy_stage(int stage)
+{
+	return stage == RDIY_WAIT_AP ? HOP_JOIN_ITEAD : stage == RDIY_WAIT_HOME ? HOP_HOME : HOP_NONE;
+}
+
+enum hop_action
+hop_on_diy_transition(int from, int to, bool terminal)
+{
+	if (terminal)
+		return HOP_RESTORE_EXIT;
+	return from == to ? HOP_NONE : hop_for_diy_stage(to);
 }
 
 const char *

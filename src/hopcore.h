@@ -39,6 +39,13 @@ enum hop_action hop_on_transition(int from, int to, bool terminal);
  * next-device, finalstage joins the next device's FinalStage and wait-home goes
  * home.) */
 
+/* The hop a transition of the DIY route (route-diy.h, --diy --pair) calls for:
+ * entering wait-ap joins ITEAD-<id>, entering wait-home goes home, a terminal
+ * stage restores; nothing else (the DIY device is on the home WiFi). */
+enum hop_action hop_on_diy_transition(int from, int to, bool terminal);
+/* The same for a driver that starts over in a DIY stage (a restarted NM). */
+enum hop_action hop_for_diy_stage(int stage);
+
 /* The hop the cloud route's stage calls for when the driver starts over in it (a
  * restarted NetworkManager): wait-ap, look-next and next-device join ITEAD-<id>,
  * wait-home goes home, finalstage joins FinalStage; others need none. */

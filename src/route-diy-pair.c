@@ -94,10 +94,11 @@ pid(const void *c)
 bool
 rdp_t_wait_ap(const void *c, char *buf, size_t len)
 {
-	(void)c;
 	snprintf(buf, len, "NOW: hold the device's button 5 s until its LED blinks, then 5 s more "
-			   "until it blinks fast (compatible pairing, firmware 3.5+); then join "
-			   "this computer to the WiFi \"ITEAD-<id>\", password 12345678.");
+			   "until it blinks fast (compatible pairing, firmware 3.5+)%s",
+		 P(c)->hops_auto ? "; sonota-c joins its WiFi \"ITEAD-<id>\" itself."
+				 : "; then join this computer to the WiFi \"ITEAD-<id>\", "
+				   "password 12345678.");
 	return true;
 }
 
@@ -114,9 +115,9 @@ rdp_x_wait_ap(const void *c, char *buf, size_t len)
 bool
 rdp_t_prov(const void *c, char *buf, size_t len)
 {
-	(void)c;
-	snprintf(buf, len, "Giving the device at 10.10.7.1 your WiFi: keep this computer on its "
-			   "ITEAD-<id> WiFi.");
+	snprintf(buf, len, "Giving the device at 10.10.7.1 your WiFi%s",
+		 P(c)->hops_auto ? " over its ITEAD-<id> WiFi."
+				 : ": keep this computer on its ITEAD-<id> WiFi.");
 	return true;
 }
 
@@ -172,9 +173,8 @@ rdp_x_prov_fail(const void *c, char *buf, size_t len)
 bool
 rdp_t_pause(const void *c, char *buf, size_t len)
 {
-	(void)c;
-	snprintf(buf, len, "Provisioning again in %d s; keep this computer on ITEAD-<id>.",
-		 RDIY_PROV_RETRY_S);
+	snprintf(buf, len, "Provisioning again in %d s%s.", RDIY_PROV_RETRY_S,
+		 P(c)->hops_auto ? "" : "; keep this computer on ITEAD-<id>");
 	return true;
 }
 
@@ -199,8 +199,13 @@ rdp_n_posted_gone(const void *c, char *buf, size_t len)
 bool
 rdp_t_wait_home(const void *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "NOW: reconnect this computer to \"%s\". %s joins it by itself; "
-			   "sonota-c then looks for it over mDNS.", ssid(c), pid(c));
+	if (P(c)->hops_auto)
+		snprintf(buf, len, "sonota-c takes this computer back to \"%s\" itself; %s joins "
+				   "it by itself, and sonota-c then looks for it over mDNS.", ssid(c),
+			 pid(c));
+	else
+		snprintf(buf, len, "NOW: reconnect this computer to \"%s\". %s joins it by "
+				   "itself; sonota-c then looks for it over mDNS.", ssid(c), pid(c));
 	return true;
 }
 

@@ -80,8 +80,9 @@ enum route_diy_ev {
 /* issue 11 item 2 (diyap): --pair, the compatible-pairing AP of firmware 3.5+ (ITEAD-<id>,
  * 12345678, the device at 10.10.7.1) gets the home WiFi through provision.h as in route 1
  * (its limits and diagnoses), then the user rejoins the home WiFi and discover begins (its
- * 60 s limit starts then). The hops are the user's; the adapter reports this computer's
- * addresses (netwatch). POST /ap may leave the device in DIY mode or in eWeLink LAN mode
+ * 60 s limit starts then). The hops are the user's, or the NM hop driver's (src/hop.c:
+ * wait-ap joins ITEAD-<id>, wait-home goes home); the adapter reports this computer's
+ * addresses (netwatch) either way. POST /ap may leave the device in DIY mode or in eWeLink LAN mode
  * (DIY-PROTOCOL.md §1.3): the paired device's LAN-mode announcement (RDIY_EV_LAN_MODE)
  * fails the run at once with one line saying what to do. */
 #define RDIY_PROV_RUNS_MAX 3   /* provisioning runs per AP session (route 1's 3) */
@@ -102,6 +103,9 @@ struct route_diy_pair {
 	bool posted_unanswered;    /* an earlier run of this AP session posted, no reply */
 	bool provisioned;          /* the device took the settings */
 	char deviceid[RDIY_PAIR_ID_MAX + 1]; /* from GET /device; "" unknown */
+	bool hops_auto;            /* the hop driver (src/hop.c) joins ITEAD-<id> and goes
+				    * home itself through NetworkManager: the texts say so;
+				    * set by it once NM is ready, cleared if lost */
 };
 
 /* What the route knows. Written by the adapter before the event that explains it. */

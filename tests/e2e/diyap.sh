@@ -75,7 +75,7 @@ device() {
 	ip netns exec "$AVAHI_NS_DEV" timeout 170 "$diysim" --model "$models/$1.model" \
 		--deviceid "$dev_id" --bind "$home_dev" --mdns 224.0.0.251:5353 --timeout 160 \
 		--pair-ap 10.10.7.1 --pair-ssid "$home_ssid" --pair-password "$home_pw" \
-		--pair-join "ip addr del 10.10.7.1/24 dev ap0 && ip addr add $home_dev/24 dev lan0" \
+		--pair-join "ip addr del 10.10.7.1/24 dev ap0 && ip addr add $home_dev/24 dev lan0${pair_join_extra:-}" \
 		>"$tmp/dev.log" 2>&1 &
 	dev_pid=$!
 	pids+=("$dev_pid")
@@ -123,6 +123,67 @@ pair_run() {
 	rc=$?
 	set -e
 	elapsed=$((SECONDS - t0))
+}
+
+
+# ---- pair-nm: the hops through NetworkManager (the NM mock of tests/nm on this bus) ----
+nm_py=/usr/bin/python3   # Debian's python with python3-dbusmock, never one from PATH
+dev_bssid=D8:F1:5B:AB:CD:51
+# nm_start: the NM mock on avahi's private bus; its WiFi device is lan0 with Home active;
+# its activation hook moves this computer's addresses as a radio would: Home on lan0,
+# ITEAD-<id> (10.10.7.2) on ap0
+nm_start() {
+	"$nm_py" -c 'import dbusmock' 2>/dev/null || { echo "SKIP: no python3-dbusmock"; exit 77; }
+	cat >"$tmp/nm-hook.sh" <<HOOK
+#!/bin/sh
+# up|down SSID CIDR [BSSID] (tests/nm/nmmock.py)
+case "\$1 \$2" in
+"up $home_ssid") ip -n "$AVAHI_NS_HOST" addr replace "\$3" dev lan0 ;;
+"down $home_ssid") ip -n "$AVAHI_NS_HOST" addr del "\$3" dev lan0 2>/dev/null ;;
+"up ITEAD-"*) ip -n "$AVAHI_NS_HOST" addr replace "\$3" dev ap0 ;;
+"down ITEAD-"*) ip -n "$AVAHI_NS_HOST" addr del "\$3" dev ap0 2>/dev/null ;;
+esac
+echo "\$*" >>"$tmp/nm-hook.log"
+exit 0
+HOOK
+	chmod 755 "$tmp/nm-hook.sh"
+	local params
+	params=$(cat <<JSON
+{"version": "1.42.4", "devices": [{"iface": "lan0", "hw": "02:00:00:00:0E:2E"}],
+ "delay_ms": 150, "autoconnect_delay_ms": 200,
+ "aps": [{"ssid": "$home_ssid", "psk": "$home_pw", "dhcp": "$AVAHI_HOST_IP/24",
+          "bssid": "02:77:77:00:00:05", "strength": 80}],
+ "profiles": [{"id": "Home", "ssid": "$home_ssid", "psk": "$home_pw", "timestamp": 100}],
+ "active": "Home", "hook": "$tmp/nm-hook.sh"}
+JSON
+)
+	ip netns exec "$AVAHI_NS_HOST" timeout 170 "$nm_py" -m dbusmock --system \
+		-t "$here/../nm/nmmock.py" -l "$tmp/nm-calls.log" -p "$params" \
+		>"$tmp/nm-mock.log" 2>&1 &
+	pids+=("$!")
+	_avahi_wait 10 dbus-send --system --print-reply --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetNameOwner \
+		string:org.freedesktop.NetworkManager || fail "the NM mock did not start"
+}
+nm_call() { # METHOD ARGS...: the mock's test interface
+	local m=$1
+	shift
+	dbus-send --system --print-reply=literal --reply-timeout=10000 \
+		--dest=org.freedesktop.NetworkManager /org/freedesktop "org.freedesktop.DBus.Mock.$m" "$@"
+}
+nm_check() { # PYTHON: with dump() and fail(msg)
+	"$nm_py" - <<PY
+import json, sys
+import dbus
+bus = dbus.SystemBus()
+def dump():
+    o = bus.get_object('org.freedesktop.NetworkManager', '/org/freedesktop')
+    return json.loads(o.Dump(dbus_interface='org.freedesktop.DBus.Mock'))
+def fail(msg):
+    print('FAIL:', msg)
+    sys.exit(1)
+$1
+PY
 }
 
 want_rc() { [ "$rc" = "$1" ] || fail "sonota-c exit $rc, want $1"; }
@@ -213,6 +274,50 @@ pair-wrong-pw)
 	[ "$elapsed" -ge 55 ] || fail "failed after $elapsed s, before the discover limit"
 	device_exit
 	[ "$dev_rc" = 13 ] || fail "diysim exit $dev_rc, want 13 (never joined)"
+	;;
+pair-nm)
+	# the hops through NetworkManager (issue 11: "where NetworkManager hops exist, it uses
+	# them too"): nobody hops by hand; sonota-c joins ITEAD-<id> itself, the device's AP
+	# going away brings Home back by NM's autoconnect, and the DIY flash follows
+	nm_start
+	# the device's join command also tells the radio that its AP is gone
+	pair_join_extra=" && DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SYSTEM_BUS_ADDRESS dbus-send --system --print-reply --dest=org.freedesktop.NetworkManager /org/freedesktop org.freedesktop.DBus.Mock.RemoveBSS string:ITEAD-$dev_id string:$dev_bssid"
+	device r3-3.6-pair-diy
+	nm_call AddAP string: "string:{\"ssid\": \"ITEAD-$dev_id\", \"psk\": \"12345678\", \"dhcp\": \"10.10.7.2/24\", \"bssid\": \"$dev_bssid\", \"strength\": 60}" >/dev/null ||
+		fail "could not put ITEAD-$dev_id in range"
+	printf '%s\n' "$home_pw" >"$tmp/pw"
+	chmod 600 "$tmp/pw"
+	set +e
+	ip netns exec "$AVAHI_NS_HOST" timeout 150 "$sonota" --diy --pair \
+		--diy-image "$tmp/img.bin" --wifi-ssid "$home_ssid" --wifi-password-file "$tmp/pw" \
+		--wait-timeout 60 --no-log-file --json --http-port 8080 -v \
+		>"$tmp/sonota.json" 2>"$tmp/sonota.err"
+	rc=$?
+	set -e
+	assert_pair_done || fail "not paired and done through NetworkManager"
+	want_err "WiFi hops: auto, through NetworkManager on lan0"
+	want_err "sonota-c joins its WiFi \"ITEAD-<id>\" itself"
+	want_err "WiFi: joining ITEAD-$dev_id "
+	! grep -q "NOW: reconnect this computer\|then join this computer" "$tmp/sonota.err" ||
+		fail "a manual hop was asked for"
+	! grep -q -- "$home_pw" "$tmp/sonota.err" "$tmp/sonota.json" || fail "password shown"
+	nm_check "
+d = dump()
+j = [a for a in d['activated'] if a['ssid'] == 'ITEAD-$dev_id']
+if len(j) != 1 or j[0]['bssid'] != '$dev_bssid' or not j[0]['volatile']:
+    fail('ITEAD-$dev_id not joined once, by BSSID, volatile: %s' % d['activated'])
+left = [p for p in d['profiles'] if p.startswith('sonota-')]
+if left:
+    fail('profiles of ours left: %s' % left)
+dv = d['devices']['lan0']
+if dv['active'] != 'Home' or dv['state'] != 2:
+    fail('Home not active at the end: %s' % dv)
+if [x for x in d['prop_writes'] if x['prop'] == 'Autoconnect']:
+    fail('Device.Autoconnect written')
+print('NM: joined', j, '; Home active; no profile left')" || fail "the NetworkManager side"
+	addrs=$(ip -n "$AVAHI_NS_HOST" -4 -o addr show)
+	[[ "$addrs" == *"$AVAHI_HOST_IP/24"* && "$addrs" != *"10.10.7.2"* ]] ||
+		fail "this computer is not home at the end: $addrs"
 	;;
 pair-control)
 	# negative control: the simulator must refuse what the real device ignores

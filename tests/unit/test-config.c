@@ -1128,8 +1128,9 @@ write_file(char *path, size_t len, const char *name, const char *content, mode_t
 }
 
 /* issue 11 item 2 (diyap): --diy --pair needs the home WiFi; --pair alone, with
- * --device-ip, --no-prov or --wifi auto is refused naming --pair; --diy without --pair
- * still refuses the WiFi settings. */
+ * --device-ip or --no-prov is refused naming --pair; --diy without --pair still refuses
+ * the WiFi settings; --wifi auto and manual both go (the hop driver joins ITEAD-<id>
+ * and goes home, or the user does). */
 static void
 test_pair(void)
 {
@@ -1146,9 +1147,6 @@ test_pair(void)
 		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
 		    "--wifi-password", "12345678", "--no-prov" }, 2, -EINVAL,
 		  "--pair: cannot be used with --no-prov", "12345678" },
-		{ { "--diy", "--diy-image", "x.bin", "--pair", "--wifi-ssid", "Home",
-		    "--wifi-password", "12345678", "--wifi", "auto" }, 2, -EINVAL,
-		  "--pair: the WiFi hops are yours", "12345678" },
 		{ { "--diy", "--diy-image", "x.bin", "--wifi-ssid", "Home", "--wifi-password",
 		    "12345678" }, 2, -EINVAL, "add --pair", "12345678" },
 	};
@@ -1172,6 +1170,12 @@ test_pair(void)
 			  "shown", i);
 		cfg_free(&c);
 	}
+	CHECK_INT(run(&c, (const char *const[]){ "--diy", "--diy-image", "x.bin", "--pair",
+						 "--wifi-ssid", "Home", "--wifi-password",
+						 "12345678", "--wifi", "auto", NULL },
+		      err, sizeof(err), &stage), 0);
+	CHECK(c.pair && c.wifi == CFG_WIFI_AUTO);
+	cfg_free(&c);
 	CHECK_INT(run(&c, ok, err, sizeof(err), &stage), 0);
 	CHECK(c.diy && c.pair);
 	CHECK_STR(c.wifi_ssid, "Home");

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "hopcore.h"
 #include "route-cloud.h"
+#include "route-diy.h"
 
 static void
 test_transitions(void)
@@ -161,10 +162,40 @@ test_for_stage(void)
 		CHECK_MSG(hop_for_stage(rows[i].stage) == rows[i].want, "stage %d", rows[i].stage);
 }
 
+/* The DIY route's --pair: wait-ap joins ITEAD-<id>, wait-home goes home, a terminal
+ * stage restores, nothing else (the device is on the home WiFi). */
+static void
+test_diy(void)
+{
+	static const struct {
+		int from, to;
+		bool terminal;
+		enum hop_action want;
+	} rows[] = {
+		{ RDIY_PREFLIGHT, RDIY_WAIT_AP, false, HOP_JOIN_ITEAD },
+		{ RDIY_PROV_PAUSE, RDIY_WAIT_AP, false, HOP_JOIN_ITEAD },
+		{ RDIY_WAIT_AP, RDIY_WAIT_AP, false, HOP_NONE },
+		{ RDIY_WAIT_AP, RDIY_PROVISIONING, false, HOP_NONE },
+		{ RDIY_PROVISIONING, RDIY_WAIT_HOME, false, HOP_HOME },
+		{ RDIY_POSTED, RDIY_WAIT_HOME, false, HOP_HOME },
+		{ RDIY_WAIT_HOME, RDIY_DISCOVER, false, HOP_NONE },
+		{ RDIY_DISCOVER, RDIY_INFO, false, HOP_NONE },
+		{ RDIY_SERVING, RDIY_DONE, true, HOP_RESTORE_EXIT },
+		{ RDIY_WAIT_AP, RDIY_FAILED, true, HOP_RESTORE_EXIT },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK_MSG(hop_on_diy_transition(rows[i].from, rows[i].to, rows[i].terminal) ==
+				  rows[i].want, "diy row %zu", i);
+	CHECK_INT(hop_for_diy_stage(RDIY_WAIT_AP), HOP_JOIN_ITEAD);
+	CHECK_INT(hop_for_diy_stage(RDIY_WAIT_HOME), HOP_HOME);
+	CHECK_INT(hop_for_diy_stage(RDIY_FLASH), HOP_NONE);
+}
+
 int
 main(void)
 {
 	test_transitions();
+	test_diy();
 	test_for_stage();
 	test_ssh();
 	test_home_elsewhere();

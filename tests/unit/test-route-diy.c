@@ -592,10 +592,41 @@ test_pair_limits(void)
 	CHECK_STR(stage(&f), "info");
 }
 
+/* --pair's texts say who hops: the NM hop driver (pair.hops_auto, set by src/hop.c) or
+ * the user (manual). */
+static void
+test_pair_texts(void)
+{
+	struct route_diy rd;
+	char buf[ENGINE_TEXT_MAX];
+	static const int stages[] = { RDIY_WAIT_AP, RDIY_PROVISIONING, RDIY_PROV_PAUSE,
+				      RDIY_WAIT_HOME };
+
+	memset(&rd, 0, sizeof(rd));
+	rd.f.pair.on = true;
+	rd.f.pair.ssid = "HomeNet";
+	for (int a = 0; a < 2; a++) {
+		rd.f.pair.hops_auto = a;
+		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+			const struct engine_stage *st = &route_diy.stages[stages[i]];
+			CHECK(st->instruction && st->instruction(&rd, buf, sizeof(buf)));
+			bool by_hand = strstr(buf, "join this computer") ||
+				       strstr(buf, "keep this computer on") ||
+				       strstr(buf, "reconnect this computer") ||
+				       strstr(buf, "password 12345678");
+			CHECK_MSG(by_hand == !a, "%s (%s): %s", st->name, a ? "auto" : "manual", buf);
+		}
+		CHECK(route_diy.stages[RDIY_WAIT_AP].instruction(&rd, buf, sizeof(buf)));
+		CHECK(strstr(buf, "5 s until its LED blinks, then 5 s more") != NULL);
+		CHECK((strstr(buf, "sonota-c joins its WiFi \"ITEAD-<id>\" itself") != NULL) == a);
+	}
+}
+
 int
 main(void)
 {
 	test_names();
+	test_pair_texts();
 	test_ok_with_unlock();
 	test_deviceid_retry();
 	test_failures();
