@@ -162,6 +162,21 @@ drawer_count(const struct drawer *d, enum drawer_state st)
 	return n;
 }
 
+bool
+drawer_in_stage2(const struct drawer_dev *v)
+{
+	return v->state == DRAWER_ST_PROVISIONED || v->state == DRAWER_ST_CALLED;
+}
+
+unsigned
+drawer_stage2(const struct drawer *d)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->n; i++)
+		n += drawer_in_stage2(&d->devs[i]);
+	return n;
+}
+
 unsigned
 drawer_count_done(const struct drawer *d)
 {

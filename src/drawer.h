@@ -84,6 +84,10 @@ int drawer_end(struct drawer *d, unsigned i, enum drawer_outcome o, const char *
 /* How many entries are in state st. */
 unsigned drawer_count(const struct drawer *d, enum drawer_state st);
 
+/* Entries in stage 2: provisioned or calling, not stock-done yet. */
+bool drawer_in_stage2(const struct drawer_dev *v);
+unsigned drawer_stage2(const struct drawer *d);
+
 /* Entries ended done (the dropped ones not counted). */
 unsigned drawer_count_done(const struct drawer *d);
 

@@ -114,8 +114,7 @@ drawer_facts(struct takeover *t)
 {
 	struct route_cloud_facts *f = &t->rc.f;
 	f->drawer_open = drawer_open(&t->drawer);
-	f->drawer_stage2 = drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
-			   drawer_count(&t->drawer, DRAWER_ST_CALLED);
+	f->drawer_stage2 = drawer_stage2(&t->drawer);
 	f->drawer_final_waiting = drawer_count(&t->drawer, DRAWER_ST_STOCK_DONE);
 	f->drawer_all_done = drawer_all_done(&t->drawer);
 }
@@ -185,8 +184,7 @@ rop_device_end(void *arg, int which, int outcome, const char *why)
 		for (unsigned k = 0; k < t->drawer.n; k++) {
 			enum drawer_state st = t->drawer.devs[k].state;
 			if (st == DRAWER_ST_ENDED ||
-			    (which == ROUTE_END_STAGE2 && st != DRAWER_ST_PROVISIONED &&
-			     st != DRAWER_ST_CALLED))
+			    (which == ROUTE_END_STAGE2 && !drawer_in_stage2(&t->drawer.devs[k])))
 				continue;
 			end_entry(t, k, outcome, why);
 		}
@@ -217,11 +215,7 @@ rop_device_provisioned(void *arg)
 	else
 		log_notice(t->log, "--all: device %u: %s provisioned; %u device%s in stage 2 "
 				   "now", (unsigned)i + 1, id[0] ? id : "(id unknown)",
-			   drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
-				   drawer_count(&t->drawer, DRAWER_ST_CALLED),
-			   drawer_count(&t->drawer, DRAWER_ST_PROVISIONED) +
-					   drawer_count(&t->drawer, DRAWER_ST_CALLED) == 1
-				   ? "" : "s");
+			   drawer_stage2(&t->drawer), drawer_stage2(&t->drawer) == 1 ? "" : "s");
 	t->prov_deviceid[0] = '\0';
 	memset(f->itead_bssid, 0, sizeof(f->itead_bssid));
 	f->itead_deviceid[0] = '\0';

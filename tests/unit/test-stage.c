@@ -87,8 +87,7 @@ f_counts(struct fake *f)
 {
 	struct route_cloud_facts *rf = &f->rc.f;
 	rf->drawer_open = drawer_open(&f->dr);
-	rf->drawer_stage2 = drawer_count(&f->dr, DRAWER_ST_PROVISIONED) +
-			    drawer_count(&f->dr, DRAWER_ST_CALLED);
+	rf->drawer_stage2 = drawer_stage2(&f->dr);
 	rf->drawer_final_waiting = drawer_count(&f->dr, DRAWER_ST_STOCK_DONE);
 	rf->drawer_all_done = drawer_all_done(&f->dr);
 }
@@ -132,8 +131,7 @@ r_device_end(void *arg, int which, int outcome, const char *why)
 		for (unsigned k = 0; k < f->dr.n; k++) {
 			enum drawer_state st = f->dr.devs[k].state;
 			if (st == DRAWER_ST_ENDED ||
-			    (which == ROUTE_END_STAGE2 && st != DRAWER_ST_PROVISIONED &&
-			     st != DRAWER_ST_CALLED))
+			    (which == ROUTE_END_STAGE2 && !drawer_in_stage2(&f->dr.devs[k])))
 				continue;
 			drawer_end(&f->dr, k, outcome, why);
 			f_ended(f, f->dr.devs[k].deviceid, outcome, why);
